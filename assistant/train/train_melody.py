@@ -1,0 +1,311 @@
+"""Train the melody network and export it to ONNX: ``midi-assistant train``.
+
+Runs unchanged on the CPU, on one GPU, and on several GPUs or machines when
+launched with ``torchrun`` (DistributedDataParallel: each rank takes its share of
+every epoch's batches; rank 0 validates, checkpoints and exports)::
+
+    midi-assistant train --preset small                       # CPU or one GPU
+    torchrun --nproc-per-node 4 -m assistant.train.train_melody --preset medium
+
+Data: the training and validation melodies of `assistant.train.corpus`, encoded
+with `assistant.tokens`, transposed by a random interval (12 keys) every time a
+melody is drawn. Early stopping on validation loss.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+PRESETS = {
+    # name: (d_model, layers, heads)
+    "tiny": (64, 2, 4),
+    "small": (128, 3, 4),
+    "medium": (192, 4, 4),
+    "large": (256, 4, 8),
+}
+
+MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--preset", choices=sorted(PRESETS), default="small", help="network size (default small)")
+    p.add_argument("--d-model", type=int, help="override the preset's width")
+    p.add_argument("--layers", type=int, help="override the preset's depth")
+    p.add_argument("--heads", type=int, help="override the preset's head count")
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--context", type=int, default=256, help="training crop length in tokens (default 256)")
+    p.add_argument("--batch-tokens", type=int, default=8192, help="tokens per optimiser step, all ranks together")
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--max-minutes", type=float, default=45.0, help="stop training after this long (wall clock)")
+    p.add_argument("--patience", type=int, default=3, help="validations without improvement before stopping")
+    p.add_argument("--evals-per-epoch", type=int, default=2)
+    p.add_argument("--limit", type=int, help="use only the first N training melodies (quick checks)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda")
+    p.add_argument("--out", default=str(MODELS_DIR / "melody.onnx"), help="ONNX file to write")
+    p.add_argument("--no-export", action="store_true", help="train only; keep the checkpoint")
+    p.add_argument("--quantize", action="store_true", help="also write an int8 variant beside --out")
+
+
+def _dist_info() -> tuple[int, int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    return world, rank, local
+
+
+class TokenData:
+    """Encoded melodies held as numpy arrays; draws padded, transposed batches."""
+
+    def __init__(self, melodies, context: int):
+        from .. import tokens as T
+
+        self.context = context
+        self.items = []
+        for m in melodies:
+            if len(m.notes) < 2:
+                continue
+            e = T.encode(m)
+            pitches = e.tokens[e.tokens >= T.PITCH_BASE] - T.PITCH_BASE
+            self.items.append((e.tokens, e.positions, e.meters, int(pitches.min()), int(pitches.max())))
+        self.n_tokens = sum(len(it[0]) for it in self.items)
+
+    def batches(self, batch_tokens: int, rng: random.Random, augment: bool, world: int = 1, rank: int = 0):
+        """Yield dicts of int64 arrays [B, L]; melodies longer than the context are cropped at random."""
+        from .. import tokens as T
+
+        order = list(range(len(self.items)))
+        rng.shuffle(order)
+        # bucket by length within chunks so that padding stays small
+        chunk = 256
+        groups = []
+        for i in range(0, len(order), chunk):
+            part = sorted(order[i:i + chunk], key=lambda j: len(self.items[j][0]))
+            cur, cur_len = [], 0
+            for j in part:
+                length = min(len(self.items[j][0]), self.context + 1)
+                if cur and (len(cur) + 1) * max(cur_len, length) > batch_tokens:
+                    groups.append(cur)
+                    cur, cur_len = [], 0
+                cur.append(j)
+                cur_len = max(cur_len, length)
+            if cur:
+                groups.append(cur)
+        rng.shuffle(groups)
+        usable = len(groups) - len(groups) % world if world > 1 else len(groups)
+        for g in groups[rank:usable:world]:
+            seqs = []
+            for j in g:
+                toks, pos, met, lo, hi = self.items[j]
+                if len(toks) > self.context + 1:
+                    s = rng.randrange(0, len(toks) - self.context)
+                    toks, pos, met = toks[s:s + self.context + 1], pos[s:s + self.context + 1], met[s:s + self.context + 1]
+                if augment:
+                    shift = rng.randint(-6, 5)
+                    if lo + shift < 0 or hi + shift > 127:
+                        shift = 0
+                    if shift:
+                        toks = T.transpose_tokens(toks, shift)
+                seqs.append((toks, pos, met))
+            width = max(len(s[0]) for s in seqs)
+            out = {k: np.zeros((len(seqs), width), dtype=np.int64) for k in ("tokens", "positions", "meters")}
+            for r, (toks, pos, met) in enumerate(seqs):
+                out["tokens"][r, :len(toks)] = toks
+                out["positions"][r, :len(toks)] = pos
+                out["meters"][r, :len(toks)] = met
+            yield out
+
+
+def evaluate_loss(net, data: TokenData, device, batch_tokens: int) -> dict:
+    """Validation: mean nats per token, and bits per note split into pitch and rhythm."""
+    import torch
+
+    from .. import tokens as T
+    from .melody_net import token_loss
+
+    net.eval()
+    total = {"nats": 0.0, "tokens": 0, "pitch_bits": 0.0, "rhythm_bits": 0.0, "notes": 0}
+    with torch.no_grad():
+        for batch in data.batches(batch_tokens, random.Random(0), augment=False):
+            tb = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+            _, per_token = token_loss(net, tb)
+            target = tb["tokens"][:, 1:]
+            is_pitch = target >= T.PITCH_BASE
+            is_rhythm = (target >= T.REST_BASE) & ~is_pitch
+            total["nats"] += float(per_token.sum())
+            total["tokens"] += int((target != T.PAD).sum())
+            total["pitch_bits"] += float(per_token[is_pitch].sum()) / math.log(2)
+            total["rhythm_bits"] += float(per_token[is_rhythm].sum()) / math.log(2)
+            total["notes"] += int(is_pitch.sum())
+    net.train()
+    notes = max(1, total["notes"])
+    return {
+        "loss": total["nats"] / max(1, total["tokens"]),
+        "pitch_bits_per_note": total["pitch_bits"] / notes,
+        "joint_bits_per_note": (total["pitch_bits"] + total["rhythm_bits"]) / notes,
+    }
+
+
+def run(args) -> int:
+    try:
+        import torch
+    except ImportError:
+        from ..errors import UserError
+
+        raise UserError("training needs PyTorch: pip install -e '.[train]'")
+    from .corpus import load_corpus
+    from .melody_net import MelodyNet, NetConfig, token_loss
+
+    world, rank, local = _dist_info()
+    if world > 1:
+        import torch.distributed as dist
+
+        backend = "nccl" if torch.cuda.is_available() and args.device != "cpu" else "gloo"
+        dist.init_process_group(backend)
+    if args.device == "auto":
+        device = torch.device(f"cuda:{local}" if torch.cuda.is_available() else "cpu")
+    else:
+        device = torch.device(args.device if args.device != "cuda" else f"cuda:{local}")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    random.seed(args.seed + rank)
+    torch.manual_seed(args.seed)
+    log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if rank == 0 else (lambda *a: None)
+
+    corpus = load_corpus(progress=rank == 0)
+    train_melodies = corpus.train[: args.limit] if args.limit else corpus.train
+    valid_melodies = corpus.valid[: max(8, args.limit // 10)] if args.limit else corpus.valid
+    train = TokenData(train_melodies, args.context)
+    valid = TokenData(valid_melodies, args.context)
+    log(f"train: {len(train.items)} melodies, {train.n_tokens} tokens; valid: {len(valid.items)} melodies, "
+        f"{valid.n_tokens} tokens")
+
+    d, layers, heads = PRESETS[args.preset]
+    cfg = NetConfig(d_model=args.d_model or d, n_layers=args.layers or layers, n_heads=args.heads or heads,
+                    dropout=args.dropout, max_context=max(args.context, 512))
+    net = MelodyNet(cfg).to(device)
+    log(f"model: {cfg.to_dict()}, {net.n_params():,} parameters, device {device}, world {world}")
+    model = net
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        model = DistributedDataParallel(net, device_ids=[local] if device.type == "cuda" else None)
+
+    decay = [p for n, p in net.named_parameters() if p.dim() >= 2]
+    no_decay = [p for n, p in net.named_parameters() if p.dim() < 2]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": args.weight_decay},
+                             {"params": no_decay, "weight_decay": 0.0}], lr=args.lr, betas=(0.9, 0.98))
+    per_rank_tokens = max(512, args.batch_tokens // world)
+    steps_per_epoch = max(1, sum(1 for _ in train.batches(per_rank_tokens, random.Random(0), False, world, rank)))
+    total_steps = steps_per_epoch * args.epochs
+    warmup = min(300, total_steps // 10 + 1)
+
+    def lr_at(step):
+        if step < warmup:
+            return args.lr * (step + 1) / warmup
+        progress = min(1.0, (step - warmup) / max(1, total_steps - warmup))
+        return args.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    eval_every = max(1, steps_per_epoch // args.evals_per_epoch)
+    best, best_state, bad_evals, step = float("inf"), None, 0, 0
+    history = []
+    started = time.monotonic()
+    stop = False
+    for epoch in range(args.epochs):
+        rng = random.Random(args.seed * 1000 + epoch)
+        for batch in train.batches(per_rank_tokens, rng, augment=True, world=world, rank=rank):
+            for g in opt.param_groups:
+                g["lr"] = lr_at(step)
+            tb = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+            loss, _ = token_loss(model, tb)  # through the DDP wrapper when distributed
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            step += 1
+            if step % 50 == 0:
+                log(f"epoch {epoch} step {step}/{total_steps} loss {float(loss):.4f} "
+                    f"lr {lr_at(step):.2e} {time.monotonic() - started:.0f}s")
+            if step % eval_every == 0:
+                metrics = _evaluate_on_rank0(net, valid, device, per_rank_tokens, rank, world)
+                elapsed = time.monotonic() - started
+                history.append({"step": step, "epoch": epoch, "seconds": round(elapsed, 1), **metrics})
+                log(f"  valid {json.dumps(metrics)}")
+                if metrics["loss"] < best - 1e-4:  # same loss on every rank: same decision
+                    best, bad_evals = metrics["loss"], 0
+                    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                else:
+                    bad_evals += 1
+                if bad_evals >= args.patience or elapsed > args.max_minutes * 60:
+                    stop = True
+                    break
+        if stop:
+            break
+
+    if rank == 0:
+        if best_state is not None:
+            net.load_state_dict(best_state)
+        net.to("cpu").eval()
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        ckpt = out.with_suffix(".pt")
+        torch.save({"config": cfg.to_dict(), "state_dict": net.state_dict()}, ckpt)
+        info = {
+            "command": "midi-assistant train " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["train"] else " ".join(sys.argv),
+            "config": cfg.to_dict(),
+            "parameters": net.n_params(),
+            "train_melodies": len(train.items), "train_tokens": train.n_tokens,
+            "valid_melodies": len(valid.items), "valid_tokens": valid.n_tokens,
+            "best_valid": min(history, key=lambda h: h["loss"]) if history else None,
+            "history": history, "steps": step, "seconds": round(time.monotonic() - started, 1),
+            "device": str(device), "world_size": world, "seed": args.seed,
+            "torch": torch.__version__,
+        }
+        if not args.no_export:
+            from .export import export_melody
+
+            written = export_melody(net, out, quantize=args.quantize)
+            info["files"] = [str(p) for p in written]
+            log(f"exported {', '.join(info['files'])}")
+        out.with_suffix(".train.json").write_text(json.dumps(info, indent=2) + "\n")
+        log(f"training info: {out.with_suffix('.train.json')}")
+    if world > 1:
+        import torch.distributed as dist
+
+        dist.destroy_process_group()
+    return 0
+
+
+def _evaluate_on_rank0(net, valid, device, batch_tokens, rank, world):
+    """Rank 0 validates; the loss is broadcast so every rank takes the same early-stop decision."""
+    metrics = evaluate_loss(net, valid, device, batch_tokens) if rank == 0 else {"loss": 0.0}
+    if world > 1:
+        import torch
+        import torch.distributed as dist
+
+        t = torch.tensor([metrics["loss"]], device=device)
+        dist.broadcast(t, 0)
+        metrics["loss"] = float(t)
+    return metrics
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="assistant.train.train_melody", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
