@@ -221,8 +221,9 @@ class MelodyModel:
         arr = np.asarray(triples, dtype=np.int64).T[:, None, :]
         if self.cached_tokens + arr.shape[2] > self.window:
             keep = max(0, self.window * 3 // 4 - arr.shape[2])
-            self._keys = np.ascontiguousarray(self._keys[:, :, :, self.cached_tokens - keep:])
-            self._values = np.ascontiguousarray(self._values[:, :, :, self.cached_tokens - keep:])
+            cut = self.cached_tokens - keep
+            self._keys = np.ascontiguousarray(self._keys[:, :, :, cut:])
+            self._values = np.ascontiguousarray(self._values[:, :, :, cut:])
         logits, self._keys, self._values = self._run(arr[0], arr[1], arr[2], self._keys, self._values)
         self._last_logits = logits[:, -1]
 

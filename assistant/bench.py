@@ -1,0 +1,149 @@
+"""``midi-assistant bench``: latency and footprint figures, printed as JSON.
+
+Model figures (always): ``step_ms`` at batch 1 and 4 with 128 cached tokens,
+``first_note_ms`` (from the call until the first note of *every* alternative is
+ready) after a phrase already fed note by note (warm) and after a cold 64-note
+prefill, ``suggest_ms`` for 4 bars x 4 alternatives with and without the
+short-term model blend, ``load_ms`` (load, checksum, warm-up), ``rss_mb`` and the
+threads in use. Each figure is p50/p99 over many runs on this machine; the
+machine is shared, so read them with its noise in mind.
+
+``--e2e`` measures the whole engine through real JACK ports (see
+`assistant.bench_e2e`). Runs on the main thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+
+import numpy as np
+
+from .music import Note
+
+PHRASE = [Note(i * 6, 6, p) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62] * 4)]
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--json", action="store_true", help="one-line JSON (the default prints indented JSON)")
+    p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
+    p.add_argument("--repeats", type=int, default=200, help="runs per figure (default 200)")
+    p.add_argument("--e2e", action="store_true", help="also measure the engine end to end through JACK")
+
+
+def percentiles(samples_ns: list[int]) -> dict:
+    ms = np.asarray(samples_ns, dtype=np.float64) / 1e6
+    return {"p50": round(float(np.percentile(ms, 50)), 3), "p99": round(float(np.percentile(ms, 99)), 3),
+            "n": len(ms)}
+
+
+def rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
+    import resource
+
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def os_threads() -> int:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return threading.active_count()
+
+
+def step_times(model, batch: int, cached: int, repeats: int) -> list[int]:
+    """Single-token steps at ``batch`` with ``cached`` tokens in the cache (the cache is not grown)."""
+    shape = (model.layers, batch, model.heads, cached, model.d_head)
+    keys = np.random.default_rng(0).standard_normal(shape).astype(np.float32) * 0.1
+    values = keys.copy()
+    tok = np.full((batch, 1), 300, dtype=np.int64)
+    zeros = np.zeros((batch, 1), dtype=np.int64)
+    out = []
+    for _ in range(repeats + 10):
+        t0 = time.perf_counter_ns()
+        model._run(tok, zeros, zeros, keys, values)
+        out.append(time.perf_counter_ns() - t0)
+    return out[10:]
+
+
+def first_note_times(model, repeats: int, cold: bool, stm=None) -> list[int]:
+    """Time until every one of 4 alternatives has its first note."""
+    out = []
+    for r in range(repeats):
+        if cold:
+            model.reset()
+            t0 = time.perf_counter_ns()
+            model.feed_many(PHRASE + [Note(192 + n.onset, n.duration, n.pitch) for n in PHRASE])
+        else:
+            model.reset()
+            for note in PHRASE:
+                model.feed(note)
+            t0 = time.perf_counter_ns()
+        seen = set()
+        for alt, _note in model.generate(bars=4, n=4, seed=r, start_tick=model.cursor_tick + 12, stm=stm):
+            seen.add(alt)
+            if len(seen) == 4:
+                break
+        out.append(time.perf_counter_ns() - t0)
+    return out
+
+
+def suggest_times(model, repeats: int, stm=None) -> tuple[list[int], float]:
+    model.reset()
+    for note in PHRASE:
+        model.feed(note)
+    out, notes = [], 0
+    for r in range(repeats):
+        t0 = time.perf_counter_ns()
+        alts = model.suggest(bars=4, n=4, seed=r, start_tick=model.cursor_tick + 12, stm=stm)
+        out.append(time.perf_counter_ns() - t0)
+        notes += sum(len(a.notes) for a in alts)
+    return out, notes / max(1, repeats * 4)
+
+
+def model_figures(model_path, repeats: int) -> dict:
+    from .model import DEFAULT_MELODY_MODEL, MelodyModel
+    from .ppm import PPM
+
+    t0 = time.perf_counter_ns()
+    model = MelodyModel.load(model_path or DEFAULT_MELODY_MODEL)
+    load_ns = time.perf_counter_ns() - t0
+    stm = PPM(128)
+    for n in PHRASE:
+        stm.observe(n.pitch)
+    suggest_plain, notes_per_alt = suggest_times(model, max(20, repeats // 4))
+    suggest_stm, _ = suggest_times(model, max(20, repeats // 4), stm)
+    return {
+        "model": str(model.path),
+        "config": model.config,
+        "load_ms": round(load_ns / 1e6, 1),
+        "step_ms": {"batch1": percentiles(step_times(model, 1, 128, repeats * 2)),
+                    "batch4": percentiles(step_times(model, 4, 128, repeats * 2))},
+        "first_note_ms": {"warm": percentiles(first_note_times(model, repeats, cold=False, stm=stm)),
+                          "cold_prefill_64": percentiles(first_note_times(model, max(20, repeats // 4), cold=True,
+                                                                          stm=stm))},
+        "suggest_ms": {"bars": 4, "alternatives": 4, "notes_per_alternative": round(notes_per_alt, 1),
+                       "with_stm": percentiles(suggest_stm), "without_stm": percentiles(suggest_plain)},
+        "rss_mb": rss_mb(),
+        "threads": {"onnxruntime_intra_op": 1, "os_threads": os_threads()},
+    }
+
+
+def run(args) -> int:
+    result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}}
+    result["model"] = model_figures(args.model, args.repeats)
+    if args.e2e:
+        from .bench_e2e import e2e_figures
+
+        result["e2e"] = e2e_figures(args)
+    result["machine"]["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0

@@ -1,0 +1,244 @@
+"""``midi-assistant eval``: information content of the models on the evaluation sets.
+
+For each evaluation set (``chorales``: soprano lines of BWV 253-438; ``kinder``:
+``essenFolksong/kinder0.abc``) and each model (``ppm_ltm``, ``ppm_ltm_stm``,
+``neural``, ``neural_stm``) it reports, in bits per note, the mean over melodies
+of each melody's mean information content (-log2 p):
+
+- ``pitch_only_bits``: p(pitch | previous pitches) (PPM only; the neural model
+  always knows the note's rhythm when it predicts its pitch);
+- ``pitch_given_rhythm_bits``: p(pitch | everything before, this note's onset and
+  duration), comparable to IDyOM's best figure of 1.953 on the chorales;
+- ``joint_bits``: p(rhythm and pitch | everything before), per note.
+
+The neural model's distributions are renormalised over what the grammar allows
+at each step (after a DUR token only pitches may follow), exactly as generation
+masks them. ``neural_stm`` blends each pitch distribution with a PPM short-term
+model of the melody so far (entropy-weighted, as IDyOM combines LTM and STM).
+
+``--generation`` adds a generation report: prompt with the first 4 bars of each
+held-out melody, generate the next 4, and compare with the true continuations.
+
+Needs the ``train`` extra (music21 for the corpus); one process, main thread.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import tokens as T
+from .errors import UserError
+from .music import Melody
+
+LN2 = math.log(2)
+SETS = ("chorales", "kinder")
+STM_BIAS = 2.0
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--json", action="store_true", help="print one JSON object (the default prints it too)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N melodies of each set")
+    p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
+    p.add_argument("--sets", default=",".join(SETS), help="comma-separated evaluation sets")
+    p.add_argument("--no-ppm", action="store_true", help="skip the PPM baselines (faster)")
+    p.add_argument("--reproduce", action="store_true",
+                   help="also run the 10-fold cross-validated PPM reproduction of Pearce (2005)")
+    p.add_argument("--generation", action="store_true", help="add the generation report")
+    p.add_argument("--seed", type=int, default=0)
+
+
+# ------------------------------------------------------------ neural scoring
+
+def grammar_log_probs(log_probs: np.ndarray, previous: np.ndarray) -> np.ndarray:
+    """Renormalise each row over the tokens the grammar allows after ``previous[row]``."""
+    out = np.full_like(log_probs, -np.inf)
+    after_dur = np.array([T.kind_of(int(t)) == T.KIND_DUR for t in previous])
+    for rows, cols in ((after_dur, T.PITCH_TOKENS), (~after_dur, slice(T.REST_BASE, T.PITCH_BASE))):
+        if rows.any():
+            part = log_probs[rows, cols]
+            top = part.max(axis=1, keepdims=True)
+            out[rows, cols] = part - (top + np.log(np.exp(part - top).sum(axis=1, keepdims=True)))
+    return out
+
+
+def neural_note_bits(model, melody: Melody, stm_factory=None, stm_bias: float = STM_BIAS) -> dict:
+    """Per-note information content (bits) of one melody under the neural model.
+
+    With ``stm_factory`` (a callable returning a fresh PPM over pitches), each
+    pitch distribution is blended with the short-term model of the notes before.
+    """
+    enc = T.encode(melody)
+    lp = grammar_log_probs(model.log_probs(enc), enc.tokens[:-1])
+    targets = enc.tokens[1:]
+    owner = enc.note_index[1:]
+    token_bits = -lp[np.arange(len(targets)), targets] / LN2
+    n = len(melody.notes)
+    rhythm = np.zeros(n)
+    pitch = np.zeros(n)
+    is_pitch = targets >= T.PITCH_BASE
+    np.add.at(rhythm, owner[~is_pitch], token_bits[~is_pitch])
+    pitch[owner[is_pitch]] = token_bits[is_pitch]
+    if stm_factory is not None:
+        from .ppm import combine
+
+        stm = stm_factory()
+        history: list[int] = []
+        for row in np.flatnonzero(is_pitch):
+            note = melody.notes[owner[row]]
+            neural = np.exp(lp[row, T.PITCH_TOKENS])
+            if history:
+                mixed = combine([neural, stm.predict(history)], bias=stm_bias)
+                pitch[owner[row]] = -math.log2(mixed[note.pitch] / mixed.sum())
+            stm.observe(note.pitch)
+            history.append(note.pitch)
+    return {"pitch_given_rhythm": pitch, "joint": rhythm + pitch}
+
+
+def summarise(per_melody: list[dict]) -> dict:
+    """Mean over melodies of each melody's mean bits, per measure."""
+    out = {}
+    for key, name in (("pitch_only", "pitch_only_bits"), ("pitch_given_rhythm", "pitch_given_rhythm_bits"),
+                      ("joint", "joint_bits")):
+        values = [float(np.mean(m[key])) for m in per_melody if key in m and len(m[key])]
+        if values:
+            out[name] = round(float(np.mean(values)), 4)
+    return out
+
+
+def short_term_pitch_model():
+    from .ppm import PPM
+
+    return PPM(128)
+
+
+# ------------------------------------------------------------ generation report
+
+def generation_report(model, melodies: list[Melody], seed: int, ppm_scorer=None) -> dict:
+    """Prompt with 4 bars, generate 4; compare distributions with the true continuations."""
+    from .keys import find_key
+
+    rng = np.random.default_rng(seed)
+    pairs = []
+    for m in melodies:
+        first_bar = m.notes[0].onset - m.bar_position(m.notes[0].onset)
+        bar = m.meter_at(m.notes[0].onset).bar_ticks
+        cut, stop = first_bar + 4 * bar, first_bar + 8 * bar
+        prompt = [n for n in m.notes if n.onset < cut]
+        truth = [n for n in m.notes if cut <= n.onset < stop]
+        if len(prompt) >= 4 and len(truth) >= 4:
+            pairs.append((m, prompt, truth, stop))
+    systems: dict[str, list[list]] = {"neural": [], "truth": []}
+    if ppm_scorer is not None:
+        systems["ppm"] = []
+    keys = []
+    for m, prompt, truth, stop in pairs:
+        model.reset(m.meters)
+        model.feed_many(prompt)
+        alt = model.suggest(bars=4, n=1, temperature=1.0, top_p=1.0, seed=int(rng.integers(1 << 31)),
+                            start_tick=None)[0]
+        systems["neural"].append(alt.notes)
+        systems["truth"].append(truth)
+        if ppm_scorer is not None:
+            systems["ppm"].append(ppm_scorer.generate(prompt, m.meters, until_tick=stop, rng=rng))
+        keys.append(find_key(prompt))
+
+    def in_key(groups):
+        hits = total = 0
+        for notes, key in zip(groups, keys):
+            scale = key.pitch_classes()
+            hits += sum(n.pitch % 12 in scale for n in notes)
+            total += len(notes)
+        return hits / max(1, total)
+
+    def hist(groups, feature, bins):
+        values = [v for notes in groups for v in feature(notes)]
+        h, _ = np.histogram(values, bins=bins)
+        return h / max(1, h.sum())
+
+    def pcs(notes):
+        return [n.pitch % 12 for n in notes]
+
+    def intervals(notes):
+        return [b.pitch - a.pitch for a, b in zip(notes, notes[1:])]
+
+    def iois(notes):
+        return [b.onset - a.onset for a, b in zip(notes, notes[1:])]
+
+    features = {"pitch_class": (pcs, np.arange(13) - 0.5), "interval": (intervals, np.arange(-24, 26) - 0.5),
+                "ioi": (iois, np.arange(0, 98) - 0.5)}
+
+    def overlaps(a, b):
+        return {name: round(float(np.minimum(hist(a, f, bins), hist(b, f, bins)).sum()), 4)
+                for name, (f, bins) in features.items()}
+
+    truth = systems["truth"]
+    half = len(truth) // 2
+    report = {"melodies": len(pairs), "prompt_bars": 4, "generated_bars": 4, "systems": {}}
+    for name, groups in systems.items():
+        if name == "truth":
+            continue
+        report["systems"][name] = {"in_key": round(in_key(groups), 4), "overlap_with_truth": overlaps(groups, truth),
+                                   "notes_per_melody": round(sum(map(len, groups)) / max(1, len(groups)), 2)}
+    report["systems"]["truth_vs_truth"] = {
+        "in_key": round(in_key(truth), 4),
+        "overlap_with_truth": overlaps(truth[:half], truth[half:]),
+        "notes_per_melody": round(sum(map(len, truth)) / max(1, len(truth)), 2),
+        "note": "first half of the true continuations against the second half: the floor of what overlap can say",
+    }
+    return report
+
+
+# ------------------------------------------------------------ command
+
+def load_sets(names: list[str], limit: int | None) -> dict[str, list[Melody]]:
+    try:
+        from .train.corpus import load_eval_sets
+    except ImportError as err:
+        raise UserError(f"evaluation needs the corpus tools ({err.name} is missing): "
+                        "pip install -e '.[train]'") from None
+    sets = load_eval_sets()
+    unknown = [n for n in names if n not in sets]
+    if unknown:
+        raise UserError(f"unknown evaluation set {', '.join(unknown)}; choose from {', '.join(sets)}")
+    return {n: sets[n][:limit] if limit else sets[n] for n in names}
+
+
+def run(args) -> int:
+    from .model import DEFAULT_MELODY_MODEL, MelodyModel, sha256_of
+
+    started = time.monotonic()
+    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    sets = load_sets(names, args.limit)
+    model_path = Path(args.model) if args.model else DEFAULT_MELODY_MODEL
+    model = MelodyModel.load(model_path, window=1 << 30, warmup=False)
+    scorer = None
+    if not args.no_ppm:
+        from .train.ppm_eval import PPMScorer
+        from .train.corpus import load_corpus
+
+        scorer = PPMScorer(load_corpus(progress=sys.stderr.isatty()).train)
+    result: dict = {"model": str(model_path), "model_sha256": sha256_of(model_path)}
+    for name, melodies in sets.items():
+        entry: dict = {"melodies": len(melodies), "notes": sum(len(m.notes) for m in melodies)}
+        if scorer is not None:
+            entry["ppm_ltm"] = summarise([scorer.score(m, stm=False) for m in melodies])
+            entry["ppm_ltm_stm"] = summarise([scorer.score(m, stm=True) for m in melodies])
+        entry["neural"] = summarise([neural_note_bits(model, m) for m in melodies])
+        entry["neural_stm"] = summarise([neural_note_bits(model, m, short_term_pitch_model) for m in melodies])
+        if args.generation:
+            gen_model = MelodyModel.load(model_path, verify=False)
+            entry["generation"] = generation_report(gen_model, melodies, args.seed, scorer)
+        result[name] = entry
+    if args.reproduce:
+        from .train.ppm_eval import reproduce
+
+        result["ppm_reproduction"] = reproduce(sets)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0

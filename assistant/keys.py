@@ -1,0 +1,63 @@
+"""A simple key finder: Krumhansl-Kessler profiles correlated with a duration-weighted
+pitch-class histogram (the Krumhansl-Schmuckler method).
+
+Pure functions; any thread. The harmony tracker builds a stable, confidence-rated
+tracker on top of this; here is only the one-shot estimate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .music import Note
+
+MAJOR_PROFILE = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
+MINOR_PROFILE = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor; harmonic/melodic variants add 11 and 9
+NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+
+
+@dataclass(frozen=True)
+class Key:
+    tonic: int  # pitch class, 0 = C
+    minor: bool
+    score: float = 0.0  # correlation with the profile, -1..1
+
+    @property
+    def name(self) -> str:
+        return f"{NAMES[self.tonic]} {'minor' if self.minor else 'major'}"
+
+    def pitch_classes(self, raised_leading_tone: bool = True) -> frozenset[int]:
+        """Scale degrees as pitch classes; minor includes the raised 6th and 7th when asked."""
+        scale = MINOR_SCALE + ((9, 11) if raised_leading_tone else ()) if self.minor else MAJOR_SCALE
+        return frozenset((self.tonic + d) % 12 for d in scale)
+
+
+def pitch_class_histogram(notes: list[Note], weighted: bool = True) -> np.ndarray:
+    hist = np.zeros(12)
+    for n in notes:
+        hist[n.pitch % 12] += n.duration if weighted else 1
+    return hist
+
+
+def key_scores(hist: np.ndarray) -> np.ndarray:
+    """Correlations [24]: index k < 12 is major on tonic k, k >= 12 minor on tonic k-12."""
+    scores = np.zeros(24)
+    if hist.sum() == 0 or np.all(hist == hist[0]):
+        return scores
+    for tonic in range(12):
+        for j, profile in enumerate((MAJOR_PROFILE, MINOR_PROFILE)):
+            scores[tonic + 12 * j] = np.corrcoef(hist, np.roll(profile, tonic))[0, 1]
+    return scores
+
+
+def find_key(notes: list[Note]) -> Key | None:
+    """The best-correlating key of ``notes``, or None when there are none."""
+    if not notes:
+        return None
+    scores = key_scores(pitch_class_histogram(notes))
+    best = int(np.argmax(scores))
+    return Key(best % 12, best >= 12, float(scores[best]))
