@@ -1,0 +1,511 @@
+"""Musical time: where the beat is, as a swappable source behind one small protocol.
+
+The one wall clock of the project is :func:`now_ns` (``time.perf_counter_ns``,
+CLOCK_MONOTONIC on Linux): input callbacks stamp arrivals with it, the scheduler
+sleeps against it, the clocks here map it to ticks and back. Never mix it with
+``time.time()``.
+
+Engine time is integer ticks, ``TICKS_PER_QUARTER`` (12) to a quarter note. A MIDI
+clock pulse is 1/24 of a quarter, so two pulses make one of our ticks. A clock maps
+monotonic ns <-> ticks as a chain of straight segments; a tempo change starts a new
+segment at the current position, so the mapping never jumps (and never goes back)
+when the tempo estimate changes. Conversions to seconds/ns happen only at the edge
+(input stamping, scheduler deadlines).
+
+Three sources:
+
+* :class:`InternalClock` - tempo from config, start/stop/continue, tap tempo.
+* :class:`MidiClockFollower` - follows a DAW's MIDI clock (0xF8 at 24 ppqn, Start,
+  Stop, Continue, Song Position Pointer) fed by the engine thread.
+* :class:`FakeClock` - time set explicitly by a test; fully deterministic.
+
+Threading contract: one thread *drives* a clock (the engine thread feeds the
+follower; whoever owns an internal clock calls start/stop/tap). Any thread may
+*read* it (``tick_at``, ``ns_at``, ``running``, ``tempo_bpm``): reads and writes take a
+short internal lock and never block on anything else. Listeners run on the driving
+thread, outside the lock, and must not block (set a flag or notify a condition).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from bisect import bisect_right
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Protocol, runtime_checkable
+
+from .errors import UserError
+from .music import TICKS_PER_QUARTER, Meter, meter_at
+
+now_ns: Callable[[], int] = time.perf_counter_ns
+"""The project's one monotonic clock, in integer nanoseconds."""
+
+NS_PER_S = 1_000_000_000
+MIDI_PPQN = 24
+PULSES_PER_TICK = MIDI_PPQN // TICKS_PER_QUARTER  # 2
+PULSES_PER_SIXTEENTH = MIDI_PPQN // 4  # 6: Song Position Pointer unit
+MIN_BPM, MAX_BPM = 20.0, 400.0
+
+TransportListener = Callable[[str, float, int], None]
+"""``listener(event, tick, ns)`` with event in 'start', 'stop', 'continue', 'locate'."""
+
+
+def ns_per_tick(bpm: float) -> float:
+    return 60 * NS_PER_S / (bpm * TICKS_PER_QUARTER)
+
+
+def bpm_from_ns_per_tick(npt: float) -> float:
+    return 60 * NS_PER_S / (npt * TICKS_PER_QUARTER)
+
+
+def check_tempo(bpm: float, what: str = "tempo") -> float:
+    """``bpm`` as a float, or a ``UserError`` naming the allowed range."""
+    try:
+        value = float(bpm)
+    except (TypeError, ValueError):
+        raise UserError(f"{what} {bpm!r} is not a number: give beats per minute, e.g. 120") from None
+    if not (MIN_BPM <= value <= MAX_BPM):
+        raise UserError(f"{what} {bpm!r} bpm is out of range: use {MIN_BPM:g}..{MAX_BPM:g}")
+    return value
+
+
+def check_meters(meters: list[Meter] | None) -> list[Meter]:
+    """A non-empty list of meters sorted by start (default 4/4 from tick 0)."""
+    if not meters:
+        return [Meter(0)]
+    out = sorted(meters, key=lambda m: m.start)
+    for m in out:
+        if m.numerator < 1 or m.denominator not in (1, 2, 4, 8, 16, 32) or m.bar_ticks < 1:
+            raise UserError(
+                f"time signature {m.numerator}/{m.denominator} is not usable: "
+                "use a numerator >= 1 and a denominator of 1, 2, 4, 8, 16 or 32"
+            )
+    return out
+
+
+@runtime_checkable
+class Clock(Protocol):
+    """What the engine, capture and scheduler need from a time source."""
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def tempo_bpm(self) -> float: ...
+
+    @property
+    def meters(self) -> list[Meter]: ...
+
+    def now(self) -> int: ...
+
+    def tick_at(self, ns: int) -> float: ...
+
+    def ns_at(self, tick: float) -> int: ...
+
+    def now_tick(self) -> int: ...
+
+    def meter_at(self, tick: int) -> Meter: ...
+
+    def add_listener(self, listener: TransportListener) -> None: ...
+
+    def remove_listener(self, listener: TransportListener) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """From ``ns0`` on, tick = tick0 + (ns - ns0) / npt; ``npt`` inf = frozen."""
+
+    ns0: int
+    tick0: float
+    npt: float
+
+    def tick_at(self, ns: int) -> float:
+        if math.isinf(self.npt):
+            return self.tick0
+        return self.tick0 + (ns - self.ns0) / self.npt
+
+
+class _TickMap:
+    """The shared machinery: segment chain, meters, transport listeners.
+
+    ``_history`` keeps the recent segments so that ``tick_at`` of a slightly old
+    arrival stamp uses the tempo that held then. While stopped the last segment is
+    frozen; ``ns_at`` then answers as if time had kept going at ``_npt`` from the
+    stop, and callers check ``running`` before acting on it.
+    """
+
+    HISTORY = 256
+
+    def __init__(self, tempo_bpm: float, meters: list[Meter] | None, now: Callable[[], int]):
+        self._lock = threading.Lock()
+        self._now = now
+        self._npt = ns_per_tick(check_tempo(tempo_bpm))
+        self._meters = check_meters(meters)
+        self._running = False
+        t = now()
+        self._history: deque[_Segment] = deque([_Segment(t, 0.0, math.inf)], maxlen=self.HISTORY)
+        self._listeners: list[TransportListener] = []
+
+    # -- reading (any thread) -------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._running
+
+    @property
+    def tempo_bpm(self) -> float:
+        return bpm_from_ns_per_tick(self._npt)
+
+    @property
+    def meters(self) -> list[Meter]:
+        return list(self._meters)
+
+    def meter_at(self, tick: int) -> Meter:
+        return meter_at(self._meters, tick)
+
+    def now(self) -> int:
+        return self._now()
+
+    def tick_at(self, ns: int) -> float:
+        """Fractional tick position at monotonic time ``ns`` (past or future)."""
+        with self._lock:
+            hist = self._history
+            seg = hist[-1]
+            if ns < seg.ns0 and len(hist) > 1:
+                i = bisect_right([s.ns0 for s in hist], ns) - 1
+                seg = hist[max(i, 0)]
+            return seg.tick_at(ns)
+
+    def ns_at(self, tick: float) -> int:
+        """Monotonic ns at which ``tick`` is (or was, or will be if the tempo holds)."""
+        with self._lock:
+            hist = self._history
+            seg = hist[-1]
+            if tick < seg.tick0 and len(hist) > 1:
+                for s in reversed(hist):
+                    if s.tick0 <= tick and not math.isinf(s.npt):
+                        seg = s
+                        break
+            npt = self._npt if math.isinf(seg.npt) else seg.npt
+            return seg.ns0 + round((tick - seg.tick0) * npt)
+
+    def now_tick(self) -> int:
+        """The whole tick we are in now (floor of ``tick_at(now())``)."""
+        return math.floor(self.tick_at(self._now()))
+
+    # -- listeners ------------------------------------------------------------
+    def add_listener(self, listener: TransportListener) -> None:
+        """Call ``listener(event, tick, ns)`` on transport changes (on the driving thread)."""
+        with self._lock:
+            self._listeners.append(listener)
+
+    def remove_listener(self, listener: TransportListener) -> None:
+        with self._lock:
+            if listener in self._listeners:
+                self._listeners.remove(listener)
+
+    def _emit(self, event: str, tick: float, ns: int) -> None:
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            listener(event, tick, ns)
+
+    # -- writing (driving thread, lock held by caller) --------------------------
+    def _push(self, ns: int, tick: float, npt: float) -> None:
+        hist = self._history
+        if hist:
+            if ns < hist[-1].ns0:  # time never runs backwards; clamp a stale stamp
+                ns = hist[-1].ns0
+            if ns == hist[-1].ns0:
+                hist.pop()
+        hist.append(_Segment(ns, tick, npt))
+
+    def _current_tick(self, ns: int) -> float:
+        seg = self._history[-1]
+        return seg.tick_at(max(ns, seg.ns0))
+
+
+class InternalClock(_TickMap):
+    """A clock that keeps its own tempo: from config, ``set_tempo`` or tap tempo.
+
+    Created stopped at tick 0; ``start()`` runs it from tick 0 (or ``tick``),
+    ``stop()`` freezes the position, ``continue_()`` resumes from it. Every method
+    takes an optional ``ns`` (default: now) so that callers can pass the arrival
+    stamp of the message that caused it. Call from one driving thread.
+    """
+
+    TAPS = 8
+    TAP_RESET_NS = 2 * NS_PER_S
+
+    def __init__(self, tempo_bpm: float = 120.0, meters: list[Meter] | None = None,
+                 now: Callable[[], int] = now_ns):
+        super().__init__(tempo_bpm, meters, now)
+        self._taps: deque[int] = deque(maxlen=self.TAPS)
+
+    def start(self, ns: int | None = None, tick: int = 0) -> None:
+        ns = self._now() if ns is None else ns
+        with self._lock:
+            self._push(ns, float(tick), self._npt)
+            self._running = True
+        self._emit("start", float(tick), ns)
+
+    def stop(self, ns: int | None = None) -> None:
+        ns = self._now() if ns is None else ns
+        with self._lock:
+            if not self._running:
+                return
+            tick = self._current_tick(ns)
+            self._push(ns, tick, math.inf)
+            self._running = False
+        self._emit("stop", tick, ns)
+
+    def continue_(self, ns: int | None = None) -> None:
+        ns = self._now() if ns is None else ns
+        with self._lock:
+            if self._running:
+                return
+            tick = self._current_tick(ns)
+            self._push(ns, tick, self._npt)
+            self._running = True
+        self._emit("continue", tick, ns)
+
+    def locate(self, tick: int, ns: int | None = None) -> None:
+        """Jump to ``tick`` (the one place the position may go backwards)."""
+        ns = self._now() if ns is None else ns
+        with self._lock:
+            self._history.clear()
+            self._history.append(_Segment(ns, float(tick), self._npt if self._running else math.inf))
+        self._emit("locate", float(tick), ns)
+
+    def set_tempo(self, bpm: float, ns: int | None = None) -> None:
+        """Change tempo from ``ns`` on; the position stays continuous."""
+        npt = ns_per_tick(check_tempo(bpm))
+        ns = self._now() if ns is None else ns
+        with self._lock:
+            self._npt = npt
+            if self._running:
+                self._push(ns, self._current_tick(ns), npt)
+
+    def tap(self, ns: int | None = None) -> float | None:
+        """Register a tap (a quarter note); returns the new tempo once there are 2 taps.
+
+        The tempo is the median of the recent tap intervals, so one stray tap does
+        not throw it. A pause longer than 2 s, or an interval outside the allowed
+        tempo range, starts a new series.
+        """
+        ns = self._now() if ns is None else ns
+        taps = self._taps
+        if taps and not (60 * NS_PER_S / MAX_BPM <= ns - taps[-1] <= min(self.TAP_RESET_NS, 60 * NS_PER_S / MIN_BPM)):
+            taps.clear()
+        taps.append(ns)
+        if len(taps) < 2:
+            return None
+        intervals = sorted(b - a for a, b in zip(taps, list(taps)[1:]))
+        n = len(intervals)
+        median = intervals[n // 2] if n % 2 else (intervals[n // 2 - 1] + intervals[n // 2]) / 2
+        bpm = 60 * NS_PER_S / median
+        self.set_tempo(bpm, ns)
+        return bpm
+
+
+class FakeClock(InternalClock):
+    """An internal clock whose 'now' is set by the test: deterministic.
+
+    ``FakeClock(tempo_bpm=120, ns=0)`` starts *running* at tick 0 at ns 0 unless
+    ``running=False``. Move time with ``set_time``, ``advance_ns`` or
+    ``advance_ticks``. At 120 bpm a tick is 41_666_666.67 ns.
+    """
+
+    def __init__(self, tempo_bpm: float = 120.0, ns: int = 0, meters: list[Meter] | None = None,
+                 running: bool = True):
+        self.ns = ns
+        super().__init__(tempo_bpm, meters, now=lambda: self.ns)
+        if running:
+            self.start(ns)
+
+    def set_time(self, ns: int) -> None:
+        if ns < self.ns:
+            raise ValueError("a FakeClock never goes back in time")
+        self.ns = ns
+
+    def advance_ns(self, delta: int) -> int:
+        self.set_time(self.ns + delta)
+        return self.ns
+
+    def advance_ticks(self, ticks: float) -> int:
+        """Move 'now' to where the clock will be ``ticks`` later at the current tempo."""
+        self.set_time(self.ns_at(self.tick_at(self.ns) + ticks))
+        return self.ns
+
+
+class MidiClockFollower(_TickMap):
+    """Follows a MIDI clock master (a DAW): position, transport and tempo.
+
+    Fed by the engine thread with every (message, arrival_ns) from the input port:
+    :meth:`feed` consumes 'clock', 'start', 'stop', 'continue' and 'songpos' and
+    returns False for anything else. Must not be fed from the MIDI callback.
+
+    * Start: position 0, running; the first pulse after it is tick 0.
+    * Stop: position frozen; pulses that keep coming while stopped still refine
+      the tempo estimate but do not move the position.
+    * Continue: running again; the next pulse lands where the last one left off.
+    * Song Position Pointer (sixteenths): relocates while stopped (a 'locate'
+      event); ignored while running, as the MIDI spec says.
+
+    Tempo: a least-squares line through the arrival times of the last
+    ``WINDOW`` pulses (one beat), so one late pulse moves the estimate by a
+    fraction of its error. When the newest pulses all fall on one side of the
+    line by more than ``JUMP_NS`` the older ones are dropped, so a tempo change
+    is followed within a few pulses, well inside a beat.
+
+    Position: at each pulse the mapping starts a new segment at its *current*
+    position (continuity) with a rate aimed to reach the fitted line at the next
+    expected pulse (a phase-locked loop that corrects within one pulse). The
+    rate is held within [0.5, 2] x the estimate, so the position never moves
+    backwards and never races ahead.
+    """
+
+    WINDOW = MIDI_PPQN
+    JUMP_PULSES = 3
+    JUMP_NS = 2_000_000  # above JACK's period jitter (1.33 ms) at any sane period
+    GAP_NS = 60 * NS_PER_S // (int(MIN_BPM) * MIDI_PPQN)  # slower than MIN_BPM: a new series
+
+    def __init__(self, meters: list[Meter] | None = None, tempo_bpm: float = 120.0,
+                 now: Callable[[], int] = now_ns):
+        super().__init__(tempo_bpm, meters, now)
+        self._pulses: deque[int] = deque(maxlen=self.WINDOW)  # arrival ns of recent pulses
+        self._next_pulse = 0  # song position (pulses) the next clock pulse lands on
+        self._await_first = False  # after Start/Continue: the next pulse anchors the position
+        self._last_ns = 0
+        self.pulse_count = 0
+
+    @property
+    def song_position_pulses(self) -> int:
+        return self._next_pulse
+
+    def feed(self, msg, ns: int) -> bool:
+        """Consume one timing/transport message; True if it was one."""
+        kind = msg.type
+        if kind == "clock":
+            self._pulse(ns)
+        elif kind == "start":
+            self._transport("start", ns, position=0)
+        elif kind == "continue":
+            self._transport("continue", ns, position=None)
+        elif kind == "stop":
+            self._stop(ns)
+        elif kind == "songpos":
+            self._songpos(msg.pos, ns)
+        else:
+            return False
+        return True
+
+    # -- internals (driving thread) ----------------------------------------------
+    def _pulse(self, ns: int) -> None:
+        ns = max(ns, self._last_ns)
+        self._last_ns = ns
+        self.pulse_count += 1
+        with self._lock:
+            pulses = self._pulses
+            if pulses and ns - pulses[-1] > self.GAP_NS:
+                pulses.clear()
+            pulses.append(ns)
+            fit = self._estimate()
+            if fit is not None:
+                self._npt = fit[1] * PULSES_PER_TICK
+            if not self._running:
+                return
+            target_tick = self._next_pulse / PULSES_PER_TICK
+            self._next_pulse += 1
+            if self._await_first:
+                self._await_first = False
+                self._push(ns, target_tick, self._npt)
+                return
+            nominal = self._npt
+            here = self._current_tick(ns)
+            next_tick = self._next_pulse / PULSES_PER_TICK
+            # where the fitted line puts the next pulse (or one nominal pulse on)
+            next_ns = ns + (fit[0] + fit[1] if fit is not None else nominal / PULSES_PER_TICK)
+            if next_ns > ns and next_tick > here:
+                npt = (next_ns - ns) / (next_tick - here)
+            else:
+                npt = 2 * nominal
+            npt = min(max(npt, 0.5 * nominal), 2 * nominal)
+            self._push(ns, here, npt)
+
+    def _estimate(self) -> tuple[float, float] | None:
+        """(fitted ns of the newest pulse minus its arrival, ns per pulse), or None.
+
+        Drops the older pulses first when the newest ``JUMP_PULSES`` all miss the
+        line through the older ones by more than ``JUMP_NS`` on the same side.
+        """
+        pts = list(self._pulses)
+        k = self.JUMP_PULSES
+        if len(pts) >= k + 3:
+            older = pts[:-k]
+            o_int, o_slope = _fit_line(older)
+            base = older[-1] + o_int
+            res = [p - (base + o_slope * (j + 1)) for j, p in enumerate(pts[-k:])]
+            if all(r > self.JUMP_NS for r in res) or all(r < -self.JUMP_NS for r in res):
+                pts = pts[-(k + 1):]
+                self._pulses.clear()
+                self._pulses.extend(pts)
+        if len(pts) < 2:
+            return None
+        intercept, slope = _fit_line(pts)
+        lo = 60 * NS_PER_S / (MAX_BPM * MIDI_PPQN)
+        hi = 60 * NS_PER_S / (MIN_BPM * MIDI_PPQN)
+        if not (lo <= slope <= hi):
+            return None
+        return intercept, slope
+
+    def _transport(self, event: str, ns: int, position: int | None) -> None:
+        with self._lock:
+            if position is not None:  # Start: a relocation, the old mapping is void
+                self._next_pulse = position
+                self._history.clear()
+            tick = self._next_pulse / PULSES_PER_TICK
+            # Until the first pulse arrives, hold the position (frozen segment);
+            # ns_at() meanwhile projects from here at the current tempo.
+            self._push(ns, tick, math.inf)
+            self._running = True
+            self._await_first = True
+        self._emit(event, tick, ns)
+
+    def _stop(self, ns: int) -> None:
+        with self._lock:
+            if not self._running:
+                return
+            # freeze where we are, but not beyond where the next pulse would land
+            tick = min(self._current_tick(ns), self._next_pulse / PULSES_PER_TICK)
+            tick = max(tick, self._history[-1].tick0)
+            self._push(ns, tick, math.inf)
+            self._running = False
+            self._await_first = False
+        self._emit("stop", tick, ns)
+
+    def _songpos(self, sixteenths: int, ns: int) -> None:
+        with self._lock:
+            if self._running:
+                return
+            self._next_pulse = sixteenths * PULSES_PER_SIXTEENTH
+            tick = self._next_pulse / PULSES_PER_TICK
+            self._history.clear()
+            self._push(ns, tick, math.inf)
+        self._emit("locate", tick, ns)
+
+
+def _fit_line(points: list[int]) -> tuple[float, float]:
+    """Least squares through (i, points[i]); returns (fit at the last i minus points[-1], slope)."""
+    n = len(points)
+    ref = points[-1]
+    xm = (n - 1) / 2
+    ym = sum(p - ref for p in points) / n
+    sxx = sxy = 0.0
+    for i, p in enumerate(points):
+        dx = i - xm
+        sxx += dx * dx
+        sxy += dx * (p - ref - ym)
+    slope = sxy / sxx
+    return ym + slope * (n - 1 - xm), slope

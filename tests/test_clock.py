@@ -1,0 +1,183 @@
+"""Clock sources: exact tick<->ns conversions, tap tempo, MIDI clock following."""
+
+import random
+
+import mido
+import pytest
+
+from assistant.clock import (
+    FakeClock, InternalClock, MidiClockFollower, NS_PER_S, check_tempo, ns_per_tick,
+)
+from assistant.errors import UserError
+from assistant.music import Meter
+
+MS = 1_000_000
+BEAT_120 = NS_PER_S // 2  # a quarter note at 120 bpm
+
+
+def test_fake_clock_converts_exactly():
+    c = FakeClock(tempo_bpm=120, ns=1_000)
+    assert c.running and c.tempo_bpm == pytest.approx(120)
+    assert c.ns_at(0) == 1_000
+    assert c.ns_at(12) == 1_000 + BEAT_120
+    assert c.tick_at(1_000 + BEAT_120) == pytest.approx(12)
+    assert c.now_tick() == 0
+    c.advance_ticks(30)
+    assert c.now_tick() == 30 and c.ns == 1_000 + 5 * BEAT_120 // 2
+
+
+def test_tempo_change_keeps_position_continuous():
+    c = FakeClock(tempo_bpm=120)
+    c.advance_ticks(24)  # two beats at 120
+    t = c.ns
+    c.set_tempo(60, t)
+    assert c.tick_at(t) == pytest.approx(24)
+    assert c.ns_at(36) == t + NS_PER_S  # a beat at 60 bpm
+    # the past still maps with the tempo that held then
+    assert c.tick_at(BEAT_120) == pytest.approx(12)
+    assert c.ns_at(12) == BEAT_120
+
+
+def test_stop_freezes_and_continue_resumes():
+    c = FakeClock(tempo_bpm=120)
+    events = []
+    c.add_listener(lambda ev, tick, ns: events.append((ev, round(tick, 6), ns)))
+    c.advance_ticks(6)
+    c.stop()
+    stop_ns = c.ns
+    c.advance_ns(NS_PER_S)
+    assert not c.running and c.tick_at(c.ns) == pytest.approx(6)
+    c.continue_()
+    c.advance_ticks(6)
+    assert c.now_tick() == 12
+    c.start(c.ns)
+    assert events == [("stop", 6.0, stop_ns), ("continue", 6.0, stop_ns + NS_PER_S),
+                      ("start", 0.0, c.ns)]
+
+
+def test_meters_default_and_config():
+    assert FakeClock().meters == [Meter(0)]
+    c = FakeClock(meters=[Meter(0, 3, 4), Meter(36, 6, 8)])
+    assert c.meter_at(40) == Meter(36, 6, 8)
+    with pytest.raises(UserError, match="time signature 4/5"):
+        FakeClock(meters=[Meter(0, 4, 5)])
+
+
+def test_tempo_range_is_a_user_error():
+    with pytest.raises(UserError, match="tempo 0 bpm is out of range"):
+        check_tempo(0)
+    with pytest.raises(UserError, match="not a number"):
+        InternalClock(tempo_bpm="fast")
+
+
+def test_tap_tempo_uses_the_median_interval():
+    c = InternalClock(tempo_bpm=100, now=lambda: 0)
+    t = 10 * NS_PER_S
+    assert c.tap(t) is None
+    taps = [500, 500, 520, 480, 900, 500]  # ms; one stray interval
+    for dt in taps:
+        t += dt * MS
+        bpm = c.tap(t)
+    assert bpm == pytest.approx(120)
+    assert c.tempo_bpm == pytest.approx(120)
+    # a long pause starts a new series
+    t += 5 * NS_PER_S
+    assert c.tap(t) is None
+    assert c.tap(t + 400 * MS) == pytest.approx(150)
+
+
+def _feed_pulses(f, t0, intervals, jitter=0.0, seed=0):
+    """Pulses at exact times t0 + sum(intervals) plus uniform arrival jitter."""
+    rng = random.Random(seed)
+    clock = mido.Message("clock")
+    truth, t = [], t0
+    for dt in intervals:
+        truth.append(t)
+        f.feed(clock, int(t + rng.uniform(0, jitter)))
+        t += dt
+    return truth
+
+
+def test_follower_exact_pulses():
+    f = MidiClockFollower()
+    f.feed(mido.Message("start"), 0)
+    period = 60 * NS_PER_S / (100 * 24)  # 100 bpm
+    truth = _feed_pulses(f, 1 * MS, [period] * 48)
+    assert f.running and f.tempo_bpm == pytest.approx(100, abs=1e-6)
+    assert f.tick_at(truth[-1]) == pytest.approx(47 / 2)
+    assert f.ns_at(24) == pytest.approx(truth[-1] + period, abs=1)  # pulse 48 = tick 24
+    assert f.now_tick  # protocol method exists
+
+
+def test_follower_jittery_pulses_and_tempo_change():
+    """JACK-like jitter (0..1.33 ms); 120 -> 140 bpm after 4 beats."""
+    f = MidiClockFollower()
+    f.feed(mido.Message("start"), 0)
+    p120, p140 = 60 * NS_PER_S / (120 * 24), 60 * NS_PER_S / (140 * 24)
+    rng = random.Random(7)
+    clock = mido.Message("clock")
+    t, last_tick, worst_before, worst_after = 1 * MS, -1.0, 0.0, 0.0
+    bpm_log = []
+    for i in range(24 * 8):
+        arrival = int(t + rng.uniform(0, 1.33 * MS))
+        f.feed(clock, arrival)
+        # never backwards, across a fine grid between pulses
+        for k in range(5):
+            tick = f.tick_at(arrival + k * 3 * MS)
+            assert tick >= last_tick - 1e-9
+            last_tick = tick
+        last_tick = f.tick_at(arrival)
+        err_ms = abs(f.ns_at(i / 2) - t) / MS  # mapped vs true pulse time
+        if 24 <= i < 96:
+            worst_before = max(worst_before, err_ms)
+        if i >= 96 + 24:
+            worst_after = max(worst_after, err_ms)
+        bpm_log.append(f.tempo_bpm)
+        t += p120 if i < 96 else p140
+    assert max(abs(b - 120) for b in bpm_log[24:96]) < 0.5
+    # within a beat (24 pulses) of the change the estimate is on the new tempo
+    assert max(abs(b - 140) for b in bpm_log[96 + 24:]) < 0.5
+    assert all(abs(b - 140) < 1 for b in bpm_log[96 + 8:])
+    assert worst_before < 1.5 and worst_after < 1.5  # ms: within the arrival jitter
+
+
+def test_follower_stop_continue_and_song_position():
+    f = MidiClockFollower(tempo_bpm=120)
+    events = []
+    f.add_listener(lambda ev, tick, ns: events.append((ev, tick)))
+    period = 60 * NS_PER_S / (120 * 24)
+    f.feed(mido.Message("start"), 0)
+    truth = _feed_pulses(f, MS, [period] * 10)  # pulses 0..9 -> tick 4.5
+    f.feed(mido.Message("stop"), truth[-1] + period // 2)
+    assert not f.running
+    frozen = f.tick_at(truth[-1] + period // 2)
+    assert 4.5 <= frozen <= 5.0
+    # pulses while stopped refine tempo but do not move the position
+    _feed_pulses(f, truth[-1] + period, [period] * 5)
+    assert f.tick_at(truth[-1] + 10 * period) == frozen
+    f.feed(mido.Message("continue"), truth[-1] + 20 * period)
+    t_next = truth[-1] + 21 * period
+    _feed_pulses(f, t_next, [period] * 3)
+    assert f.tick_at(t_next) == pytest.approx(5.0)  # next pulse lands where we left off
+    # Song Position Pointer while stopped: sixteenth 8 = pulse 48 = tick 24
+    f.feed(mido.Message("stop"), t_next + 3 * period)
+    f.feed(mido.Message("songpos", pos=8), t_next + 4 * period)
+    assert f.song_position_pulses == 48
+    f.feed(mido.Message("continue"), t_next + 5 * period)
+    _feed_pulses(f, t_next + 6 * period, [period] * 2)
+    assert f.tick_at(t_next + 6 * period) == pytest.approx(24)
+    # SPP while running is ignored
+    f.feed(mido.Message("songpos", pos=0), t_next + 7 * period)
+    assert f.song_position_pulses == 50
+    assert [e for e, _ in events] == ["start", "stop", "continue", "stop", "locate", "continue"]
+    assert events[4] == ("locate", 24.0)
+
+
+def test_follower_ignores_other_messages():
+    f = MidiClockFollower()
+    assert f.feed(mido.Message("note_on"), 0) is False
+    assert f.feed(mido.Message("clock"), 0) is True
+
+
+def test_ns_per_tick():
+    assert ns_per_tick(120) == pytest.approx(NS_PER_S / 24)
