@@ -323,6 +323,10 @@ class MelodyModel:
                     allowed[i, T.PITCH_TOKENS] &= pitch_mask
                 elif first_exact and counts[i] == 0:
                     allowed[i, T.REST_TOKENS] = False
+                else:  # no rest may reach the end: every alternative gets notes
+                    room = end - c.tick
+                    if room <= T.MAX_REST:
+                        allowed[i, T.REST_BASE + max(0, room - 1):T.DUR_BASE] = False
             probs = self._probabilities(logits, allowed, temperature, cursors, histories, stm, stm_bias)
             chosen = sample_probs(probs, top_p, rng)
             feats = np.zeros((3, n, 1), dtype=np.int64)

@@ -1,7 +1,5 @@
 """The run-time melody model on a small freshly exported network (no trained weights needed)."""
 
-import hashlib
-
 import numpy as np
 import pytest
 
@@ -9,27 +7,10 @@ from assistant import tokens as T
 from assistant.errors import UserError
 from assistant.model import Constraints, MelodyModel, sample_probs, verify_model_file
 from assistant.music import Meter, Melody, Note
+from tiny_model import tiny_model_path  # noqa: F401  (fixture)
 
 PHRASE = [Note(i * 6, 6 if i % 3 else 12, 60 + (i * 5) % 12) for i in range(12)]
 PHRASE = T.monophonic(PHRASE)
-
-
-@pytest.fixture(scope="session")
-def tiny_model_path(tmp_path_factory):
-    torch = pytest.importorskip("torch")
-    from assistant.train.export import export_melody
-    from assistant.train.melody_net import MelodyNet, NetConfig
-
-    torch.manual_seed(0)
-    net = MelodyNet(NetConfig(d_model=32, n_layers=2, n_heads=2, dropout=0.0))
-    # random weights are near-uniform; sharpen them so that sampling has something to follow
-    with torch.no_grad():
-        net.tok.weight.mul_(40)
-    path = tmp_path_factory.mktemp("model") / "melody.onnx"
-    export_melody(net, path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    (path.parent / "melody.md").write_text(f"| file | sha256 |\n|---|---|\n| `melody.onnx` | `{digest}` |\n")
-    return path
 
 
 @pytest.fixture()
