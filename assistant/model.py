@@ -369,13 +369,15 @@ class MelodyModel:
             for i, c in enumerate(cursors):
                 if T.kind_of(c.last) != T.KIND_DUR:
                     continue
-                neural = probs[i, T.PITCH_TOKENS]
-                short = stm.predict(histories[i]) * allowed[i, T.PITCH_TOKENS]
-                total = short.sum()
-                if total <= 0:
+                # blend over the allowed pitches only: both distributions renormalised there
+                support = np.flatnonzero(allowed[i, T.PITCH_TOKENS])
+                neural = probs[i, T.PITCH_BASE + support]
+                short = stm.predict(histories[i])[support]
+                if neural.sum() <= 0 or short.sum() <= 0:
                     continue
-                mixed = combine([neural, short / total], bias=stm_bias) * allowed[i, T.PITCH_TOKENS]
-                probs[i, T.PITCH_TOKENS] = mixed / mixed.sum()
+                mixed = combine([neural / neural.sum(), short / short.sum()], bias=stm_bias)
+                probs[i, T.PITCH_TOKENS] = 0.0
+                probs[i, T.PITCH_BASE + support] = mixed / mixed.sum()
         return probs
 
     def suggest(self, bars: int = 4, n: int = 4, temperature: float = 1.0, top_p: float = 0.95,
