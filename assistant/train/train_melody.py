@@ -271,6 +271,8 @@ def run(args) -> int:
             "best_valid": min(history, key=lambda h: h["loss"]) if history else None,
             "history": history, "steps": step, "seconds": round(time.monotonic() - started, 1),
             "device": str(device), "world_size": world, "seed": args.seed,
+            "lr": args.lr, "context": args.context, "batch_tokens": args.batch_tokens,
+            "corpus_report": corpus.report,
             "torch": torch.__version__,
         }
         if not args.no_export:

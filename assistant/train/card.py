@@ -1,0 +1,160 @@
+"""Write the model card ``models/melody.md`` from the training record and the evaluation.
+
+    python -m assistant.train.card --model models/melody.onnx --eval runs/eval.json [--bench runs/bench.json]
+
+The card states the data and split (from the corpus report), the vocabulary, the
+architecture, the exact training command, the metrics and the sha256 of every
+shipped file; the run time checks the sha256 at load (`assistant.model`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .. import tokens as T
+from ..model import sha256_of
+
+
+def _metrics_table(evaluation: dict) -> str:
+    rows = ["| set | model | pitch only | pitch given rhythm | joint (rhythm and pitch) |",
+            "| --- | --- | --- | --- | --- |"]
+    for name in ("chorales", "kinder"):
+        entry = evaluation.get(name)
+        if not entry:
+            continue
+        for model in ("ppm_ltm", "ppm_ltm_stm", "neural", "neural_stm"):
+            m = entry.get(model)
+            if not m:
+                continue
+            cell = lambda k: f"{m[k]:.3f}" if k in m else "-"  # noqa: E731
+            rows.append(f"| {name} ({entry['melodies']} melodies, {entry['notes']} notes) | {model} | "
+                        f"{cell('pitch_only_bits')} | {cell('pitch_given_rhythm_bits')} | {cell('joint_bits')} |")
+    return "\n".join(rows)
+
+
+def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> str:
+    info = json.loads(model.with_suffix(".train.json").read_text())
+    files = [model] + [p for p in [model.with_name(model.stem + ".int8.onnx")] if p.exists()]
+    cfg = info["config"]
+    corpus = info.get("corpus_report", {})
+    corpus_rows = "\n".join(
+        f"| {name} | {r.get('melodies', '-')} | {r.get('notes', '-')} | {r.get('failed', 0)} | "
+        f"{r.get('duplicates_removed', 0)} |" for name, r in corpus.items() if isinstance(r, dict) and "melodies" in r)
+    best = info.get("best_valid") or {}
+    lines = [
+        "# melody.onnx: the melody model",
+        "",
+        "A causal transformer over the note vocabulary of `assistant/tokens.py`, trained by our own",
+        "pipeline on melodies from the corpus that ships inside music21. It predicts, for each note, the",
+        "rest before it, its duration and then its pitch, so its pitch probability is conditioned on the",
+        "note's onset and duration (comparable to IDyOM's pitch-given-rhythm figure).",
+        "",
+        "## Files",
+        "",
+        "| file | sha256 | bytes |",
+        "| --- | --- | --- |",
+        *[f"| `{p.name}` | `{sha256_of(p)}` | {p.stat().st_size} |" for p in files],
+        "",
+        "The run time refuses a file whose sha256 differs from this table (exit code 2, one line naming",
+        "the file and how to restore it).",
+        "",
+        "## Data and split",
+        "",
+        "Training collections: `essenFolksong` (every file except `kinder0.abc`), `oneills1850`,",
+        "`ryansMammoth`, and the Bach chorales outside BWV 253-438 (soprano part). Evaluation sets, never",
+        "trained on: the soprano lines of the chorales BWV 253-438 (`chorales`) and",
+        "`essenFolksong/kinder0.abc` (`kinder`). Training melodies whose pitch sequence, or whose first 16",
+        "pitches, equal an evaluation melody's up to transposition were removed. Validation: 5% of the",
+        "training melodies, chosen by a hash of the melody id.",
+        "",
+        "| collection | melodies | notes | failed to parse | duplicates of evaluation melodies removed |",
+        "| --- | --- | --- | --- | --- |",
+        corpus_rows or "| (see `midi-assistant corpus --json`) | | | | |",
+        "",
+        f"Training set: {info['train_melodies']} melodies ({info['train_tokens']} tokens); validation:"
+        f" {info['valid_melodies']} melodies ({info['valid_tokens']} tokens). Every time a melody is drawn",
+        "it is transposed by a random interval of -6..+5 semitones (12 keys).",
+        "",
+        "## Vocabulary",
+        "",
+        f"{T.VOCAB_SIZE} tokens: PAD, BOS, REST_1..REST_{T.MAX_REST}, DUR_1..DUR_{T.MAX_DUR}, PITCH_0..PITCH_127,",
+        "in ticks of 12 to a quarter note. Per note: optional REST tokens (silence since the previous note;",
+        "for the first note, since the downbeat of its bar), one DUR, one PITCH. Each token also carries",
+        f"the bar position of the time cursor after it (0..{T.POSITIONS - 1}) and the meter (one of",
+        f"{len(T.METERS)} common meters or 'other') as input features. The round trip notes -> tokens -> notes",
+        f"is exact for any rest and durations up to {T.MAX_DUR} ticks. About 2.05 tokens per note.",
+        "",
+        "## Architecture",
+        "",
+        f"Pre-norm transformer decoder: d_model {cfg['d_model']}, {cfg['n_layers']} layers, {cfg['n_heads']} heads,",
+        f"feed-forward x{cfg['ff_mult']}, dropout {cfg['dropout']}, ALiBi attention (no position embeddings, so",
+        "the run time can slide its key/value cache window), tied input/output embeddings,",
+        f"{info['parameters']:,} parameters. ONNX graph with an incremental step: inputs `tokens`,",
+        "`positions`, `meters` [batch, new] and `past_keys`/`past_values` [layers, batch, heads, past, 32];",
+        "outputs `logits` and the grown caches. Exported with torch.onnx (dynamo), opset from torch",
+        f"{info.get('torch', '?')}.",
+        "",
+        "## Training",
+        "",
+        "Reproduce (CPU, 2 cores, about 35 minutes; the corpus extraction before it takes about 6):",
+        "",
+        "```sh",
+        "pip install -e '.[train]'",
+        "midi-assistant corpus",
+        f"{info['command']}",
+        "python -m assistant.train.card --model models/melody.onnx --eval runs/eval.json --bench runs/bench.json",
+        "```",
+        "",
+        "On GPUs or several machines the same entry point runs under torchrun (DistributedDataParallel):",
+        "`torchrun --nproc-per-node 4 -m assistant.train.train_melody --preset medium`.",
+        "",
+        f"AdamW (lr {info.get('lr', '2e-3')} with warm-up and cosine decay, weight decay 0.05), 8192 tokens a",
+        f"step, crops of {info.get('context', 256)} tokens, seed {info['seed']}, early stopping on validation",
+        f"loss. {info['steps']} steps in {info['seconds'] / 60:.1f} minutes on {info['device']}. Best validation:",
+        f"loss {best.get('loss', float('nan')):.4f} nats/token, pitch {best.get('pitch_bits_per_note', float('nan')):.3f}"
+        f" bits/note, joint {best.get('joint_bits_per_note', float('nan')):.3f} bits/note.",
+        "",
+        "## Metrics",
+        "",
+        "Mean over melodies of each melody's mean information content (bits per note), from",
+        "`midi-assistant eval --json` on the full evaluation sets. `ppm_*` are our PPM* baselines (LTM",
+        "trained on the same training set); `neural_stm` blends each pitch distribution with a PPM",
+        "short-term model of the melody so far (entropy-weighted, bias 2), as the live engine does.",
+        "",
+        _metrics_table(evaluation),
+        "",
+        f"Evaluated with model sha256 `{evaluation.get('model_sha256', '?')}`.",
+    ]
+    if evaluation.get("ppm_reproduction"):
+        lines += ["", "PPM reproduction of Pearce (2005), pitch only, 10-fold cross-validation within each set:", "",
+                  "```json", json.dumps(evaluation["ppm_reproduction"], indent=1), "```"]
+    if bench:
+        lines += ["", "## Speed (this machine: 2 shared cores, one onnxruntime thread)", "",
+                  "From `midi-assistant bench --json`; medians and 99th percentiles in ms, noisy by +-30%:", "",
+                  "```json", json.dumps(bench.get("model", bench), indent=1), "```"]
+    text = "\n".join(lines) + "\n"
+    out.write_text(text)
+    return text
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", default="models/melody.onnx")
+    p.add_argument("--eval", required=True, help="JSON printed by `midi-assistant eval --json`")
+    p.add_argument("--bench", help="JSON printed by `midi-assistant bench --json`")
+    p.add_argument("--out", help="card path (default: beside the model, <stem>.md)")
+    args = p.parse_args()
+    model = Path(args.model)
+    evaluation = json.loads(Path(args.eval).read_text())
+    bench = json.loads(Path(args.bench).read_text()) if args.bench else None
+    out = Path(args.out) if args.out else model.with_name(model.stem + ".md")
+    write_card(model, evaluation, bench, out)
+    print(f"wrote {out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
