@@ -1,0 +1,491 @@
+"""MIDI ports: open our virtual ports (or attach to existing ones) through mido/python-rtmidi.
+
+Backends (``backend`` argument): 'alsa', 'jack', 'coremidi', 'windows', or None
+for the platform default (Linux: ALSA if it starts, else JACK; macOS: CoreMIDI;
+Windows: Windows MM). Selection goes through ``mido.Backend('mido.backends.rtmidi/API')``.
+
+By default we create virtual ports "MIDI Assistant In", "MIDI Assistant Out" and
+"MIDI Assistant Accepted" (:class:`PortNames`). Windows has no virtual ports:
+there (or with ``attach=True``) each name is looked up among the existing ports
+by exact name or unique substring (loopMIDI ports, say).
+
+Threading contract: input arrives on a MIDI thread that only stamps the arrival
+(:func:`assistant.clock.now_ns`), parses the bytes into a mido Message and
+``put((msg, ns))`` on a ``queue.SimpleQueue`` (:attr:`MidiPorts.inbox`), which
+never blocks; nothing else. On ALSA/CoreMIDI/Windows that thread is
+python-rtmidi's callback thread; on JACK it is our ``midi-in`` reader thread,
+because no Python may run on JACK's realtime thread (see :class:`RtInput`).
+Everything else happens on the engine thread that reads the inbox.
+
+Outputs are mido ports behind :class:`SafeOutput` (a send after close raises
+instead of crashing); any thread may send, one at a time. Open and close ports
+from the main thread, and close them before exit: JACK keeps a killed client's
+name and loses messages for a reused one. ``MidiPorts.close`` closes the input
+first, so no MIDI thread can be waiting for the GIL while an output closes.
+
+A backend that cannot start, an unknown or ambiguous port name, or a platform
+without virtual ports is a ``UserError`` naming the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import queue
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import mido
+
+from .clock import now_ns
+from .errors import UserError
+
+BACKEND_APIS: dict[str, str] = {
+    "alsa": "LINUX_ALSA",
+    "jack": "UNIX_JACK",
+    "coremidi": "MACOSX_CORE",
+    "windows": "WINDOWS_MM",
+}
+
+_FIX = {
+    "alsa": "the ALSA sequencer is missing (no /dev/snd/seq): load the snd-seq kernel module "
+            "(in a container, pass the host's /dev/snd), or use --backend jack with a running JACK server",
+    "jack": "no JACK server is running{server}: start one (e.g. `jackd -d dummy -r 48000 -p 64`, "
+            "or your session manager), or choose another --backend",
+    "coremidi": "CoreMIDI did not start: check the macOS Audio MIDI Setup",
+    "windows": "Windows MM did not start: check that a MIDI driver is installed",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PortNames:
+    """Names of our ports. ``accepted`` None: accepted material shares ``output``."""
+
+    input: str = "MIDI Assistant In"
+    output: str = "MIDI Assistant Out"
+    accepted: str | None = "MIDI Assistant Accepted"
+    client: str = "MIDI Assistant"
+
+
+@dataclass(frozen=True, slots=True)
+class PortList:
+    backend: str
+    inputs: list[str] = field(default_factory=list)  # ports we can read from
+    outputs: list[str] = field(default_factory=list)  # ports we can write to
+
+
+def _parse(data) -> mido.Message | None:
+    try:
+        return mido.Message.from_bytes(data)
+    except (ValueError, TypeError):  # tolerant on the wire: drop what mido cannot parse
+        return None
+
+
+def _stamper(inbox: queue.SimpleQueue) -> Callable:
+    """The input callback (runs on the MIDI thread, holding the GIL): stamp first,
+    then parse the bytes into a mido Message and enqueue ``(msg, ns)``. Nothing else."""
+    put, stamp = inbox.put, now_ns
+
+    def on_midi(event, _data=None) -> None:
+        ns = stamp()
+        msg = _parse(event[0])
+        if msg is not None:
+            put((msg, ns))
+
+    return on_midi
+
+
+class ArrivalStamps:
+    """Rebuilds arrival times (:func:`now_ns` scale) from RtMidi's delta times.
+
+    RtMidi timestamps each message in the backend's thread (on JACK with
+    ``jack_get_time()`` in the process cycle) and hands out only the delta to
+    the previous message. The deltas, summed in whole microseconds, give each
+    message's time up to one unknown offset; every poll that finds messages
+    bounds that offset from above (they arrived before the poll returned), and
+    the smallest bound over a sliding window is the estimate. It converges to
+    within a few microseconds of the poll that came soonest after an arrival,
+    and the window lets it follow a slow drift between the two clocks. Used by
+    one reader thread only.
+    """
+
+    def __init__(self, window_ns: int = 10 * 1_000_000_000):
+        self.window_ns = window_ns
+        self._chain_ns = 0
+        self._started = False
+        self._bounds: deque[tuple[int, int]] = deque()  # (poll_ns, bound), bounds increasing
+
+    def stamp_batch(self, deltas_s: list[float], poll_ns: int) -> list[int]:
+        """Stamps for messages with these deltas, all read before ``poll_ns``."""
+        chains = []
+        for delta in deltas_s:
+            if self._started:
+                self._chain_ns += round(delta * 1_000_000) * 1000
+            self._started = True
+            chains.append(self._chain_ns)
+        bound = poll_ns - chains[-1]
+        bounds = self._bounds
+        while bounds and bounds[-1][1] >= bound:
+            bounds.pop()
+        bounds.append((poll_ns, bound))
+        while bounds[0][0] < poll_ns - self.window_ns:
+            bounds.popleft()
+        offset = bounds[0][1]
+        return [offset + c for c in chains]
+
+
+class RtInput:
+    """An input port on python-rtmidi with mido's ``name``/``close()``; feeds ``inbox``.
+
+    ``mode`` 'callback': python-rtmidi calls :func:`_stamper` on the backend's
+    MIDI thread. Right for ALSA, CoreMIDI and Windows, where that thread is the
+    library's own.
+
+    ``mode`` 'poll' (the default on JACK): no Python ever runs on JACK's
+    realtime process thread. A Python callback there must take the GIL, and
+    while any thread of ours holds the GIL longer than a period (1.33 ms) the
+    whole JACK graph - the user's DAW included - misses its deadline: we
+    measured xruns ("client ... was not finished") for the full length of a
+    GIL hold. Instead a reader thread (``midi-in``) drains RtMidi's queue every
+    ``poll_s`` and stamps with :class:`ArrivalStamps`, so stamps keep
+    sub-period precision; the messages reach the inbox up to ``poll_s`` later.
+
+    Closing: python-rtmidi 1.5's ``cancel_callback()`` frees the callback's
+    data while a callback may already be waiting for the GIL on the MIDI
+    thread (a use-after-free: we saw heap corruption), and ``close_port()`` /
+    ``delete()`` wait for that thread while holding the GIL (we saw hangs).
+    mido's ``close()`` does both. Here, in callback mode, ``close()`` keeps the
+    callback data alive, cancels, sleeps ``CLOSE_GRACE_S`` with the GIL released
+    so an in-flight call can finish, and only then closes; in poll mode it
+    stops the reader thread first.
+    """
+
+    CLOSE_GRACE_S = 0.01
+
+    def __init__(self, api: str, inbox: queue.SimpleQueue, name: str, *, virtual: bool,
+                 client_name: str | None, mode: str | None = None, poll_s: float = 0.001):
+        import rtmidi
+
+        self.name = name
+        self.mode = mode or ("poll" if api == "UNIX_JACK" else "callback")
+        if self.mode not in ("poll", "callback"):
+            raise ValueError(f"mode must be 'poll' or 'callback', not {mode!r}")
+        self.closed = True
+        self._pinned: list = []
+        self._stop = threading.Event()
+        self._reader: threading.Thread | None = None
+        self._rt = rtmidi.MidiIn(getattr(rtmidi, f"API_{api}"), name=client_name or "midi-assistant",
+                                 queue_size_limit=4096)
+        try:
+            self._rt.ignore_types(sysex=False, timing=False, active_sense=True)
+            if virtual:
+                self._rt.open_virtual_port(name)
+            else:
+                ports = self._rt.get_ports()
+                if name not in ports:
+                    raise OSError(f"no input port {name!r}")
+                self._rt.open_port(ports.index(name), "in")
+            if self.mode == "callback":
+                self._rt.set_callback(_stamper(inbox))
+                # python-rtmidi holds the callback data only in a private slot: keep it alive ourselves
+                self._pinned = [r for r in gc.get_referents(self._rt) if isinstance(r, tuple)]
+            else:
+                self._reader = threading.Thread(target=self._read, args=(inbox, poll_s),
+                                                name="midi-in", daemon=True)
+                self._reader.start()
+        except BaseException:
+            self._rt.delete()
+            raise
+        self.closed = False
+
+    def _read(self, inbox: queue.SimpleQueue, poll_s: float) -> None:
+        """The reader thread: drain, stamp, parse, enqueue; nothing else."""
+        get, put, stamps, wait = self._rt.get_message, inbox.put, ArrivalStamps(), self._stop.wait
+        while not wait(poll_s):
+            batch = []
+            while (item := get()) is not None:
+                batch.append(item)
+            if not batch:
+                continue
+            for (data, _), ns in zip(batch, stamps.stamp_batch([d for _, d in batch], now_ns())):
+                msg = _parse(data)
+                if msg is not None:
+                    put((msg, ns))
+
+    def close(self) -> None:
+        """Stop input without racing the MIDI thread (see the class docstring); idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._reader is not None:
+            self._stop.set()
+            self._reader.join()
+        else:
+            self._rt.cancel_callback()
+            time.sleep(self.CLOSE_GRACE_S)
+        self._rt.close_port()
+        self._rt.delete()
+
+
+class SafeOutput:
+    """A mido output port whose ``send`` after ``close`` raises OSError instead of crashing.
+
+    (python-rtmidi segfaults on a send to a deleted port, and a scheduler thread
+    may still send while the main thread closes.) ``send`` and ``close`` share a
+    lock, so a send never overlaps the close.
+    """
+
+    def __init__(self, port):
+        self._port = port
+        self.name = port.name
+        self.closed = False
+        self._lock = threading.Lock()
+
+    def send(self, msg: mido.Message) -> None:
+        with self._lock:
+            if self.closed:
+                raise OSError(f"MIDI output {self.name!r} is closed")
+            self._port.send(msg)
+
+    def close(self) -> None:
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            self._port.close()
+
+
+@contextlib.contextmanager
+def _quiet_stderr() -> Iterator[None]:
+    """Silence C libraries (ALSA lib, libjack) on fd 2 while a backend starts.
+
+    Process-wide for its duration: use it only on the main thread at start-up.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _check_backend_name(backend: str) -> str:
+    if backend not in BACKEND_APIS:
+        raise UserError(f"unknown MIDI backend {backend!r}: use one of {', '.join(BACKEND_APIS)}")
+    return backend
+
+
+def _backend_error(backend: str, err: Exception) -> UserError:
+    if isinstance(err, ValueError) and "not compiled" in str(err):
+        have = ", ".join(b for b, api in BACKEND_APIS.items() if api in _compiled_apis()) or "none"
+        return UserError(f"MIDI backend {backend!r} is not compiled into python-rtmidi here (available: {have})")
+    server = os.environ.get("JACK_DEFAULT_SERVER")
+    fix = _FIX[backend].format(server=f" (server {server!r} from JACK_DEFAULT_SERVER)" if server else "")
+    return UserError(f"MIDI backend {backend!r} cannot start: {fix}")
+
+
+def _compiled_apis() -> list[str]:
+    try:
+        import rtmidi
+    except ImportError:
+        return []
+    return [_api_const_name(a) for a in rtmidi.get_compiled_api()]
+
+
+def _api_const_name(api_id: int) -> str:
+    import rtmidi
+    for name in dir(rtmidi):
+        if name.startswith("API_") and getattr(rtmidi, name) == api_id:
+            return name[4:]
+    return ""
+
+
+def _probe(backend: str) -> tuple[mido.Backend, list[str], list[str]]:
+    """Start ``backend`` and list its ports, or raise a UserError with the fix."""
+    try:
+        be = mido.Backend(f"mido.backends.rtmidi/{BACKEND_APIS[backend]}", load=True)
+        with _quiet_stderr():
+            return be, be.get_input_names(), be.get_output_names()
+    except (ImportError, OSError, ValueError, RuntimeError) as err:
+        raise _backend_error(backend, err) from err
+
+
+def default_backend() -> str:
+    """The platform's backend; on Linux ALSA if it starts, else JACK."""
+    if sys.platform == "darwin":
+        return "coremidi"
+    if sys.platform.startswith("win"):
+        return "windows"
+    try:
+        _probe("alsa")
+        return "alsa"
+    except UserError as alsa_err:
+        try:
+            _probe("jack")
+            return "jack"
+        except UserError:
+            raise UserError(
+                "no MIDI backend can start: ALSA has no sequencer (/dev/snd/seq) and no JACK server is "
+                "running: start a JACK server (e.g. `jackd -d dummy -r 48000 -p 64`) "
+                "or give this machine an ALSA sequencer (/dev/snd/seq)"
+            ) from alsa_err
+
+
+def resolve_backend(backend: str | None) -> str:
+    return default_backend() if backend is None else _check_backend_name(backend)
+
+
+def list_ports(backend: str | None = None) -> PortList:
+    """The ports of ``backend`` we could read from (inputs) and write to (outputs)."""
+    name = resolve_backend(backend)
+    _, inputs, outputs = _probe(name)
+    return PortList(name, list(inputs), list(outputs))
+
+
+def resolve_port(wanted: str, available: list[str], direction: str, backend: str) -> str:
+    """``wanted`` if it is a port name, else the one port containing it (any case)."""
+    if wanted in available:
+        return wanted
+    hits = [p for p in available if wanted.lower() in p.lower()]
+    if len(hits) == 1:
+        return hits[0]
+    listing = f"`midi-assistant ports --backend {backend}` lists them"
+    if not hits:
+        have = ", ".join(repr(p) for p in available) or "none"
+        raise UserError(f"no MIDI {direction} port matches {wanted!r} on {backend} (available: {have}): "
+                        f"give an existing port name; {listing}")
+    raise UserError(f"MIDI {direction} port name {wanted!r} is ambiguous on {backend} "
+                    f"(matches {', '.join(repr(p) for p in hits)}): give more of the name")
+
+
+class MidiPorts:
+    """Our open ports: ``inbox`` of (msg, arrival_ns) from the input, and named outputs.
+
+    ``outputs`` maps "out" and "accepted" to ports with ``send(msg)``; "accepted" is
+    the same port as "out" when there is no separate accepted port. Usable as a
+    context manager; :meth:`close` is idempotent and closes the input first.
+    """
+
+    def __init__(self, backend: str, inbox: queue.SimpleQueue, input_port, outputs: dict):
+        self.backend = backend
+        self.inbox = inbox
+        self.input = input_port
+        self.outputs = outputs
+        self.closed = False
+
+    @property
+    def output(self):
+        return self.outputs["out"]
+
+    @property
+    def accepted(self):
+        return self.outputs["accepted"]
+
+    def names(self) -> dict[str, str]:
+        out = {"in": self.input.name}
+        out.update({k: p.name for k, p in self.outputs.items()})
+        return out
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        seen = set()
+        for port in [self.input, *self.outputs.values()]:
+            if port is None or id(port) in seen:
+                continue
+            seen.add(id(port))
+            with contextlib.suppress(Exception):
+                port.close()
+
+    def __enter__(self) -> "MidiPorts":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_ports(
+    backend: str | None = None,
+    names: PortNames = PortNames(),
+    *,
+    attach: bool | None = None,
+    inbox: queue.SimpleQueue | None = None,
+) -> MidiPorts:
+    """Open (virtual) or attach to our input and outputs on ``backend``.
+
+    ``attach`` None: virtual ports, except on Windows where it must attach.
+    Call from the main thread. Raises ``UserError`` with the fix on any failure,
+    after closing what it had opened.
+    """
+    name = resolve_backend(backend)
+    if attach is None:
+        attach = name == "windows"
+    if not attach and name == "windows":
+        raise UserError("the windows backend has no virtual MIDI ports: create ports with loopMIDI "
+                        "and attach to them by name (--attach)")
+    be, inputs, outputs = _probe(name)
+    wanted = [("input", names.input), ("output", names.output)]
+    if names.accepted:
+        wanted.append(("output", names.accepted))
+    if attach:  # resolve every name before opening anything
+        wanted = [(kind, resolve_port(n, inputs if kind == "input" else outputs, kind, name)) for kind, n in wanted]
+    inbox = queue.SimpleQueue() if inbox is None else inbox
+    opened: list = []
+
+    def open_one(kind: str, port_name: str):
+        options = {} if attach else {"virtual": True, "client_name": names.client}
+        try:
+            with _quiet_stderr():
+                if kind == "input":
+                    port = RtInput(BACKEND_APIS[name], inbox, port_name, virtual=not attach,
+                                   client_name=names.client)
+                else:
+                    port = SafeOutput(be.open_output(port_name, **options))
+        except (OSError, ValueError, RuntimeError) as err:
+            how = "attach to" if attach else "create virtual"
+            raise UserError(f"cannot {how} MIDI {kind} {port_name!r} on {name}: {err}: "
+                            f"check the name with `midi-assistant ports --backend {name}`") from err
+        opened.append(port)
+        return port
+
+    try:
+        ports_ = [open_one(kind, n) for kind, n in wanted]
+    except BaseException:
+        for port in reversed(opened):
+            with contextlib.suppress(Exception):
+                port.close()
+        raise
+    in_port, out_port = ports_[0], ports_[1]
+    acc_port = ports_[2] if len(ports_) > 2 else out_port
+    return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port})
+
+
+# -- `midi-assistant ports` ------------------------------------------------------------------
+def add_arguments(parser) -> None:
+    parser.add_argument("--backend", choices=list(BACKEND_APIS), default=None,
+                        help="MIDI API (default: the platform's; on Linux ALSA, else JACK)")
+
+
+def run(args) -> int:
+    ports = list_ports(args.backend)
+    print(f"backend: {ports.backend}")
+    print("inputs (we can read from):")
+    for p in ports.inputs or ["(none)"]:
+        print(f"  {p}")
+    print("outputs (we can write to):")
+    for p in ports.outputs or ["(none)"]:
+        print(f"  {p}")
+    return 0
