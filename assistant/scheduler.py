@@ -1,0 +1,510 @@
+"""Sends planned MIDI on time: one thread, a heap of events in ticks, named lanes.
+
+Events are planned in integer ticks and turned into monotonic ns through the
+clock only when the next one is due, so tempo changes are followed. The thread
+sleeps with ``Condition.wait`` until about ``spin_ns`` before the deadline (in
+slices of at most ``max_sleep_s``, so a tempo change is noticed), then spins to
+it and sends everything that is due.
+
+Events belong to a *lane* ("suggestion", "accepted", "harmony", ...).
+:meth:`Scheduler.replace` swaps a lane's future for a new plan; a note of that
+lane which would be left without its note-off (already sounding, or starting
+before the new plan) gets one at the new plan's start (now, if that is past).
+Every sounding note is tracked per (output, channel, pitch); stop, panic,
+transport stop, close and the crash path send a note-off for each of them and CC
+123 (All Notes Off) on every channel used, so no note is left hanging.
+
+Outputs are sinks: a callable ``sink(msg)`` or an object with ``send(msg)`` (a
+mido output port, :class:`assistant.fakeports.FakeOutput`), keyed by name;
+``Event.output`` picks one ("out" by default).
+
+Threading contract:
+
+* ``schedule``/``replace``/``clear``/``panic``/``all_notes_off``/``close`` may be
+  called from any thread; they take the scheduler lock for a few microseconds
+  (plus the sends of a panic) and never wait for the scheduler thread.
+* Sinks are called with the scheduler lock held, from the scheduler thread, or
+  from the thread that calls ``panic``/``all_notes_off``/``replace`` (orphan
+  note-offs due now are sent by the dispatcher, not by ``replace``) or that
+  drives the clock (transport stop). Never two sends at once. A sink must not
+  block and must not call back into the scheduler.
+* ``start()`` sets ``sys.setswitchinterval`` (process-wide!) to
+  ``switch_interval_s`` if it is longer, so a pure-Python thread elsewhere holds
+  the GIL for at most that long; and the thread tries SCHED_FIFO at
+  ``rt_priority`` (keep it below JACK's, 10 by default), silently staying
+  normal without the permission (``realtime`` tells which).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import operator
+import os
+import statistics
+import sys
+import threading
+from collections import Counter, deque
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Mapping
+
+import mido
+
+from .clock import NS_PER_S, TransportListener, now_ns
+from .music import Note
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUTPUT = "out"
+ALL_NOTES_OFF = 123
+
+Sink = Callable[[mido.Message], None] | Any
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One message to send at ``tick`` on output ``output``."""
+
+    tick: int
+    msg: mido.Message
+    output: str = DEFAULT_OUTPUT
+
+
+def note_events(notes: Iterable[Note], channel: int = 0, output: str = DEFAULT_OUTPUT) -> list[Event]:
+    """Note-on/note-off event pairs for ``notes`` on ``channel`` (0..15)."""
+    out = []
+    for n in notes:
+        out.append(Event(n.onset, mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity), output))
+        out.append(Event(n.end, mido.Message("note_off", channel=channel, note=n.pitch, velocity=0), output))
+    return out
+
+
+class SchedulerDied(RuntimeError):
+    """The scheduler thread stopped on an exception; its notes were silenced."""
+
+
+# heap items: (tick, order, seq, _Item); order sends note-offs first at a tick
+_OFF, _OTHER, _ON = 0, 1, 2
+
+
+@dataclass(slots=True)
+class _Item:
+    lane: str
+    output: str
+    msg: mido.Message | None  # None: the stop sentinel
+    closer: bool = False  # an orphan note-off: sent only if the note still sounds
+
+
+def _order(msg: mido.Message) -> int:
+    if msg.type == "note_off" or (msg.type == "note_on" and msg.velocity == 0):
+        return _OFF
+    return _ON if msg.type == "note_on" else _OTHER
+
+
+def _sink_send(sink: Sink) -> Callable[[mido.Message], None]:
+    send = getattr(sink, "send", None)
+    if callable(send):
+        return send
+    if callable(sink):
+        return sink
+    raise TypeError(f"output sink {sink!r} is neither callable nor has send(msg)")
+
+
+class Scheduler:
+    """Dispatches timed MIDI events from one thread (see the module docstring).
+
+    Without :meth:`start` nothing runs on its own: tests call
+    :meth:`dispatch_due` with a fake clock's time and get exact results.
+    """
+
+    def __init__(
+        self,
+        clock,
+        outputs: Mapping[str, Sink] | Sink,
+        *,
+        spin_ns: int = 500_000,
+        max_sleep_s: float = 0.01,
+        silence_on_stop: bool = True,
+        switch_interval_s: float | None = 0.0005,
+        rt_priority: int | None = 5,
+        name: str = "scheduler",
+    ):
+        self.clock = clock
+        if not isinstance(outputs, Mapping):
+            outputs = {DEFAULT_OUTPUT: outputs}
+        self._send = {name_: _sink_send(s) for name_, s in outputs.items()}
+        self.spin_ns = spin_ns
+        self.max_sleep_ns = int(max_sleep_s * NS_PER_S)
+        self.switch_interval_s = switch_interval_s
+        self.rt_priority = rt_priority
+        self.name = name
+        self.realtime = False
+        self.error: BaseException | None = None
+
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[tuple[float, int, int, _Item]] = []
+        self._seq = itertools.count()
+        self._sounding: Counter[tuple[str, str, int, int]] = Counter()  # (lane, output, ch, pitch)
+        self._channels: set[tuple[str, int]] = set()  # (output, channel) ever sent on
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self.lateness_ns: deque[int] = deque(maxlen=2048)  # send time minus deadline
+
+        self._listener: TransportListener | None = None
+        if silence_on_stop and hasattr(clock, "add_listener"):
+            self._listener = self._on_transport
+            clock.add_listener(self._listener)
+
+    # -- public API (any thread) -------------------------------------------------
+    def start(self) -> "Scheduler":
+        """Start the dispatch thread (once)."""
+        if self._thread is not None:
+            return self
+        if self.switch_interval_s and sys.getswitchinterval() > self.switch_interval_s:
+            sys.setswitchinterval(self.switch_interval_s)
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+        return self
+
+    def schedule(self, events: Iterable[Event], lane: str = "default") -> None:
+        """Add ``events`` to ``lane`` without touching what is already planned."""
+        with self._cond:
+            self._check_alive()
+            self._add_locked(events, lane)
+            self._cond.notify()
+
+    def replace(self, lane: str, events: Iterable[Event], from_tick: int) -> None:
+        """Replace ``lane``'s events at ticks >= ``from_tick`` with ``events``.
+
+        A note of the lane that would be orphaned (its note-on sent or still
+        planned before ``from_tick``, its note-off among the replaced events)
+        gets a note-off at ``from_tick``, before any new note-on there; if
+        ``from_tick`` is past it goes out at once.
+        """
+        from_tick = operator.index(from_tick)
+        events = list(events)
+        with self._cond:
+            self._check_alive()
+            keep, removed = [], []
+            for entry in self._heap:
+                item = entry[3]
+                (removed if item.lane == lane and item.msg is not None and entry[0] >= from_tick else keep).append(entry)
+            balance: Counter[tuple[str, int, int]] = Counter()
+            for _, order, _, item in removed:
+                if item.closer or item.msg.type not in ("note_on", "note_off"):
+                    continue
+                key = (item.output, item.msg.channel, item.msg.note)
+                balance[key] += 1 if order == _OFF else -1
+            if removed:
+                heapq.heapify(keep)
+                self._heap = keep
+            for (output, channel, pitch), n in balance.items():
+                for _ in range(max(n, 0)):
+                    msg = mido.Message("note_off", channel=channel, note=pitch, velocity=0)
+                    heapq.heappush(self._heap, (from_tick, _OFF, next(self._seq), _Item(lane, output, msg, True)))
+            self._add_locked(events, lane)
+            self._cond.notify()
+
+    def clear(self, lane: str | None = None, from_tick: int | None = None) -> None:
+        """Drop planned events (of ``lane``, or all lanes) and close their notes.
+
+        ``from_tick`` None means everything planned; orphaned notes then stop now.
+        """
+        with self._cond:
+            lanes = {e[3].lane for e in self._heap if e[3].msg is not None} | {k[0] for k in self._sounding}
+        if lane is not None:
+            lanes = {lane}
+        tick = from_tick if from_tick is not None else -(2**62)
+        for name in lanes:
+            self.replace(name, [], tick)
+
+    def all_notes_off(self) -> None:
+        """Note-off for every sounding note and CC 123 on every channel used; the plan stays."""
+        with self._cond:
+            self._silence_locked()
+
+    def panic(self) -> None:
+        """Drop the whole plan and silence everything (stop, transport stop)."""
+        with self._cond:
+            self._heap = [e for e in self._heap if e[3].msg is None]
+            self._silence_locked()
+            self._cond.notify()
+
+    def close(self, timeout: float | None = 2.0) -> None:
+        """Stop the thread (via a sentinel), silence everything; idempotent."""
+        with self._cond:
+            if self._closed:
+                return
+            self._closed = True
+            heapq.heappush(self._heap, (float("-inf"), 0, next(self._seq), _Item("", "", None)))
+            self._cond.notify()
+        if self._listener is not None and hasattr(self.clock, "remove_listener"):
+            self.clock.remove_listener(self._listener)
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        self.panic()  # no-op if the thread already did it; covers a stuck or unstarted thread
+
+    def __enter__(self) -> "Scheduler":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- inspection (any thread) ---------------------------------------------------
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def pending(self, lane: str | None = None) -> list[Event]:
+        """The planned events (of ``lane``) in dispatch order."""
+        with self._cond:
+            entries = sorted(e for e in self._heap if e[3].msg is not None and (lane is None or e[3].lane == lane))
+        return [Event(int(t), it.msg, it.output) for t, _, _, it in entries]
+
+    def sounding(self) -> set[tuple[str, int, int]]:
+        """(output, channel, pitch) of every note sounding now."""
+        with self._cond:
+            return {(o, c, p) for (_, o, c, p), n in self._sounding.items() if n > 0}
+
+    def next_deadline_ns(self) -> int | None:
+        with self._cond:
+            if self._heap and self._heap[0][3].msg is not None:
+                return self.clock.ns_at(self._heap[0][0])
+        return None
+
+    def lateness_us(self) -> dict[str, float]:
+        """p50/p99/max of send time minus deadline over the recent dispatches, in us."""
+        data = sorted(self.lateness_ns)
+        return _percentiles_us(data)
+
+    # -- dispatch ----------------------------------------------------------------------
+    def dispatch_due(self, now: int | None = None) -> int:
+        """Send every event whose deadline is at or before ``now``; returns how many.
+
+        Called by the scheduler thread; tests call it directly with a fake clock.
+        """
+        now = self.clock.now() if now is None else now
+        with self._cond:
+            return self._dispatch_locked(now)
+
+    def _dispatch_locked(self, now: int) -> int:
+        heap = self._heap
+        clock = self.clock
+        sent = 0
+        if not clock.running:
+            return 0
+        while heap and heap[0][3].msg is not None:
+            deadline = clock.ns_at(heap[0][0])
+            if deadline > now:
+                break
+            tick, order, _, item = heapq.heappop(heap)
+            if self._send_locked(item, order):
+                sent += 1
+                self.lateness_ns.append(now - deadline)
+        return sent
+
+    def _send_locked(self, item: _Item, order: int) -> bool:
+        msg = item.msg
+        is_note = msg.type in ("note_on", "note_off")
+        if is_note:
+            key = (item.lane, item.output, msg.channel, msg.note)
+            if order == _OFF:
+                if item.closer and self._sounding[key] <= 0:
+                    return False
+                if self._sounding[key] > 0:
+                    self._sounding[key] -= 1
+                    if not self._sounding[key]:
+                        del self._sounding[key]
+            else:
+                self._sounding[key] += 1
+        if hasattr(msg, "channel"):
+            self._channels.add((item.output, msg.channel))
+        self._send[item.output](msg)
+        return True
+
+    def _silence_locked(self) -> None:
+        """Best effort: every send is tried even if some raise; the first error is logged."""
+        notes = sorted({(o, c, p) for (_, o, c, p), n in self._sounding.items() if n > 0})
+        self._sounding.clear()
+        failures = 0
+        for output, channel, pitch in notes:
+            failures += self._try_send(output, mido.Message("note_off", channel=channel, note=pitch, velocity=0))
+        for output, channel in sorted(self._channels):
+            failures += self._try_send(
+                output, mido.Message("control_change", channel=channel, control=ALL_NOTES_OFF, value=0))
+        self._channels.clear()
+        if failures:
+            log.warning("scheduler: %d note-off/all-notes-off messages could not be sent", failures)
+
+    def _try_send(self, output: str, msg: mido.Message) -> int:
+        try:
+            self._send[output](msg)
+            return 0
+        except Exception:  # a dead port must not stop us silencing the others
+            log.debug("scheduler: send %s on %s failed", msg, output, exc_info=True)
+            return 1
+
+    def _add_locked(self, events: Iterable[Event], lane: str) -> None:
+        for ev in events:
+            if ev.output not in self._send:
+                raise ValueError(f"event for unknown output {ev.output!r}; outputs: {sorted(self._send)}")
+            tick = operator.index(ev.tick)
+            heapq.heappush(self._heap, (tick, _order(ev.msg), next(self._seq), _Item(lane, ev.output, ev.msg)))
+
+    def _check_alive(self) -> None:
+        if self.error is not None:
+            raise SchedulerDied(f"the scheduler thread died: {self.error!r}") from self.error
+        if self._closed:
+            raise SchedulerDied("the scheduler is closed")
+
+    def _on_transport(self, event: str, tick: float, ns: int) -> None:
+        # runs on the clock's driving thread: Stop silences; Start/locate void the plan
+        if event in ("stop", "start", "locate"):
+            self.panic()
+        else:
+            with self._cond:
+                self._cond.notify()
+
+    # -- the thread ------------------------------------------------------------------------
+    def _run(self) -> None:
+        self.realtime = _try_realtime(self.rt_priority)
+        try:
+            while True:
+                with self._cond:
+                    deadline = self._wait_locked()
+                if deadline is None:
+                    break
+                while now_ns() < deadline:  # the last ~0.5 ms: spin
+                    pass
+                with self._cond:
+                    self._dispatch_locked(now_ns())
+        except BaseException as exc:
+            self.error = exc
+            log.error("scheduler thread died; silencing all notes", exc_info=True)
+            raise
+        finally:
+            with self._cond:
+                self._heap = []
+                self._silence_locked()
+
+    def _wait_locked(self) -> int | None:
+        """Wait (lock held, released while waiting) until an event is within
+        ``spin_ns`` of its deadline; return that deadline, or None on the sentinel."""
+        heap = self._heap
+        while True:
+            heap = self._heap
+            if heap and heap[0][3].msg is None:
+                return None
+            if not heap or not self.clock.running:
+                self._cond.wait(self.max_sleep_ns / NS_PER_S)
+                continue
+            deadline = self.clock.ns_at(heap[0][0])
+            remaining = deadline - now_ns()
+            if remaining <= self.spin_ns:
+                return deadline
+            self._cond.wait(min(remaining - self.spin_ns, self.max_sleep_ns) / NS_PER_S)
+
+
+def _try_realtime(priority: int | None) -> bool:
+    """SCHED_FIFO for the calling thread; False (and nothing changed) if not allowed."""
+    if not priority or not hasattr(os, "sched_setscheduler"):
+        return False
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _percentiles_us(sorted_ns: list[int]) -> dict[str, float]:
+    if not sorted_ns:
+        return {"n": 0}
+    n = len(sorted_ns)
+
+    def pick(q: float) -> float:
+        return round(sorted_ns[min(n - 1, int(q * n))] / 1000, 1)
+
+    return {"n": n, "p50_us": pick(0.5), "p99_us": pick(0.99), "max_us": round(sorted_ns[-1] / 1000, 1),
+            "mean_us": round(statistics.fmean(sorted_ns) / 1000, 1)}
+
+
+# -- measurement (for `midi-assistant bench`; not a unit test) --------------------------------
+class _SteadyClock:
+    """A running clock with a fixed short tick, for timing measurements only."""
+
+    running = True
+
+    def __init__(self, ns_per_tick: int):
+        self.npt = ns_per_tick
+        self.t0 = now_ns() + 50_000_000
+
+    def now(self) -> int:
+        return now_ns()
+
+    def ns_at(self, tick: float) -> int:
+        return self.t0 + round(tick * self.npt)
+
+    def tick_at(self, ns: int) -> float:
+        return (ns - self.t0) / self.npt
+
+
+def measure_dispatch_error(
+    events: int = 1000,
+    interval_ms: float = 3.0,
+    busy: str | None = None,
+    rt_priority: int | None = 5,
+    switch_interval_s: float | None = 0.0005,
+    spin_ns: int = 500_000,
+) -> dict[str, float]:
+    """Dispatch error (send time minus deadline) of a real scheduler thread, in us.
+
+    ``busy``: None (idle), "python" (a pure-Python loop in another thread, holding
+    the GIL) or "numpy" (matrix products in another thread, GIL released). Takes
+    about ``events * interval_ms`` ms. Restores the switch interval afterwards.
+    Returns {"n", "p50_us", "p99_us", "max_us", "mean_us", "realtime", "busy"}.
+    """
+    old_switch = sys.getswitchinterval()
+    clock = _SteadyClock(int(interval_ms * 1e6))
+    sent: list[int] = []
+    sched = Scheduler(clock, lambda msg: sent.append(now_ns()), spin_ns=spin_ns, rt_priority=rt_priority,
+                      switch_interval_s=switch_interval_s, silence_on_stop=False, name="scheduler-bench")
+    msg = mido.Message("control_change", control=1, value=0)
+    sched.schedule([Event(i, msg) for i in range(events)], lane="bench")
+    stop = threading.Event()
+    worker = None
+    if busy == "python":
+        def spin() -> None:
+            x = 0
+            while not stop.is_set():
+                for i in range(10_000):
+                    x += i * i
+        worker = threading.Thread(target=spin, daemon=True)
+    elif busy == "numpy":
+        import numpy as np
+
+        def crunch() -> None:
+            a = np.random.default_rng(0).random((300, 300))
+            while not stop.is_set():
+                a = (a @ a) / 300.0
+        worker = threading.Thread(target=crunch, daemon=True)
+    elif busy is not None:
+        raise ValueError(f"busy must be None, 'python' or 'numpy', not {busy!r}")
+    try:
+        if worker:
+            worker.start()
+        sched.start()
+        end = clock.ns_at(events) + 200_000_000
+        while len(sent) < events and now_ns() < end:
+            threading.Event().wait(0.05)
+    finally:
+        stop.set()
+        sched.close()
+        if worker:
+            worker.join()
+        sys.setswitchinterval(old_switch)
+    errors = sorted(t - clock.ns_at(i) for i, t in enumerate(sent[:events]))
+    out = _percentiles_us(errors)
+    out.update(realtime=sched.realtime, busy=busy or "idle")
+    return out
