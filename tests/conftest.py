@@ -1,0 +1,104 @@
+"""Shared fixtures. ``jack_server``: one real JACK server (dummy driver) per test session.
+
+The server runs in realtime mode (jackd's default: the dummy driver lost MIDI in
+non-realtime mode), under a name unique to this run so parallel runs and stale
+servers never meet; clients find it through ``JACK_DEFAULT_SERVER``. A missing
+``jackd`` fails the run under ``CI=true`` and skips the JACK tests elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+JACK_PERIOD = 64
+JACK_RATE = 48_000
+
+
+@dataclass
+class JackServer:
+    name: str
+    pid: int
+    period_ns: int
+    realtime: bool  # jackd reported realtime mode
+    log: Path
+
+    def client_name(self, role: str) -> str:
+        """A client name never used before on this server (JACK keeps dead clients' names)."""
+        return f"{role}-{uuid.uuid4().hex[:8]}"
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the test process dies, even on a crash."""
+    try:
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def _server_ready(name: str, proc: subprocess.Popen, timeout: float) -> bool:
+    jack_wait = shutil.which("jack_wait")
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            return False
+        if jack_wait:
+            r = subprocess.run([jack_wait, "-s", name, "-c"], capture_output=True, text=True, timeout=5)
+            if "not running" not in r.stdout and r.returncode == 0:
+                return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("jackd is not installed, and CI needs it for the JACK tests: apt-get install jackd2")
+        pytest.skip("jackd is not installed: JACK integration tests skipped (apt-get install jackd2)")
+    name = f"midi-assistant-test-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    log = Path(tempfile.gettempdir()) / f"{name}.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen(
+            [jackd, "-n", name, "-d", "dummy", "-r", str(JACK_RATE), "-p", str(JACK_PERIOD)],
+            stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+        )
+    old = os.environ.get("JACK_DEFAULT_SERVER")
+    try:
+        if not _server_ready(name, proc, timeout=10):
+            text = log.read_text(errors="replace")[-2000:]
+            pytest.fail(f"jackd did not start (exit {proc.poll()}); its log:\n{text}")
+        os.environ["JACK_DEFAULT_SERVER"] = name
+        realtime = "realtime mode" in log.read_text(errors="replace")
+        yield JackServer(name, proc.pid, JACK_PERIOD * 1_000_000_000 // JACK_RATE, realtime, log)
+    finally:
+        if old is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = old
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+        assert proc.poll() is not None, "jackd is still running"
+        for leftover in Path("/dev/shm").glob(f"*{name}*"):
+            leftover.unlink(missing_ok=True)
+        log.unlink(missing_ok=True)
