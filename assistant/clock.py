@@ -47,9 +47,16 @@ MIDI_PPQN = 24
 PULSES_PER_TICK = MIDI_PPQN // TICKS_PER_QUARTER  # 2
 PULSES_PER_SIXTEENTH = MIDI_PPQN // 4  # 6: Song Position Pointer unit
 MIN_BPM, MAX_BPM = 20.0, 400.0
+TICK_EPS = 1e-6
+"""Tick positions this close below a whole tick count as that tick (ns rounding is ~1e-8 tick)."""
 
 TransportListener = Callable[[str, float, int], None]
 """``listener(event, tick, ns)`` with event in 'start', 'stop', 'continue', 'locate'."""
+
+
+def floor_tick(tick: float) -> int:
+    """The whole tick a fractional position is in, robust to ns rounding."""
+    return math.floor(tick + TICK_EPS)
 
 
 def ns_per_tick(bpm: float) -> float:
@@ -192,7 +199,7 @@ class _TickMap:
 
     def now_tick(self) -> int:
         """The whole tick we are in now (floor of ``tick_at(now())``)."""
-        return math.floor(self.tick_at(self._now()))
+        return floor_tick(self.tick_at(self._now()))
 
     # -- listeners ------------------------------------------------------------
     def add_listener(self, listener: TransportListener) -> None:
