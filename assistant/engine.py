@@ -1,0 +1,398 @@
+"""The real-time engine: ports -> capture -> generator -> planner -> scheduler, clock beside.
+
+Threads (see DESIGN.md section 2):
+
+* MIDI input callback (in `assistant.ports`): stamps and enqueues, nothing else.
+* Engine thread (``Engine._loop``, this module): drains the inbox; feeds clock
+  messages to the clock follower, control messages to the actions, notes to the
+  capture; feeds each completed melody note to the generator and the session;
+  detects phrase ends (call mode) and bar lines (ghost mode) and posts
+  generation requests. It never waits for the generator.
+* Generator worker (`assistant.generator`): model steps; hands each note to
+  ``_on_note`` here, which humanises it and puts it on the scheduler's heap.
+* Scheduler thread (`assistant.scheduler`): sends on time; silences on stop.
+* UI or main thread: reads ``snapshot()`` and calls ``post(action)``.
+
+Actions posted from any thread go through the same inbox as MIDI, so the engine
+thread is the only one that changes engine state. The suggestion currently on
+offer is shared with the generator worker's callbacks under ``_lock``.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+import mido
+
+from .capture import Capture, MelodyNote, NoteEnded, PhraseEnd
+from .generator import GenerationRequest, GeneratorWorker, SuggestionSet
+from .keys import find_key
+from .music import Note, bar_start, meter_at, next_bar_start
+from .planner import Planner, next_start_tick, shift_until_in_time
+from .scheduler import Event, note_events
+
+log = logging.getLogger(__name__)
+
+CLOCK_TYPES = {"clock", "start", "stop", "continue", "songpos"}
+ANSWER_GUARD_NS = 8_000_000  # an answer starts on the first beat/bar at least this far ahead
+POLL_S = 0.005
+SUGGESTION_LANE, ACCEPTED_LANE = "suggestion", "accepted"
+_STOP = ("__stop__", 0)
+
+
+@dataclass
+class EngineSettings:
+    """What the player changes at run time (controls) on top of the config."""
+
+    mode: str = "call"
+    alternatives: int = 4
+    bars: int = 2
+    temperature: float = 0.9
+    top_p: float = 0.95
+    audition: bool = True
+    scale_lock: str = "off"
+    answer_on: str = "bar"
+    stm_weight: float = 2.0
+
+
+@dataclass
+class Snapshot:
+    """A copy of the engine state for the UI (read-only, any thread)."""
+
+    settings: EngineSettings
+    running: bool
+    tempo_bpm: float
+    tick: float
+    key: str | None
+    selected: int
+    alternatives: list[list[Note]]
+    suggestion_start: int | None
+    accepted_count: int
+    last_latency_ms: float | None
+    p99_latency_ms: float | None
+    messages: list[str] = field(default_factory=list)
+    phrase_notes: int = 0
+
+
+class Engine:
+    """Owns the engine thread and wires the parts; see the module docstring."""
+
+    def __init__(self, *, clock, ports, model, scheduler, controls, session=None, settings=None,
+                 capture: Capture | None = None, planner: Planner | None = None,
+                 suggestion_channel: int = 0, accepted_channel: int = 0, accepted_output: str = "accepted",
+                 clock_follower=None, play_when_stopped: bool = False, seed: int | None = None):
+        self.clock = clock
+        self.follower = clock_follower  # a MidiClockFollower fed from the inbox, or None
+        self.ports = ports
+        self.scheduler = scheduler
+        self.controls = controls
+        self.session = session
+        self.settings = settings or EngineSettings()
+        self.capture = capture or Capture(clock)
+        self.planner = planner or Planner()
+        self.suggestion_channel = suggestion_channel
+        self.accepted_channel = accepted_channel
+        self.accepted_output = accepted_output
+        self.play_when_stopped = play_when_stopped
+        self.seed = seed
+        self.inbox = ports.inbox
+        self.generator = GeneratorWorker(model, self._on_note, self._on_done, self._on_error)
+        self._lock = threading.Lock()
+        self._current: SuggestionSet | None = None
+        self._shift = 0  # whole beats added to the current suggestion to keep it in time
+        self._selected = 0
+        self._request_ids = 0
+        self._melody: deque[Note] = deque(maxlen=64)
+        self._latencies: deque[float] = deque(maxlen=2000)
+        self.messages_received = 0  # MIDI messages taken from the inbox (engine thread)
+        self.suggestions_made = 0
+        self._messages: deque[str] = deque(maxlen=6)
+        self._accepted = 0
+        self._last_bar: int | None = None
+        self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
+        self._stopped = threading.Event()
+        self.error: BaseException | None = None
+
+    # -- lifecycle (main thread) ---------------------------------------------------
+    def start(self) -> "Engine":
+        self.generator.start()
+        self.scheduler.start()
+        self._thread.start()
+        return self
+
+    def post(self, action: str) -> None:
+        """Ask the engine thread to perform ``action`` (any thread; never blocks)."""
+        self.inbox.put((("action", action), self.clock.now()))
+
+    def stop(self, timeout: float = 3.0) -> None:
+        """Stop every thread and silence every output; idempotent. Main thread."""
+        if self._thread.is_alive():
+            self.inbox.put(_STOP)
+            self._thread.join(timeout)
+        self.generator.close()
+        self.scheduler.close()
+        if self.session is not None:
+            self.session.close()
+        self._stopped.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until the engine thread ends (quit action or error); True if it did."""
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def note(self, text: str) -> None:
+        """A status line for the UI and the log."""
+        log.info(text)
+        self._messages.append(text)
+
+    # -- engine thread -------------------------------------------------------------
+    def _loop(self) -> None:
+        try:
+            while True:
+                try:
+                    item = self.inbox.get(timeout=POLL_S)
+                except queue.Empty:
+                    item = None
+                if item is _STOP:
+                    return
+                if item is not None:
+                    if not self._handle(*item):
+                        return
+                self._tick(self.clock.now())
+        except BaseException as err:  # silence first, then let the main thread know
+            self.error = err
+            log.exception("engine thread failed")
+            self.scheduler.panic()
+        finally:
+            self._stopped.set()
+
+    def _handle(self, msg, ns: int) -> bool:
+        """One inbox item; returns False to stop the engine."""
+        if isinstance(msg, tuple):  # ("action", name)
+            return self.perform(msg[1])
+        self.messages_received += 1
+        if msg.type in CLOCK_TYPES:
+            if self.follower is not None:
+                was_running = self.follower.running
+                self.follower.feed(msg, ns)
+                if was_running and not self.follower.running:
+                    self._drop_suggestion("transport stopped")
+            return True
+        if msg.type == "sysex":
+            return True
+        action = self.controls.action_for(msg) if self.controls is not None else None
+        if action is not None:
+            return self.perform(action)
+        if self.controls is not None and self.controls.consumes(msg):
+            return True
+        for event in self.capture.feed(msg, ns):
+            self._on_capture_event(event, ns)
+        return True
+
+    def _tick(self, ns: int) -> None:
+        for event in self.capture.poll(ns):
+            self._on_capture_event(event, ns)
+        if self.settings.mode == "ghost" and self._transport_ok():
+            tick = self.clock.tick_at(ns)
+            bar = bar_start(self.clock.meters, int(tick))
+            if bar != self._last_bar:
+                self._last_bar = bar
+                if self._melody:
+                    self._request("ghost", next_bar_start(self.clock.meters, int(tick)), ns)
+        if self.session is not None:
+            self.session.flush(min_interval_s=2.0)
+
+    def _transport_ok(self) -> bool:
+        return self.clock.running or self.play_when_stopped
+
+    def _on_capture_event(self, event, ns: int) -> None:
+        if isinstance(event, MelodyNote):
+            self._melody.append(event.note)
+            self.generator.feed(event.note)
+            self.planner.observe_player(event.note.pitch, event.note.velocity)
+        elif isinstance(event, NoteEnded):
+            if self.session is not None:
+                self.session.add_player_note(event.played.note)
+        elif isinstance(event, PhraseEnd):
+            if self.settings.mode == "call" and self._transport_ok():
+                start = next_start_tick(self.clock, self.clock.meters, self.settings.answer_on, ANSWER_GUARD_NS, ns)
+                self._request("call", start, ns)
+
+    def _request(self, purpose: str, start_tick: int, trigger_ns: int) -> None:
+        self._request_ids += 1
+        s = self.settings
+        key = self.key()
+        pcs = key.pitch_classes() if (s.scale_lock != "off" and key is not None) else None
+        req = GenerationRequest(
+            id=self._request_ids, start_tick=start_tick, bars=s.bars, n=s.alternatives,
+            temperature=s.temperature, top_p=s.top_p, constraints=self.planner.constraints(pcs),
+            stm_weight=s.stm_weight, seed=None if self.seed is None else self.seed + self._request_ids,
+            trigger_ns=trigger_ns, purpose=purpose)
+        self.generator.request(req)
+
+    def key(self):
+        return find_key(list(self._melody)[-32:]) if len(self._melody) >= 4 else None
+
+    # -- actions (engine thread) ------------------------------------------------------
+    def perform(self, action: str) -> bool:
+        s = self.settings
+        if action == "quit":
+            return False
+        if action == "accept":
+            self._accept()
+        elif action in ("next", "previous"):
+            self._select(1 if action == "next" else -1)
+        elif action == "regenerate":
+            current = self._current
+            start = next_start_tick(self.clock, self.clock.meters, s.answer_on, ANSWER_GUARD_NS, self.clock.now())
+            if current is not None and current.request.start_tick > self.clock.tick_at(self.clock.now() + ANSWER_GUARD_NS):
+                start = current.request.start_tick
+            self._request("regenerate", start, self.clock.now())
+        elif action == "clear":
+            self._drop_suggestion("cleared")
+        elif action in ("temperature_up", "temperature_down"):
+            step = 0.1 if action.endswith("up") else -0.1
+            s.temperature = round(min(5.0, max(0.1, s.temperature + step)), 2)
+            self.note(f"temperature {s.temperature}")
+        elif action in ("bars_up", "bars_down"):
+            s.bars = min(16, max(1, s.bars + (1 if action.endswith("up") else -1)))
+            self.note(f"bars {s.bars}")
+        elif action == "mode":
+            s.mode = "ghost" if s.mode == "call" else "call"
+            self._last_bar = None
+            self.note(f"mode {s.mode}")
+        elif action == "audition":
+            s.audition = not s.audition
+            if not s.audition:
+                self.scheduler.clear(SUGGESTION_LANE, self._now_tick())
+            self.note(f"audition {'on' if s.audition else 'off'}")
+        elif action == "end_phrase":
+            for event in self.capture.end_phrase():
+                self._on_capture_event(event, self.clock.now())
+        elif action == "panic":
+            self._drop_suggestion("panic")
+            self.scheduler.panic()
+        elif action == "scale_lock":
+            s.scale_lock = {"off": "key", "key": "off", "chord": "off"}[s.scale_lock]
+            self.note(f"scale lock {s.scale_lock}")
+        else:
+            self.note(f"unknown action {action!r}")
+        return True
+
+    def _now_tick(self) -> int:
+        return int(self.clock.tick_at(self.clock.now()))
+
+    def _audible(self) -> bool:
+        return self._transport_ok() and (self.settings.audition or self.settings.mode == "call")
+
+    def _drop_suggestion(self, why: str) -> None:
+        with self._lock:
+            self._current = None
+        self.scheduler.clear(SUGGESTION_LANE, self._now_tick())
+        self.note(why)
+
+    def _select(self, step: int) -> None:
+        with self._lock:
+            current = self._current
+            if current is None or not current.complete:
+                return
+            self._selected = (self._selected + step) % len(current.alternatives)
+            notes = [self.planner.humanise(n, self._shift) for n in current.alternatives[self._selected]]
+        now = self._now_tick()
+        if self._audible():
+            future = [n for n in notes if n.onset > now]
+            self.scheduler.replace(SUGGESTION_LANE, note_events(future, self.suggestion_channel), now)
+        self.note(f"alternative {self._selected + 1}/{len(current.alternatives)}")
+
+    def _accept(self) -> None:
+        with self._lock:
+            current = self._current
+            if current is None or not current.alternatives[self._selected]:
+                self.note("nothing to accept")
+                return
+            notes = list(current.alternatives[self._selected])
+            shift = self._shift
+        now = self._now_tick()
+        meters = self.clock.meters
+        first_bar = bar_start(meters, notes[0].onset + shift)
+        target = next_bar_start(meters, int(self.clock.tick_at(self.clock.now() + ANSWER_GUARD_NS)))
+        offset = target - first_bar + shift
+        placed = [self.planner.humanise(n, offset) for n in notes]
+        self.scheduler.clear(SUGGESTION_LANE, now)
+        self.scheduler.schedule(note_events(placed, self.accepted_channel, self.accepted_output), ACCEPTED_LANE)
+        if self.session is not None:
+            self.session.accept(placed, label=f"request {current.request.id} alternative {self._selected + 1}")
+        self._accepted += 1
+        with self._lock:
+            self._current = None
+        self.note(f"accepted {len(placed)} notes from bar tick {target}")
+
+    # -- generator worker callbacks ------------------------------------------------------
+    def _on_note(self, result: SuggestionSet, alt: int, note: Note) -> None:
+        with self._lock:
+            if self._current is not result:
+                if self._current is not None and self._current.request.id > result.request.id:
+                    return
+                self._current = result
+                self._selected = 0
+                self._shift = 0
+                new = True
+            else:
+                new = False
+            selected = self._selected
+        if alt != selected:
+            return
+        if not self._audible():
+            return
+        if new:
+            self._shift = shift_until_in_time(self.clock, note.onset, now=self.clock.now())
+        placed = self.planner.humanise(note, self._shift)
+        if new:
+            # the new plan replaces the old one's future, from its own first note
+            self.scheduler.replace(SUGGESTION_LANE, note_events([placed], self.suggestion_channel),
+                                   min(placed.onset, self._now_tick()))
+        else:
+            if self.clock.ns_at(placed.onset) < self.clock.now() + 1_000_000:
+                return  # generation fell behind playback: skip rather than play late
+            self.scheduler.schedule(note_events([placed], self.suggestion_channel), SUGGESTION_LANE)
+
+    def _on_done(self, result: SuggestionSet) -> None:
+        latency = result.trigger_to_ready_ms
+        self.suggestions_made += 1
+        if latency is not None:
+            self._latencies.append(latency)
+            log.info("suggestion %d (%s) ready: trigger to first notes %.2f ms, %d notes",
+                     result.request.id, result.request.purpose, latency, sum(map(len, result.alternatives)))
+
+    def _on_error(self, text: str) -> None:
+        self._messages.append(text)
+
+    # -- UI (any thread) ----------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        with self._lock:
+            current = self._current
+            alts = [list(a) for a in current.alternatives] if current else []
+            start = current.request.start_tick + self._shift if current else None
+            selected = self._selected
+        lat = sorted(self._latencies)
+        key = self.key()
+        return Snapshot(
+            settings=replace(self.settings), running=self.clock.running, tempo_bpm=self.clock.tempo_bpm,
+            tick=self.clock.tick_at(self.clock.now()), key=key.name if key else None, selected=selected,
+            alternatives=alts, suggestion_start=start, accepted_count=self._accepted,
+            last_latency_ms=self._latencies[-1] if self._latencies else None,
+            p99_latency_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
+            messages=list(self._messages), phrase_notes=len(self.capture.phrase_notes))
+
+    @property
+    def latencies_ms(self) -> list[float]:
+        return list(self._latencies)

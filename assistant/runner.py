@@ -1,0 +1,143 @@
+"""``midi-assistant run``: build the engine from the config and play.
+
+Opens the ports, chooses the clock (the DAW's MIDI clock, or the internal one),
+loads the model, starts the engine, then runs the terminal UI (or, with
+``--no-ui``, prints log lines) on the main thread until quit, SIGINT or SIGTERM.
+Every exit path stops the engine, which silences every output (note-off for each
+sounding note and CC 123) before the ports close.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+from .errors import UserError
+
+log = logging.getLogger("assistant")
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--config", help="preset name (configs/NAME.toml) or path of a TOML file")
+    p.add_argument("--backend", help="MIDI backend: alsa, jack, coremidi, windows")
+    p.add_argument("--attach", action="store_true", help="attach to existing ports by name (loopMIDI, IAC)")
+    p.add_argument("--mode", choices=["call", "ghost"], help="call-and-response or ghost suggestions")
+    p.add_argument("--clock", choices=["midi", "internal"], help="follow the DAW's MIDI clock or keep our own")
+    p.add_argument("--bpm", type=float, help="tempo of the internal clock")
+    p.add_argument("--model", help="melody model (.onnx)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config key, e.g. --set suggest.bars=4 (repeatable)")
+    p.add_argument("--no-ui", action="store_true", help="no terminal UI: log lines on stderr")
+    p.add_argument("--seed", type=int, help="random seed (reproducible suggestions)")
+    p.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    p.add_argument("--client-name", default="MIDI Assistant",
+                   help="MIDI client name (JACK/ALSA); give each running instance its own")
+    p.add_argument("--stats", metavar="PATH", help="write run statistics (JSON) here at exit")
+
+
+def overrides_from_args(args) -> dict:
+    from .config import parse_overrides
+
+    overrides = parse_overrides(args.set)
+    for key, value in (("ports.backend", args.backend), ("suggest.mode", args.mode),
+                       ("clock.source", args.clock), ("clock.bpm", args.bpm), ("model.melody", args.model)):
+        if value is not None:
+            overrides[key] = value
+    if args.attach:
+        overrides["ports.attach"] = True
+    return overrides
+
+
+def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None):
+    """The engine for ``config`` on already opened ``ports`` (also used by the demo and tests)."""
+    from .capture import Capture
+    from .clock import InternalClock, MidiClockFollower
+    from .controls import ControlMap
+    from .engine import Engine, EngineSettings
+    from .model import MelodyModel
+    from .planner import Planner
+    from .scheduler import Scheduler
+    from .session import SessionCapture
+
+    meters = [config.clock.meter]
+    follower = None
+    if clock is None:
+        if config.clock.source == "midi":
+            clock = follower = MidiClockFollower(meters=meters, tempo_bpm=config.clock.bpm)
+        else:
+            clock = InternalClock(config.clock.bpm, meters)
+            clock.start()
+    elif isinstance(clock, MidiClockFollower):
+        follower = clock
+    if model is None:
+        model = MelodyModel.load(config.model.melody or None)
+    s = config.suggest
+    settings = EngineSettings(mode=s.mode, alternatives=s.alternatives, bars=s.bars, temperature=s.temperature,
+                              top_p=s.top_p, audition=s.audition, scale_lock=s.scale_lock, answer_on=s.answer_on,
+                              stm_weight=config.model.stm_weight)
+    capture = Capture(clock, channels=sorted(config.ports.channel_indexes), ignore_channels=(),
+                      silence_beats=s.phrase_end_beats, bar_line=s.phrase_end_on_bar)
+    scheduler = Scheduler(clock, {"out": ports.output, "accepted": ports.accepted},
+                          silence_on_stop=not config.clock.play_when_stopped)
+    session = SessionCapture(config.session.folder, clock.tempo_bpm, meters,
+                             capture_player=config.session.capture_player,
+                             accepted_channel=s.accepted_channel - 1)
+    return Engine(clock=clock, ports=ports, model=model, scheduler=scheduler,
+                  controls=ControlMap.from_config(config), session=session, settings=settings,
+                  capture=capture, planner=Planner.from_config(config, seed), suggestion_channel=s.channel - 1,
+                  accepted_channel=s.accepted_channel - 1, clock_follower=follower,
+                  play_when_stopped=config.clock.play_when_stopped, seed=seed)
+
+
+def write_stats(path: str, engine) -> None:
+    """Counters and latencies of this run, for benchmarks (written at exit)."""
+    import json
+
+    stats = {"messages_received": engine.messages_received, "trigger_to_ready_ms": engine.latencies_ms,
+             "suggestions": engine.suggestions_made, "pid": __import__("os").getpid()}
+    with open(path, "w") as f:
+        json.dump(stats, f)
+
+
+def run(args) -> int:
+    from .config import load_config
+    from .ports import PortNames, open_ports
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s",
+                        stream=sys.stderr)
+    config = load_config(args.config, overrides_from_args(args))
+    p = config.ports
+    names = PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client=args.client_name)
+    ports = open_ports(p.backend or None, names, attach=p.attach_flag)
+    engine = None
+    stop = threading.Event()
+
+    def on_signal(signum, _frame):
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        engine = build_engine(config, ports, seed=args.seed)
+        engine.start()
+        log.info("ports %s on %s; clock %s; mode %s; session file %s", ports.names(), ports.backend,
+                 config.clock.source, config.suggest.mode, engine.session.path if engine.session else "-")
+        if args.no_ui or not sys.stdin.isatty():
+            while not stop.is_set() and engine.alive:
+                stop.wait(0.2)
+        else:
+            from .ui import run_ui
+
+            run_ui(engine, config, ports, stop)
+        if engine.error is not None:
+            raise UserError(f"the engine stopped on an error: {type(engine.error).__name__}: {engine.error}")
+        return 0
+    finally:
+        if engine is not None:
+            engine.stop()
+            if args.stats:
+                write_stats(args.stats, engine)
+        ports.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

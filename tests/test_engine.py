@@ -1,0 +1,176 @@
+"""The engine with a fake clock and in-process ports: exact event lists in ticks.
+
+No thread is started: the test drives the engine thread's handlers, drains the
+generator on its own thread and dispatches the scheduler by hand, so every
+assertion is exact and deterministic.
+"""
+
+import mido
+import pytest
+
+from assistant.clock import FakeClock
+from assistant.config import load_config
+from assistant.fakeports import fake_ports
+from assistant.model import MelodyModel
+from assistant.runner import build_engine
+from assistant.scheduler import note_events
+from tiny_model import tiny_model_path  # noqa: F401  (fixture)
+
+PHRASE = [(0, 12, 60, 90), (12, 12, 64, 70), (24, 12, 67, 100), (36, 12, 72, 80)]  # ends at tick 48
+
+
+def make_engine(tmp_path, model_path, **overrides):
+    clock = FakeClock(120.0, ns=0)
+    ports = fake_ports(now=clock.now)
+    settings = {"clock.source": "internal", "session.folder": str(tmp_path / "sessions"),
+                "suggest.phrase_end_beats": 1.0, "suggest.answer_on": "bar", "suggest.bars": 1,
+                "suggest.alternatives": 3, "humanise.velocity_spread": 0, "suggest.register": "fixed",
+                "suggest.channel": 1, "suggest.accepted_channel": 5}
+    settings.update(overrides)
+    config = load_config(None, settings)
+    engine = build_engine(config, ports, seed=3, model=MelodyModel.load(model_path), clock=clock)
+    return engine, clock, ports
+
+
+def at(clock, tick):
+    clock.set_time(clock.ns_at(tick))
+    return clock.now()
+
+
+def play(engine, clock, phrase=PHRASE):
+    for onset, dur, pitch, vel in phrase:
+        engine._handle(mido.Message("note_on", note=pitch, velocity=vel), at(clock, onset))
+        engine._handle(mido.Message("note_on", note=pitch, velocity=0), at(clock, onset + dur))  # vel-0 off
+
+
+def summary(events):
+    return [(e.tick, e.output, e.msg.type, e.msg.channel, e.msg.note, e.msg.velocity) for e in events]
+
+
+def expected_events(engine, alternative, channel, output="out", offset=0):
+    snap = engine.snapshot()
+    notes = [n for n in snap.alternatives[alternative]]
+    velocity = sorted(v for *_, v in PHRASE)[len(PHRASE) // 2]
+    placed = [type(n)(n.onset + offset, n.duration, n.pitch, velocity) for n in notes]
+    return sorted(summary(note_events(placed, channel, output)))
+
+
+def answer(engine, clock):
+    play(engine, clock)
+    engine._tick(at(clock, 59))
+    assert not engine.generator._queue.empty()  # the notes were fed as they completed
+    engine.generator.drain()
+    assert engine.snapshot().alternatives == []  # one beat of silence has not passed yet
+    engine._tick(at(clock, 60))  # one beat of silence after the last note-off: phrase end
+    engine.generator.drain()
+
+
+def test_call_answer_starts_on_the_next_bar_and_is_exactly_the_suggestion(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    answer(engine, clock)
+    snap = engine.snapshot()
+    assert len(snap.alternatives) == 3 and all(snap.alternatives)
+    assert snap.suggestion_start == 96
+    pending = sorted(summary(engine.scheduler.pending("suggestion")))
+    assert pending == expected_events(engine, 0, channel=0)
+    assert pending[0][0] == 96 and all(96 <= e[0] <= 144 for e in pending)
+    ons = [e for e in pending if e[2] == "note_on"]
+    assert all(e[5] == 90 for e in ons)  # velocity follows the player (median, no spread)
+
+
+def test_next_alternative_replaces_the_future(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    answer(engine, clock)
+    engine.perform("next")
+    assert sorted(summary(engine.scheduler.pending("suggestion"))) == expected_events(engine, 1, channel=0)
+    engine.perform("previous")
+    assert sorted(summary(engine.scheduler.pending("suggestion"))) == expected_events(engine, 0, channel=0)
+
+
+def test_accept_plays_on_the_accepted_port_from_the_next_bar_and_captures(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    answer(engine, clock)
+    expected = expected_events(engine, 0, channel=4, output="accepted")
+    engine.perform("accept")
+    assert engine.scheduler.pending("suggestion") == []
+    assert sorted(summary(engine.scheduler.pending("accepted"))) == expected  # next bar (96): same ticks
+    # the capture file on disk already holds exactly those notes, on the accepted track
+    mid = mido.MidiFile(str(engine.session.path))
+    track = next(t for t in mid.tracks if any(getattr(m, "name", "") == "accepted" for m in t))
+    now, ons = 0, []
+    for msg in track:
+        now += msg.time
+        if msg.type == "note_on" and msg.velocity > 0:
+            ons.append((now * 12 // mid.ticks_per_beat, msg.note))
+    assert ons == [(e[0], e[4]) for e in expected if e[2] == "note_on"]
+    engine.stop()
+
+
+def test_accept_later_moves_the_whole_suggestion_to_the_next_bar(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    answer(engine, clock)
+    expected = expected_events(engine, 0, channel=4, output="accepted", offset=48)
+    at(clock, 100)  # the answer is already playing
+    engine.perform("accept")
+    assert sorted(summary(engine.scheduler.pending("accepted"))) == expected
+    engine.stop()
+
+
+def test_accept_control_change_is_consumed_not_captured(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    answer(engine, clock)
+    engine._handle(mido.Message("control_change", control=20, value=127), clock.now())
+    assert engine.snapshot().accepted_count == 1
+    assert engine.scheduler.pending("accepted")
+
+
+def test_panic_closes_sounding_notes_and_drops_the_plan(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    answer(engine, clock)
+    first = engine.snapshot().alternatives[0][0]
+    engine.scheduler.dispatch_due(at(clock, first.onset))
+    sent = [(m.type, m.note) for m in ports.output.messages() if m.type == "note_on"]
+    assert sent == [("note_on", first.pitch)]
+    ports.output.clear()
+    engine.perform("panic")
+    assert engine.scheduler.pending() == []
+    msgs = ports.output.messages()
+    assert ("note_off", first.pitch) in [(m.type, getattr(m, "note", None)) for m in msgs]
+    assert any(m.type == "control_change" and m.control == 123 and m.channel == 0 for m in msgs)
+    assert engine.scheduler.sounding() == set()
+
+
+def test_transport_stop_silences_and_no_answer_while_stopped(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    answer(engine, clock)
+    first = engine.snapshot().alternatives[0][0]
+    engine.scheduler.dispatch_due(at(clock, first.onset))
+    clock.stop()
+    assert engine.scheduler.sounding() == set()
+    assert engine.scheduler.pending("suggestion") == []
+    # while stopped, a phrase end asks for nothing
+    engine2, clock2, _ = make_engine(tmp_path / "b", tiny_model_path)
+    play(engine2, clock2)
+    clock2.stop()
+    clock2.set_time(clock2.now() + 2_000_000_000)
+    engine2._tick(clock2.now())
+    engine2.generator.drain()
+    assert engine2.snapshot().alternatives == []
+
+
+@pytest.mark.parametrize("audition", [True, False])
+def test_ghost_mode_refreshes_at_each_bar_audible_only_with_audition(tmp_path, tiny_model_path, audition):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path, **{"suggest.mode": "ghost",
+                                                                      "suggest.audition": audition})
+    play(engine, clock)
+    engine._tick(at(clock, 50))  # a new bar (48) since the last look: refresh for the next bar
+    engine.generator.drain()
+    snap = engine.snapshot()
+    assert snap.alternatives and snap.suggestion_start == 96
+    pending = engine.scheduler.pending("suggestion")
+    if audition:
+        assert sorted(summary(pending)) == expected_events(engine, 0, channel=0)
+    else:
+        assert pending == []
+    engine._tick(at(clock, 70))  # same bar: no new request
+    assert engine.generator._queue.empty()
