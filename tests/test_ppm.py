@@ -312,3 +312,129 @@ def test_combine_leans_to_the_peaked_distribution():
                                (w * peaked + flat) / (w + 1))
     with pytest.raises(ValueError):
         combine([peaked], method="median")
+
+
+# ------------------------------------------------------------------- the scorer
+
+from assistant.music import Melody, Meter, Note  # noqa: E402
+from assistant.train import ppm_eval as E  # noqa: E402
+
+
+def mel(notes, meters=None, name="t#1"):
+    return Melody(name, "test", [Note(*n) for n in notes], meters or [Meter(0)])
+
+
+M1 = mel([(0, 12, 60), (12, 12, 62), (24, 12, 64), (36, 12, 65), (48, 24, 67), (72, 24, 67)], name="m1")
+M2 = mel([(0, 12, 60), (12, 12, 62), (24, 12, 64), (36, 12, 62), (48, 24, 60)], name="m2")
+# A quarter-note pickup in 4/4 (downbeats at -36, 12, ...) and a rest before the last note.
+M3 = mel([(0, 12, 67), (12, 12, 64), (24, 12, 62), (36, 12, 60), (54, 6, 62)], [Meter(-36)], name="m3")
+
+
+def test_viewpoints():
+    assert E.pitch_symbols(M3) == [67, 64, 62, 60, 62]
+    assert E.rhythm_pairs(M3) == [(36, 12), (0, 12), (0, 12), (0, 12), (6, 6)]
+    assert E.linked_triples(M3)[0] == (36, 12, 67) and E.linked_triples(M3)[-1] == (6, 6, 62)
+    t = E.SymbolTable([(0, 12), (0, 24), (0, 12)], other=True)
+    assert len(t) == 3 and t.index((0, 24)) == 1 and t.index((5, 5)) == t.other == 2
+    with pytest.raises(ValueError):
+        E.SymbolTable([1, 2]).index(3)
+
+
+def test_scorer_without_training_is_uniform():
+    # Nothing learnt and no STM: every note is uniform over its alphabet.
+    # Pitches {60, 62, 64, 65, 67}: log2 5 bits; rhythm pairs {(0, 12), (0, 24)}: 1 bit;
+    # pitch given rhythm: a uniform row of the linked alphabet: log2 5 again.
+    sc = E.PPMScorer([], vocab=[M1], open_alphabet=False)
+    out = sc.score(M1, stm=False)
+    n = len(M1.notes)
+    np.testing.assert_allclose(out["pitch_only"], np.full(n, np.log2(5)))
+    np.testing.assert_allclose(out["rhythm"], np.ones(n))
+    np.testing.assert_allclose(out["pitch_given_rhythm"], np.full(n, np.log2(5)))
+    np.testing.assert_allclose(out["joint"], np.full(n, 1 + np.log2(5)))
+    assert out["unseen"] == 0
+
+
+def test_scorer_figures_follow_from_the_models():
+    sc = E.PPMScorer([M1, M2], vocab=[M3], open_alphabet=False)
+    seqs = sc.encode(M3)
+    npitch = len(sc.pitches)
+    out = sc.score(M3, stm=False)
+    for i in range(len(M3.notes)):
+        d = sc.ltm["linked"].predict(seqs["linked"][:i])
+        r, p = divmod(seqs["linked"][i], npitch)
+        row = d[r * npitch:(r + 1) * npitch]
+        assert out["pitch_given_rhythm"][i] == pytest.approx(-np.log2(row[p] / row.sum()), abs=1e-12)
+        assert out["pitch_only"][i] == pytest.approx(
+            -np.log2(sc.ltm["pitch"].predict(seqs["pitch"][:i])[seqs["pitch"][i]]), abs=1e-12)
+    np.testing.assert_allclose(out["joint"], out["rhythm"] + out["pitch_given_rhythm"])
+    # With the STM: the LTM and a fresh STM combined at every note.
+    both = sc.score(M3, stm=True)
+    stm = E.STM.make(npitch)
+    for i, x in enumerate(seqs["pitch"]):
+        d = combine([sc.ltm["pitch"].predict(seqs["pitch"][:i]), stm.predict(seqs["pitch"][:i])],
+                    E.DEFAULT_BIAS, E.DEFAULT_METHOD)
+        assert both["pitch_only"][i] == pytest.approx(-np.log2(d[x]), abs=1e-12)
+        stm.observe(x)
+    # score() without learn leaves the LTMs as they were.
+    again = sc.score(M3, stm=False)
+    np.testing.assert_array_equal(again["joint"], out["joint"])
+
+
+def test_scorer_learn_is_ltm_plus():
+    sc = E.PPMScorer([M2], vocab=[M1])
+    first = sc.score(M1, stm=False, learn=True)["pitch_only"].mean()
+    second = sc.score(M1, stm=False, learn=True)["pitch_only"].mean()
+    assert second < first
+
+
+def test_scorer_unseen_symbols():
+    odd = mel([(0, 12, 60), (12, 5, 99)], name="odd")
+    sc = E.PPMScorer([M1])
+    out = sc.score(odd, stm=True)
+    assert out["unseen"] == 1 and np.isfinite(out["joint"]).all()
+    with pytest.raises(ValueError):
+        E.PPMScorer([M1], open_alphabet=False).score(odd, stm=False)
+    midi = E.PPMScorer([M1], pitch_alphabet="midi")
+    assert len(midi.pitches) == 128 and midi.score(odd, stm=False)["unseen"] == 1  # the rhythm pair
+
+
+def test_generate_continues_in_time():
+    sc = E.PPMScorer([M1, M2, M3])
+    prompt = M1.notes[:3]
+    a = E.generate(prompt, M1.meters, n_notes=6, rng=7, scorer=sc)
+    b = E.generate(prompt, M1.meters, n_notes=6, rng=7, scorer=sc)
+    assert a == b and len(a) == 6
+    cursor = prompt[-1].end
+    for n in a:
+        assert n.onset >= cursor and n.duration > 0 and n.pitch in sc.pitches
+        cursor = n.end
+    # Two bars after the prompt's end (36): up to the downbeat at 48 + 2 bars = 144.
+    c = E.generate(prompt, M1.meters, bars=2, rng=1, scorer=sc)
+    assert c and all(n.onset >= 36 and n.end <= 144 for n in c)
+    empty = E.generate([], [Meter(0, 3, 4)], bars=1, rng=2, scorer=sc)
+    assert all(0 <= n.onset and n.end <= 36 for n in empty)
+    with pytest.raises(ValueError):
+        E.generate(prompt, M1.meters, scorer=sc)
+
+
+def test_reproduce_set_runs_on_a_tiny_set():
+    melodies = [M1, M2, M3] * 4
+    res = E.reproduce_set(melodies, folds=3, biases=(2,), methods=("geometric",))
+    assert res["melodies"] == 12 and res["notes"] == 64
+    for key in ("ltm", "ltm_plus", "stm", "both", "both_plus"):
+        assert 0 < res[key] < np.log2(res["alphabet"]) + 1
+    # Repeated melodies: learning the test melodies (LTM+) helps.
+    assert res["ltm_plus"] < res["ltm"]
+
+
+@pytest.mark.slow
+@pytest.mark.train
+def test_reproduces_pearce_on_kinder():
+    pytest.importorskip("music21")
+    from assistant.train.corpus import load_eval_sets
+
+    kinder = load_eval_sets(progress=False)["kinder"]
+    res = E.reproduce_set(kinder, biases=(E.DEFAULT_BIAS,), methods=(E.DEFAULT_METHOD,))
+    assert (res["melodies"], res["notes"]) == (213, 8393)
+    assert abs(res["ltm"] - 2.428) < 0.10
+    assert abs(res["both_plus"] - 2.106) < 0.10
