@@ -24,21 +24,27 @@ follows M. Pearce's IDyOM (thesis, 2005; Pearce & Wiggins 2004):
   and then a uniform order -1: ``p = sum_k e_k * w_k * c_k(x) / N_k`` with
   ``w_k = N_k / (N_k + T_k / d)`` and ``e_{k-1} = e_k * (1 - w_k)``, where
   ``N_k`` sums the counts of the symbols *not* seen in the next higher context
-  (IDyOM's exclusion) and ``T_k`` counts the distinct symbols (escape C; A: 1;
-  B: counts less 1; D: counts less 1/2 with ``d = 2``; X ("AX"): one plus the
-  number of symbols seen exactly once). Order -1 gives ``1 / (|A| + 1 - t_0)``
+  (IDyOM's exclusion; the numerators keep every count) and ``T_k`` counts
+  the distinct symbols (escape C; A: 1; B: counts less 1; D: counts less 1/2
+  with ``d = 2``; X ("AX"): one plus the number of symbols seen exactly once). Order -1 gives ``1 / (|A| + 1 - t_0)``
   (``t_0`` symbols seen at order 0) to every symbol; the result is normalised,
   so every probability is positive.
 
-Data structure: a generalised suffix automaton (online, Blumer et al.; states
-are classes of contexts with the same end positions, so every context of a
-state has the same continuation counts). It is exact for unbounded order and
-grows linearly (at most about two states and three transitions per symbol);
-counts are kept online by walking suffix links. Each state is a small dict, so
-this fits sequences of up to a few hundred thousand symbols comfortably; the
-LTM over the full training corpus (about a million symbols) takes a few hundred
-MB in pure Python: see ``assistant/train/ppm_eval.py`` for the measured figures
-and the order-bound choice.
+Data structure: a generalised suffix automaton (built online; states are
+classes of contexts with the same end positions, so every context of a state has
+the same continuations and counts). It is exact for unbounded order and grows
+linearly: on melodies about 1.3 states and 2 transitions per symbol. Counts are
+kept online by walking suffix links, order 0 in numpy arrays. Per state: three
+machine ints and either nothing, one packed int (one transition: three states
+in four) or a dict. Measured: the pitch LTM over the whole training corpus
+(0.76 M notes, 11 k melodies) has 1.0 M states, takes about 80 MB and 3-5 s to
+build; so unbounded order is kept for the big LTM too (``order_study`` in
+``assistant/train/ppm_eval.py``: bounds 6/8/10 cost 0.004-0.04 bits/note).
+Update-excluded counts are kept per state and symbol (a state stands for
+several context lengths); IDyOM keeps them on suffix-tree edges and also skips
+the increment where the context reached is deterministic. That variant, and the
+textbook rule (raise the count also when the longest context predicts the
+symbol), move the reproduction figures by under 0.003 bits/note.
 
 Threads: a ``PPM`` is plain data with no lock. ``predict`` only reads;
 ``train``, ``observe`` and ``reset_sequence`` mutate. Use one model from one
@@ -50,6 +56,7 @@ array per call; ``predict`` on an STM of 500 symbols takes tens of microseconds.
 from __future__ import annotations
 
 import math
+from array import array
 from typing import Sequence
 
 import numpy as np
@@ -58,6 +65,8 @@ ESCAPES = ("A", "B", "C", "D", "X")
 _ESCAPE_KD = {"A": (0.0, 1.0), "B": (-1.0, 1.0), "C": (0.0, 1.0), "D": (-0.5, 2.0), "X": (0.0, 1.0)}
 _WINDOW = 16
 """Context symbols matched at first; doubled while the match fills the window."""
+_SHIFT = 32
+_MASK = (1 << _SHIFT) - 1
 
 
 class PPM:
@@ -70,13 +79,15 @@ class PPM:
     """
 
     __slots__ = ("alphabet_size", "order", "escape", "update_exclusion", "_k", "_d",
-                 "_len", "_link", "_next", "_cnt", "_ue", "_last", "_seq", "_end",
-                 "_symbols")
+                 "_len", "_link", "_next", "_cnt", "_ue", "_root_c0", "_root_ue",
+                 "_last", "_seq", "_end", "_symbols")
 
     def __init__(self, alphabet_size: int, order: int | None = None, escape: str = "C",
                  update_exclusion: bool = True) -> None:
         if not isinstance(alphabet_size, int) or alphabet_size < 1:
             raise ValueError(f"alphabet_size must be a positive int, got {alphabet_size!r}")
+        if alphabet_size >= 1 << 30:
+            raise ValueError("alphabet_size too large")
         if order is not None and (not isinstance(order, int) or order < 0):
             raise ValueError(f"order must be None or an int >= 0, got {order!r}")
         esc = str(escape).upper()
@@ -90,12 +101,19 @@ class PPM:
         self.update_exclusion = bool(update_exclusion)
         self._k, self._d = _ESCAPE_KD[esc]
         self._end = alphabet_size  # internal end-of-sequence symbol, never predicted
-        # State 0 is the root (the empty context).
-        self._len: list[int] = [0]
-        self._link: list[int] = [-1]
-        self._next: list[dict[int, int]] = [{}]
-        self._cnt: list[int] = [0]
+        # Automaton states; state 0 is the root (the empty context). Per state: the
+        # longest context length, the suffix link, the number of end positions
+        # (occurrences), and the transitions: None, one transition packed into an int
+        # ((symbol << 32) | target), or a dict symbol -> target for two or more.
+        self._len = array("i", [0])
+        self._link = array("i", [-1])
+        self._cnt = array("i", [0])
+        self._next: list = [None]
+        # Update-excluded counts per state and symbol (only with update exclusion).
         self._ue: list[dict[int, int]] | None = [{}] if self.update_exclusion else None
+        # Order-0 counts as arrays (the root is the widest state: vectorised).
+        self._root_c0 = np.zeros(alphabet_size + 1, dtype=np.int64)
+        self._root_ue = np.zeros(alphabet_size + 1, dtype=np.int64) if self.update_exclusion else None
         self._last = 0
         self._seq: list[int] = []
         self._symbols = 0
@@ -144,17 +162,23 @@ class PPM:
         """Symbols learnt so far, sequence ends included."""
         return self._symbols
 
+    def symbol_counts(self) -> np.ndarray:
+        """How often each symbol was learnt (order-0 counts), a copy."""
+        return self._root_c0[: self.alphabet_size].copy()
+
     def copy(self) -> "PPM":
         """An independent deep copy (counts and running sequence)."""
         other = PPM.__new__(PPM)
         for name in ("alphabet_size", "order", "escape", "update_exclusion", "_k", "_d",
                      "_last", "_end", "_symbols"):
             setattr(other, name, getattr(self, name))
-        other._len = list(self._len)
-        other._link = list(self._link)
-        other._cnt = list(self._cnt)
-        other._next = [d.copy() for d in self._next]
+        other._len = self._len[:]
+        other._link = self._link[:]
+        other._cnt = self._cnt[:]
+        other._next = [t.copy() if t.__class__ is dict else t for t in self._next]
         other._ue = None if self._ue is None else [d.copy() for d in self._ue]
+        other._root_c0 = self._root_c0.copy()
+        other._root_ue = None if self._root_ue is None else self._root_ue.copy()
         other._seq = list(self._seq)
         return other
 
@@ -166,24 +190,36 @@ class PPM:
                 raise ValueError(f"symbol {x!r} outside the alphabet 0..{a - 1}")
         return seq
 
-    def _new_state(self, length: int, link: int, nxt: dict[int, int], cnt: int,
-                   ue: dict[int, int] | None) -> int:
+    def _new_state(self, length: int, link: int, trans, cnt: int, ue: dict[int, int] | None) -> int:
         self._len.append(length)
         self._link.append(link)
-        self._next.append(nxt)
         self._cnt.append(cnt)
+        self._next.append(trans)
         if self._ue is not None:
             self._ue.append(ue if ue is not None else {})
         return len(self._len) - 1
 
+    def _set(self, s: int, x: int, dst: int) -> None:
+        t = self._next[s]
+        if t is None:
+            self._next[s] = (x << _SHIFT) | dst
+        elif t.__class__ is int:
+            if t >> _SHIFT == x:
+                self._next[s] = (x << _SHIFT) | dst
+            else:
+                self._next[s] = {t >> _SHIFT: t & _MASK, x: dst}
+        else:
+            t[x] = dst
+
     def _clone(self, p: int, q: int, x: int) -> int:
         """Split state ``q`` (reached from ``p`` on ``x``): the shorter contexts go to a clone."""
-        lens, link, nxt = self._len, self._link, self._next
-        clone = self._new_state(lens[p] + 1, link[q], nxt[q].copy(), self._cnt[q],
-                                None if self._ue is None else self._ue[q].copy())
+        link, nxt = self._link, self._next
+        t = nxt[q]
+        clone = self._new_state(self._len[p] + 1, link[q], t.copy() if t.__class__ is dict else t,
+                                self._cnt[q], None if self._ue is None else self._ue[q].copy())
         link[q] = clone
-        while p != -1 and nxt[p].get(x) == q:
-            nxt[p][x] = clone
+        while p != -1 and _get(nxt[p], x) == q:
+            self._set(p, x, clone)
             p = link[p]
         return clone
 
@@ -191,7 +227,7 @@ class PPM:
         """Add symbol ``x`` after the running sequence (generalised suffix automaton step)."""
         lens, link, nxt, ue = self._len, self._link, self._next, self._ue
         last = self._last
-        q = nxt[last].get(x)
+        q = _get(nxt[last], x)
         if q is not None:
             # The whole running sequence occurred before, followed by x: no new state.
             # x is predicted by the longest context, so no update-excluded count changes.
@@ -199,18 +235,22 @@ class PPM:
         else:
             # The context in which IDyOM decides novelty: the running sequence itself if
             # it occurred before, else the longest suffix that did.
-            active = last if (nxt[last] or last == 0) else link[last]
-            cur = self._new_state(lens[last] + 1, 0, {}, 0, None)
+            active = last if (last == 0 or nxt[last] is not None) else link[last]
+            cur = self._new_state(lens[last] + 1, 0, None, 0, None)
             p = last
-            while p != -1 and x not in nxt[p]:
-                nxt[p][x] = cur
+            while p != -1 and _get(nxt[p], x) is None:
+                self._set(p, x, cur)
                 if ue is not None:
                     ue[p][x] = 1
+                    if p == 0:
+                        self._root_ue[x] = 1
                 p = link[p]
             if p != -1:
-                q = nxt[p][x]
+                q = _get(nxt[p], x)
                 if ue is not None and p != active:
                     ue[p][x] += 1
+                    if p == 0:
+                        self._root_ue[x] += 1
                 if lens[q] == lens[p] + 1:
                     link[cur] = q
                 else:
@@ -221,6 +261,7 @@ class PPM:
         while s != -1:
             cnt[s] += 1
             s = link[s]
+        self._root_c0[x] += 1
         self._last = cur
         self._symbols += 1
 
@@ -230,10 +271,11 @@ class PPM:
         """P(next symbol | context) over the alphabet: float64, sums to 1, no zeros.
 
         ``context`` may be any sequence of symbols (it need not be the running
-        sequence); only its last symbols matter. The model is not changed.
+        sequence); only its last symbols matter, and a symbol outside the
+        alphabet matches nothing. The model is not changed.
         """
         lens, link, nxt = self._len, self._link, self._next
-        s, length = self._locate_with_length(context)
+        s, length = self._locate(context)
         use_ue = self._ue is not None
         order = self.order
         if order is not None:
@@ -244,18 +286,20 @@ class PPM:
                     while lens[link[s]] >= order:
                         s = link[s]
                 use_ue = False
-        elif s != 0 and len(nxt[s]) == 1:
+        elif s != 0 and nxt[s].__class__ is int:
             # PPM*: the shortest deterministic context (determinism only grows with length).
             while True:
                 t = link[s]
-                if t == 0 or len(nxt[t]) != 1:
+                if t == 0 or nxt[t].__class__ is not int:
                     break
                 s = t
             use_ue = False
         return self._blend(s, use_ue)
 
-    def _locate_with_length(self, context: Sequence[int]) -> tuple[int, int]:
+    def _locate(self, context: Sequence[int]) -> tuple[int, int]:
+        """State and length of the longest suffix of ``context`` seen followed by something."""
         lens, link, nxt = self._len, self._link, self._next
+        size = self.alphabet_size
         n = len(context)
         window = _WINDOW
         while True:
@@ -264,21 +308,30 @@ class PPM:
             length = 0
             for i in range(start, n):
                 c = context[i]
-                t = nxt[s].get(c)
-                while t is None and s != 0:
+                if not 0 <= c < size:
+                    c = -1  # matches nothing (and never the internal end symbol)
+                while True:
+                    t = nxt[s]
+                    if t is None:
+                        d = None
+                    elif t.__class__ is int:
+                        d = t & _MASK if t >> _SHIFT == c else None
+                    else:
+                        d = t.get(c)
+                    if d is not None or s == 0:
+                        break
                     s = link[s]
                     length = lens[s]
-                    t = nxt[s].get(c)
-                if t is None:
+                if d is None:
                     length = 0
                 else:
-                    s = t
+                    s = d
                     length += 1
-            if s != 0 and not nxt[s]:
+            if s != 0 and nxt[s] is None:
                 # Seen only at the very end of the running sequence: nothing followed it yet.
                 s = link[s]
                 length = lens[s]
-            if start == 0 or length < n - start or len(nxt[s]) < 2:
+            if start == 0 or length < n - start or nxt[s].__class__ is not dict:
                 # Exact: the whole context was read, or the match is shorter than the
                 # window, or a deterministic context lies within the window.
                 return s, length
@@ -292,17 +345,21 @@ class PPM:
         k, d = self._k, self._d
         esc_x = self.escape == "X"
         esc_a = self.escape == "A"
-        acc = [0.0] * self.alphabet_size
+        size = self.alphabet_size
+        sparse: dict[int, float] = {}
         escape = 1.0
-        excluded: dict[int, int] | tuple = ()
-        t0 = 0
-        while s != -1:
-            trans = nxt[s]
+        excluded = ()
+        while s > 0:
+            t = nxt[s]
+            if t.__class__ is int:
+                items = ((t >> _SHIFT, t & _MASK),)
+            else:
+                items = t.items()
             counts = ue[s] if ue is not None else None
             pairs = []
             total = 0.0
             singles = 0
-            for x, dst in trans.items():
+            for x, dst in items:
                 if x == end:
                     continue
                 c = counts[x] if counts is not None else cnt[dst]
@@ -311,8 +368,6 @@ class PPM:
                 pairs.append((x, c + k))
                 if x not in excluded:
                     total += c + k
-            if s == 0:
-                t0 = len(pairs)
             if pairs:
                 if esc_a:
                     denom = total + 1.0
@@ -324,16 +379,49 @@ class PPM:
                 if total > 0:
                     f = escape * weight / total
                     for x, c in pairs:
-                        acc[x] += f * c
+                        sparse[x] = sparse.get(x, 0.0) + f * c
                 escape *= 1.0 - weight
-                excluded = trans
+                excluded = {x for x, _ in pairs}
             else:
                 excluded = ()
             s = link[s]
-        out = np.asarray(acc, dtype=np.float64)
-        out += escape / (self.alphabet_size + 1 - t0)
+        # The root, vectorised over the alphabet.
+        counts0 = (self._root_ue if use_ue and self._root_ue is not None else self._root_c0)[:size]
+        present = counts0 > 0
+        t0 = int(np.count_nonzero(present))
+        if t0:
+            ck = (counts0 + k) * present
+            total = float(ck.sum())
+            for x in excluded:
+                total -= float(ck[x])
+            if esc_a:
+                denom = total + 1.0
+            elif esc_x:
+                denom = total + (int(np.count_nonzero(counts0 == 1)) + 1) / d
+            else:
+                denom = total + t0 / d
+            weight = total / denom if denom > 0 else 0.0
+            if total > 0:
+                out = ck * (escape * weight / total)
+            else:
+                out = np.zeros(size)
+            escape *= 1.0 - weight
+        else:
+            out = np.zeros(size)
+        out += escape / (size + 1 - t0)
+        for x, v in sparse.items():
+            out[x] += v
         out /= out.sum()
         return out
+
+
+def _get(t, x: int):
+    """Target of the transition on ``x`` from a transition slot, or None."""
+    if t is None:
+        return None
+    if t.__class__ is int:
+        return t & _MASK if t >> _SHIFT == x else None
+    return t.get(x)
 
 
 def entropy(dist: np.ndarray) -> float:

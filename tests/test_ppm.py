@@ -438,3 +438,11 @@ def test_reproduces_pearce_on_kinder():
     assert (res["melodies"], res["notes"]) == (213, 8393)
     assert abs(res["ltm"] - 2.428) < 0.10
     assert abs(res["both_plus"] - 2.106) < 0.10
+
+
+def test_symbols_outside_the_alphabet_match_nothing_in_a_context():
+    m = PPM(3, update_exclusion=False)
+    m.train([0, 1, 2])
+    m.train([1, 1, 1])
+    np.testing.assert_array_equal(m.predict([0, 1, 3]), m.predict([0, 1, -1]))
+    np.testing.assert_array_equal(m.predict([2, 3]), m.predict([]))

@@ -24,6 +24,14 @@ long-term model (LTM) has escape C, blending, unbounded order, no update
 exclusion; the short-term model (STM) escape X (AX), blending, unbounded order,
 update exclusion. They are combined per note by ``assistant.ppm.combine``.
 
+Reproduction (``reproduce``, seed 0; Pearce's figures in brackets), pitch only,
+bits/note: chorales (186 melodies, 9336 notes; Pearce 185 / 9227) LTM 2.450
+(2.444), LTM+ & STM 2.371 (2.342); kinder (213 / 8393, as Pearce) LTM 2.444
+(2.428), LTM+ & STM 2.162 (2.106). Other fold seeds move these by about 0.01.
+The combination is a geometric mean with bias 2 (best geometric bias: 2 on the
+chorales, 1 on kinder; an arithmetic mean with bias 3 gives 2.357 and 2.154;
+IDyOM's default LTM-STM bias 7 gives 2.408 and 2.220).
+
 Memory and order: the PPM is a suffix automaton, linear in what it learnt, so
 unbounded order costs nothing extra: the pitch LTM over the whole training corpus
 (0.76 M symbols) has 1.0 M states, takes about 80 MB and 5 s to build; see
@@ -269,6 +277,8 @@ class PPMScorer:
             raise ValueError("generate needs the rhythm and linked viewpoints")
         if (n_notes is None) == (bars is None):
             raise ValueError("give exactly one of n_notes and bars")
+        if not self.rhythms.values or not self.pitches.values:
+            raise ValueError("generate needs a scorer whose alphabets are not empty")
         meters = list(meters) or [Meter(0)]
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         prompt = sorted(prompt_notes, key=lambda n: n.onset)
@@ -351,7 +361,8 @@ def _combined_ic(p1: np.ndarray, p2: np.ndarray, x: np.ndarray, bias: float, met
     hmax = math.log2(p1.shape[1])
     ws = []
     for p in (p1, p2):
-        rel = np.clip(-(p * np.log2(p)).sum(axis=1) / hmax, 1e-12, 1.0)
+        h = -(p * np.log2(p)).sum(axis=1)
+        rel = np.clip(h / hmax, 1e-12, 1.0) if hmax > 0 else np.ones_like(h)
         ws.append(rel ** (-bias))
     w1, w2 = ws
     tot = w1 + w2
