@@ -112,6 +112,12 @@ def _attach(v):
     raise _Invalid('true, false or "auto"')
 
 
+def _lead(v):
+    if v == "auto" or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 50):
+        return v if v == "auto" else float(v)
+    raise _Invalid('"auto" or a number of ms in 0..50')
+
+
 def _channels(v):
     if not isinstance(v, list) or any(isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 16
                                       for c in v):
@@ -183,6 +189,7 @@ class PortsConfig:
     attach: bool | str = _opt("auto", _attach)
     input_channels: tuple[int, ...] = _opt((), _channels)
     ignore_drums: bool = _opt(True, _boolean)
+    output_lead_ms: float | str = _opt("auto", _lead)
 
     @property
     def attach_flag(self) -> bool | None:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 import mido
 
 from .capture import Capture, MelodyNote, NoteEnded, PhraseEnd
+from .clock import floor_tick
 from .generator import GenerationRequest, GeneratorWorker, SuggestionSet
 from .keys import find_key
 from .music import Note, bar_start, meter_at, next_bar_start
@@ -203,11 +204,11 @@ class Engine:
             self._on_capture_event(event, ns)
         if self.settings.mode == "ghost" and self._transport_ok():
             tick = self.clock.tick_at(ns)
-            bar = bar_start(self.clock.meters, int(tick))
+            bar = bar_start(self.clock.meters, floor_tick(tick))
             if bar != self._last_bar:
                 self._last_bar = bar
                 if self._melody:
-                    self._request("ghost", next_bar_start(self.clock.meters, int(tick)), ns)
+                    self._request("ghost", next_bar_start(self.clock.meters, floor_tick(tick)), ns)
         if self.session is not None:
             self.session.flush(min_interval_s=2.0)
 
@@ -289,7 +290,7 @@ class Engine:
         return True
 
     def _now_tick(self) -> int:
-        return int(self.clock.tick_at(self.clock.now()))
+        return floor_tick(self.clock.tick_at(self.clock.now()))
 
     def _audible(self) -> bool:
         return self._transport_ok() and (self.settings.audition or self.settings.mode == "call")
@@ -324,7 +325,7 @@ class Engine:
         now = self._now_tick()
         meters = self.clock.meters
         first_bar = bar_start(meters, notes[0].onset + shift)
-        target = next_bar_start(meters, int(self.clock.tick_at(self.clock.now() + ANSWER_GUARD_NS)))
+        target = next_bar_start(meters, floor_tick(self.clock.tick_at(self.clock.now() + ANSWER_GUARD_NS)))
         offset = target - first_bar + shift
         placed = [self.planner.humanise(n, offset) for n in notes]
         self.scheduler.clear(SUGGESTION_LANE, now)

@@ -489,3 +489,30 @@ def run(args) -> int:
     for p in ports.outputs or ["(none)"]:
         print(f"  {p}")
     return 0
+
+
+def jack_period_ms(timeout_s: float = 2.0) -> float | None:
+    """The running JACK server's period in ms (from jack_bufsize and jack_samplerate), or None.
+
+    Main thread, at start-up only: it runs two small programs of the jackd2 package.
+    """
+    import re
+    import shutil
+    import subprocess
+
+    values = []
+    for tool in ("jack_bufsize", "jack_samplerate"):
+        path = shutil.which(tool)
+        if path is None:
+            return None
+        try:
+            out = subprocess.run([path], capture_output=True, text=True, timeout=timeout_s).stdout
+        except (OSError, subprocess.SubprocessError):
+            return None
+        found = re.search(r"(\d+)", out)
+        if found is None:
+            return None
+        values.append(int(found.group(1)))
+    frames, rate = values
+    return 1000.0 * frames / rate if rate else None
+

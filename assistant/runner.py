@@ -50,6 +50,22 @@ def overrides_from_args(args) -> dict:
     return overrides
 
 
+def output_lead_ms(config, backend: str) -> float:
+    """``ports.output_lead_ms`` resolved: "auto" is one JACK period on JACK, else 0."""
+    lead = config.ports.output_lead_ms
+    if lead != "auto":
+        return float(lead)
+    if backend != "jack":
+        return 0.0
+    from .ports import jack_period_ms
+
+    period = jack_period_ms()
+    if period is None:
+        log.warning("cannot read the JACK period (jack_bufsize); output_lead_ms = 0")
+        return 0.0
+    return period
+
+
 def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None):
     """The engine for ``config`` on already opened ``ports`` (also used by the demo and tests)."""
     from .capture import Capture
@@ -80,7 +96,8 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
     capture = Capture(clock, channels=sorted(config.ports.channel_indexes), ignore_channels=(),
                       silence_beats=s.phrase_end_beats, bar_line=s.phrase_end_on_bar)
     scheduler = Scheduler(clock, {"out": ports.output, "accepted": ports.accepted},
-                          silence_on_stop=not config.clock.play_when_stopped)
+                          silence_on_stop=not config.clock.play_when_stopped,
+                          lead_ns=round(output_lead_ms(config, ports.backend) * 1e6))
     session = SessionCapture(config.session.folder, clock.tempo_bpm, meters,
                              capture_player=config.session.capture_player,
                              accepted_channel=s.accepted_channel - 1)

@@ -129,12 +129,14 @@ class Scheduler:
         switch_interval_s: float | None = 0.0005,
         rt_priority: int | None = 5,
         name: str = "scheduler",
+        lead_ns: int = 0,
     ):
         self.clock = clock
         if not isinstance(outputs, Mapping):
             outputs = {DEFAULT_OUTPUT: outputs}
         self._send = {name_: _sink_send(s) for name_, s in outputs.items()}
         self.spin_ns = spin_ns
+        self.lead_ns = lead_ns  # send this much before each event's time (the output's latency)
         self.max_sleep_ns = int(max_sleep_s * NS_PER_S)
         self.switch_interval_s = switch_interval_s
         self.rt_priority = rt_priority
@@ -271,8 +273,12 @@ class Scheduler:
     def next_deadline_ns(self) -> int | None:
         with self._cond:
             if self._heap and self._heap[0][3].msg is not None:
-                return self.clock.ns_at(self._heap[0][0])
+                return self._deadline(self._heap[0][0])
         return None
+
+    def _deadline(self, tick: float) -> int:
+        """When an event at ``tick`` is sent: its time, less the output latency compensation."""
+        return self.clock.ns_at(tick) - self.lead_ns
 
     def lateness_us(self) -> dict[str, float]:
         """p50/p99/max of send time minus deadline over the recent dispatches, in us."""
@@ -296,7 +302,7 @@ class Scheduler:
         if not clock.running:
             return 0
         while heap and heap[0][3].msg is not None:
-            deadline = clock.ns_at(heap[0][0])
+            deadline = self._deadline(heap[0][0])
             if deadline > now:
                 break
             tick, order, _, item = heapq.heappop(heap)
@@ -400,7 +406,7 @@ class Scheduler:
             if not heap or not self.clock.running:
                 self._cond.wait(self.max_sleep_ns / NS_PER_S)
                 continue
-            deadline = self.clock.ns_at(heap[0][0])
+            deadline = self._deadline(heap[0][0])
             remaining = deadline - now_ns()
             if remaining <= self.spin_ns:
                 return deadline

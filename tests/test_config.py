@@ -72,7 +72,7 @@ def test_presets_load_and_hold_only_what_differs(name):
 def test_preset_specifics():
     ableton = load_config("ableton")
     assert ableton.ports.accepted == "" and ableton.suggest.accepted_channel == 2
-    assert load_config("reaper").ports.backend == "jack"
+    assert load_config("reaper").ports.backend == "alsa"
     assert load_config(str(CONFIGS / "reaper.toml")) == load_config("reaper")
 
 

@@ -51,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=3, help="validations without improvement before stopping")
     p.add_argument("--evals-per-epoch", type=int, default=2)
     p.add_argument("--limit", type=int, help="use only the first N training melodies (quick checks)")
+    p.add_argument("--oversample", action="append", default=[], metavar="COLLECTION=K",
+                   help="draw the melodies of a training collection K times per epoch (e.g. bach=8)")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
@@ -128,6 +130,24 @@ class TokenData:
             yield out
 
 
+def oversampled(melodies, specs: list[str]):
+    """Repeat the melodies of the collections named in ``COLLECTION=K`` specs K times in all."""
+    from ..errors import UserError
+
+    factors = {}
+    for spec in specs:
+        name, _, k = spec.partition("=")
+        if not k.isdigit() or int(k) < 1:
+            raise UserError(f"--oversample {spec!r}: write COLLECTION=K with K a whole number >= 1, e.g. bach=8")
+        factors[name] = int(k)
+    known = {m.collection for m in melodies}
+    unknown = sorted(set(factors) - known)
+    if unknown:
+        raise UserError(f"--oversample: no training collection named {', '.join(unknown)}; "
+                        f"collections are {', '.join(sorted(known))}")
+    return [m for m in melodies for _ in range(factors.get(m.collection, 1))]
+
+
 def evaluate_loss(net, data: TokenData, device, batch_tokens: int) -> dict:
     """Validation: mean nats per token, and bits per note split into pitch and rhythm."""
     import torch
@@ -186,6 +206,7 @@ def run(args) -> int:
 
     corpus = load_corpus(progress=rank == 0)
     train_melodies = corpus.train[: args.limit] if args.limit else corpus.train
+    train_melodies = oversampled(train_melodies, args.oversample)
     valid_melodies = corpus.valid[: max(8, args.limit // 10)] if args.limit else corpus.valid
     train = TokenData(train_melodies, args.context)
     valid = TokenData(valid_melodies, args.context)
@@ -272,6 +293,7 @@ def run(args) -> int:
             "history": history, "steps": step, "seconds": round(time.monotonic() - started, 1),
             "device": str(device), "world_size": world, "seed": args.seed,
             "lr": args.lr, "context": args.context, "batch_tokens": args.batch_tokens,
+            "oversample": args.oversample,
             "corpus_report": corpus.report,
             "torch": torch.__version__,
         }

@@ -1,0 +1,522 @@
+"""End-to-end rig through real JACK ports: the benchmark ``bench --e2e`` and the e2e tests.
+
+A JACK peer (a plain python-rtmidi client, standing in for the DAW) sends Start
+and MIDI clock at 24 ppqn into "MIDI Assistant In", plays phrases in time with
+that clock, and records what comes back on "MIDI Assistant Out" and "MIDI
+Assistant Accepted" with arrival times. The assistant is the real
+``midi-assistant run`` in its own process. Both sides stamp with
+``time.perf_counter_ns`` (CLOCK_MONOTONIC), so times compare directly.
+
+Threads: the timed sender runs on its own thread (sleep, then a short spin);
+the peer's receive callbacks run on python-rtmidi's JACK thread and only stamp
+and enqueue. Everything else runs on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import mido
+
+from .music import TICKS_PER_QUARTER, Note
+
+MS = 1_000_000
+PULSES_PER_TICK = 24 // TICKS_PER_QUARTER  # MIDI clock: 24 per quarter; ours: 12
+
+
+def now() -> int:
+    return time.perf_counter_ns()
+
+
+# ------------------------------------------------------------------ JACK server
+
+@dataclass
+class JackServer:
+    name: str
+    proc: subprocess.Popen | None  # None: a server we did not start
+    period_ns: int
+
+    def stop(self) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+
+def start_dummy_jack(period: int = 64, rate: int = 48000) -> JackServer:
+    """A realtime-mode jackd with the dummy driver under a unique name; raises if it cannot start."""
+    jackd = shutil.which("jackd")
+    if jackd is None:
+        raise RuntimeError("jackd is not installed (Debian package jackd2)")
+    name = f"midi-assistant-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    proc = subprocess.Popen([jackd, "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise RuntimeError(f"jackd exited with {proc.returncode}")
+        r = subprocess.run(["jack_wait", "-s", name, "-c"], capture_output=True, text=True)
+        if r.returncode == 0 and "not running" not in r.stdout:
+            return JackServer(name, proc, period * 1_000_000_000 // rate)
+        time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("jackd did not start within 10 s")
+
+
+# ------------------------------------------------------------------ timed sending
+
+class TimedSender:
+    """Sends ``(ns, bytes)`` pairs at their times from one thread (sleep, then spin)."""
+
+    def __init__(self, send):
+        self._send = send
+        self._items: list[tuple[int, int, bytes]] = []
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._seq = 0
+        self.lateness_ns: list[int] = []
+        self._thread = threading.Thread(target=self._run, name="timed-sender", daemon=True)
+        self._thread.start()
+
+    def add(self, items) -> None:
+        with self._lock:
+            for ns, data in items:
+                self._seq += 1
+                self._items.append((ns, self._seq, bytes(data)))
+            self._items.sort()
+        self._wake.set()
+
+    def cancel_after(self, ns: int) -> None:
+        with self._lock:
+            self._items = [it for it in self._items if it[0] < ns]
+
+    def idle(self) -> bool:
+        with self._lock:
+            return not self._items
+
+    def close(self) -> None:
+        self._stop = True
+        self._wake.set()
+        self._thread.join(2)
+
+    def _run(self) -> None:
+        while not self._stop:
+            with self._lock:
+                head = self._items[0] if self._items else None
+            if head is None:
+                self._wake.wait(0.05)
+                self._wake.clear()
+                continue
+            delay = head[0] - now()
+            if delay > 1 * MS:
+                self._wake.wait((delay - 1 * MS) / 1e9)
+                self._wake.clear()
+                continue
+            while now() < head[0]:
+                pass
+            with self._lock:
+                if not self._items or self._items[0] != head:
+                    continue
+                self._items.pop(0)
+            self._send(list(head[2]))
+            self.lateness_ns.append(now() - head[0])
+
+
+# ------------------------------------------------------------------ the peer (the "DAW")
+
+class Peer:
+    """A JACK client beside the assistant: sends into its input, records its outputs.
+
+    Its inputs poll (``assistant.ports.RtInput`` in poll mode), so no Python runs on
+    JACK's process thread and closing cannot race a callback.
+    """
+
+    def __init__(self, client_prefix: str, our_input: str, outputs: dict[str, str]):
+        import rtmidi
+
+        from .ports import RtInput
+
+        self._inboxes: dict[str, queue.SimpleQueue] = {}
+        self._ins = []
+        probe = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{client_prefix}-probe")
+        try:
+            names = probe.get_ports()
+        finally:
+            probe.delete()
+        for label, port in outputs.items():
+            inbox: queue.SimpleQueue = queue.SimpleQueue()
+            self._inboxes[label] = inbox
+            self._ins.append(RtInput("UNIX_JACK", inbox, self._full_name(names, port), virtual=False,
+                                     client_name=f"{client_prefix}-rx-{label}", mode="poll"))
+        self.tx = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"{client_prefix}-tx")
+        self.tx.open_port(self._index(self.tx, our_input), "tx")
+        self.sender = TimedSender(self.tx.send_message)
+        self.log: list[tuple[str, mido.Message, int]] = []
+
+    @staticmethod
+    def _full_name(names: list[str], port: str) -> str:
+        hits = [n for n in names if n.endswith(":" + port)]
+        if len(hits) != 1:
+            raise RuntimeError(f"port {port!r} not found once among {names}")
+        return hits[0]
+
+    @staticmethod
+    def _index(rt, port: str) -> int:
+        names = rt.get_ports()
+        return names.index(Peer._full_name(names, port))
+
+    def collect(self) -> list[tuple[str, mido.Message, int]]:
+        """Everything received so far, by arrival time (also kept in ``log``)."""
+        fresh = []
+        for label, inbox in self._inboxes.items():
+            while True:
+                try:
+                    msg, ns = inbox.get_nowait()
+                except queue.Empty:
+                    break
+                fresh.append((label, msg, ns))
+        self.log.extend(sorted(fresh, key=lambda item: item[2]))
+        return self.log
+
+    def close(self) -> None:
+        self.sender.close()
+        for rx in self._ins:
+            rx.close()
+        self.tx.close_port()
+        self.tx.delete()
+
+
+def wait_for_ports(names: list[str], timeout: float = 30.0) -> None:
+    import rtmidi
+
+    probe_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"probe-{uuid.uuid4().hex[:6]}")
+    probe_out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"probe-{uuid.uuid4().hex[:6]}")
+    try:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            have = probe_in.get_ports() + probe_out.get_ports()
+            if all(any(h.endswith(":" + n) for h in have) for n in names):
+                return
+            time.sleep(0.1)
+        raise RuntimeError(f"ports {names} did not appear within {timeout} s")
+    finally:
+        probe_in.delete()
+        probe_out.delete()
+
+
+# ------------------------------------------------------------------ the assistant process
+
+@dataclass
+class Assistant:
+    proc: subprocess.Popen
+    stats_path: Path
+    session_dir: Path
+    log_path: Path
+
+    def stop(self, sig=signal.SIGTERM, timeout: float = 10.0) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        return self.proc.returncode
+
+    def stats(self) -> dict:
+        return json.loads(self.stats_path.read_text())
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def start_assistant(server: str, workdir: Path, settings: dict[str, object], model: str | None = None,
+                    client: str | None = None) -> Assistant:
+    """``midi-assistant run --no-ui`` on JACK server ``server`` with ``--set`` overrides."""
+    client = client or f"ma-{uuid.uuid4().hex[:8]}"
+    stats = workdir / "stats.json"
+    sessions = workdir / "sessions"
+    log_path = workdir / "assistant.log"
+    args = [sys.executable, "-m", "assistant.cli", "run", "--no-ui", "--backend", "jack", "--client-name", client,
+            "--stats", str(stats), "--seed", "1", "--set", f"session.folder={json.dumps(str(sessions))}"]
+    for key, value in settings.items():
+        args += ["--set", f"{key}={json.dumps(value)}"]
+    if model:
+        args += ["--model", model]
+    env = dict(os.environ, JACK_DEFAULT_SERVER=server, PYTHONUNBUFFERED="1")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
+    return Assistant(proc, stats, sessions, log_path)
+
+
+# ------------------------------------------------------------------ schedules
+
+def pulse_ns(bpm: float) -> float:
+    return 60e9 / (bpm * 24)
+
+
+def tick_time(t0: int, bpm: float, tick: float) -> int:
+    """When tick ``tick`` falls, for a clock whose first pulse (tick 0) was sent at ``t0``."""
+    return round(t0 + tick * PULSES_PER_TICK * pulse_ns(bpm))
+
+
+def clock_schedule(t0: int, bpm: float, beats: float, start: bool = True) -> list[tuple[int, list[int]]]:
+    """Start just before ``t0``, then clock pulses from ``t0`` for ``beats`` quarter notes."""
+    out = [(t0 - 2 * MS, [0xFA])] if start else []
+    p = pulse_ns(bpm)
+    out += [(round(t0 + k * p), [0xF8]) for k in range(int(beats * 24))]
+    return out
+
+
+def notes_schedule(t0: int, bpm: float, notes: list[Note], channel: int = 0) -> list[tuple[int, list[int]]]:
+    out = []
+    for n in notes:
+        out.append((tick_time(t0, bpm, n.onset) + 1000, [0x90 | channel, n.pitch, n.velocity]))  # after the pulse
+        out.append((tick_time(t0, bpm, n.end) - 1000, [0x80 | channel, n.pitch, 0]))
+    return out
+
+
+def note_ons(log, label: str | None = None) -> list[tuple[str, mido.Message, int]]:
+    return [(lab, m, ns) for lab, m, ns in log
+            if m.type == "note_on" and m.velocity > 0 and (label is None or lab == label)]
+
+
+def hanging_notes(log) -> dict[tuple[str, int, int], int]:
+    """(port, channel, pitch) -> note-ons not closed (by note-off, velocity 0 or CC 123 on the channel)."""
+    open_: dict[tuple[str, int, int], int] = {}
+    for lab, m, _ in log:
+        if m.type == "note_on" and m.velocity > 0:
+            key = (lab, m.channel, m.note)
+            open_[key] = open_.get(key, 0) + 1
+        elif m.type in ("note_on", "note_off"):
+            key = (lab, m.channel, m.note)
+            if open_.get(key):
+                open_[key] -= 1
+        elif m.type == "control_change" and m.control == 123:
+            for key in list(open_):
+                if key[0] == lab and key[1] == m.channel:
+                    open_[key] = 0
+    return {k: v for k, v in open_.items() if v}
+
+
+def read_process_memory(pid: int) -> dict:
+    """Private and RSS memory of ``pid`` in MB (Linux /proc)."""
+    out = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            fields = {line.split(":")[0]: int(line.split()[1]) for line in f if line.split()[-1] == "kB"}
+        out["private_mb"] = round((fields.get("Private_Clean", 0) + fields.get("Private_Dirty", 0)) / 1024, 1)
+        out["rss_mb"] = round(fields.get("Rss", 0) / 1024, 1)
+    except OSError:
+        pass
+    return out
+
+
+def process_cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        parts = f.read().rsplit(")", 1)[1].split()
+    return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ------------------------------------------------------------------ a session on the rig
+
+PHRASE = [Note(o, d, p, 96) for o, d, p in [
+    (0, 12, 67), (12, 12, 69), (24, 12, 71), (36, 12, 72), (48, 24, 74), (72, 12, 72), (84, 12, 71),
+]]  # two bars of 4/4 at tick 0; ends at tick 96
+
+
+class Rig:
+    """A JACK server (ours or given), the assistant process and the peer, for one scenario."""
+
+    def __init__(self, server: str, settings: dict | None = None, model: str | None = None,
+                 bpm: float = 120.0, workdir: Path | None = None):
+        self.server = server
+        self.bpm = bpm
+        self.workdir = workdir or Path(tempfile.mkdtemp(prefix="midi-assistant-e2e-"))
+        base = {"clock.source": "midi", "suggest.mode": "call", "suggest.answer_on": "bar",
+                "suggest.phrase_end_beats": 1.0, "suggest.bars": 1, "humanise.timing_ms": 0,
+                "humanise.velocity_spread": 0, "ports.input": "MIDI Assistant In",
+                "ports.output": "MIDI Assistant Out", "ports.accepted": "MIDI Assistant Accepted"}
+        base.update(settings or {})
+        self.settings = base
+        os.environ["JACK_DEFAULT_SERVER"] = server
+        self.assistant = start_assistant(server, self.workdir, base, model)
+        try:
+            wait_for_ports([base["ports.input"], base["ports.output"], base["ports.accepted"]])
+        except RuntimeError:
+            self.assistant.stop()
+            raise RuntimeError("the assistant's ports did not appear; its log:\n" + self.assistant.log_text()[-3000:])
+        self.peer = Peer(f"peer-{uuid.uuid4().hex[:6]}", base["ports.input"],
+                         {"out": base["ports.output"], "accepted": base["ports.accepted"]})
+        time.sleep(0.2)
+        self.t0: int | None = None
+
+    def start_clock(self, beats: float, lead_s: float = 0.3) -> int:
+        self.t0 = now() + int(lead_s * 1e9)
+        self.peer.sender.add(clock_schedule(self.t0, self.bpm, beats))
+        return self.t0
+
+    def play(self, notes: list[Note], at_tick: int) -> None:
+        shifted = [Note(n.onset + at_tick, n.duration, n.pitch, n.velocity) for n in notes]
+        self.peer.sender.add(notes_schedule(self.t0, self.bpm, shifted))
+
+    def send_at_tick(self, tick: float, data: list[int]) -> None:
+        self.peer.sender.add([(tick_time(self.t0, self.bpm, tick) + 2000, data)])
+
+    def time_of(self, tick: float) -> int:
+        return tick_time(self.t0, self.bpm, tick)
+
+    def tick_of(self, ns: int) -> float:
+        return (ns - self.t0) / (PULSES_PER_TICK * pulse_ns(self.bpm))
+
+    def wait_until_tick(self, tick: float) -> None:
+        delay = (self.time_of(tick) - now()) / 1e9
+        if delay > 0:
+            time.sleep(delay)
+
+    def close(self, sig=signal.SIGTERM) -> int:
+        code = self.assistant.stop(sig)
+        time.sleep(0.1)
+        self.peer.collect()
+        self.peer.close()
+        return code
+
+
+def timing_errors_ms(rig: Rig, ons) -> list[float]:
+    """Arrival minus the intended time of each note-on's nearest tick, in ms."""
+    out = []
+    for _, _, ns in ons:
+        tick = round(rig.tick_of(ns))
+        out.append((ns - rig.time_of(tick)) / MS)
+    return out
+
+
+# ------------------------------------------------------------------ the benchmark
+
+def e2e_figures(args) -> dict:
+    """Run the scenarios of the e2e benchmark; returns the figures (see the issue for their meaning)."""
+    import numpy as np
+
+    from .clock import MidiClockFollower
+
+    own = None
+    server = os.environ.get("JACK_DEFAULT_SERVER")
+    if not server:
+        own = start_dummy_jack()
+        server = own.name
+    result: dict = {"jack_server": server, "period_frames": 64 if own else None}
+    try:
+        # 1. call and response, many phrases: trigger-to-ready and note timing
+        rig = Rig(server, model=args.model)
+        phrases = max(4, min(40, args.repeats // 10))
+        beats = 8 + phrases * 12
+        rig.start_clock(beats)
+        for k in range(phrases):
+            rig.play(PHRASE, 48 + k * 144)  # phrase (2 bars), silence, answer (1 bar)
+        rig.wait_until_tick(beats * TICKS_PER_QUARTER + 12)
+        code = rig.close()
+        stats = rig.assistant.stats()
+        ons = note_ons(rig.peer.log, "out")
+        errors = timing_errors_ms(rig, ons)
+        lat = stats["trigger_to_ready_ms"]
+        result["trigger_to_ready_ms"] = _pcts(lat)
+        result["note_timing_error_ms"] = {**_pcts([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
+                                          "mean_signed": round(float(np.mean(errors)), 3)} if errors else None
+        result["answers"] = {"phrases": phrases, "suggestions": stats["suggestions"], "notes": len(ons),
+                             "exit_code": code, "hanging_notes": len(hanging_notes(rig.peer.log))}
+
+        # 2. clock tempo estimate after 2 beats of a steady clock, through JACK
+        result["clock_tempo_error_bpm"] = _tempo_error(server, MidiClockFollower)
+
+        # 3. idle CPU and private memory with ports open and no input
+        rig = Rig(server, model=args.model)
+        time.sleep(2.0)
+        pid = rig.assistant.proc.pid
+        c0, w0 = process_cpu_seconds(pid), time.monotonic()
+        time.sleep(10.0)
+        cpu = (process_cpu_seconds(pid) - c0) / (time.monotonic() - w0) * 100
+        memory = read_process_memory(pid)
+        result["idle_cpu_pct"] = round(cpu, 2)
+        result.update(memory)
+
+        # 4. a burst of 5,000 note messages per second for 5 s: nothing dropped
+        rig.start_clock(0, lead_s=0.2)
+        t0 = rig.t0
+        burst = []
+        for k in range(25_000):
+            pitch = 48 + k // 2 % 24
+            status = 0x90 if k % 2 == 0 else 0x80
+            burst.append((t0 + k * 200_000, [status, pitch, 64 if status == 0x90 else 0]))
+        rig.peer.sender.add(burst)
+        time.sleep(5.5)
+        while not rig.peer.sender.idle():
+            time.sleep(0.1)
+        time.sleep(1.0)
+        rig.close()
+        stats = rig.assistant.stats()
+        received = stats["messages_received"] - 1  # minus the Start sent by start_clock
+        result["dropped"] = 25_000 - received
+        result["burst_sender_late_p99_ms"] = round(float(np.percentile(rig.peer.sender.lateness_ns, 99)) / MS, 3)
+    finally:
+        if own is not None:
+            own.stop()
+    return result
+
+
+def _pcts(values) -> dict | None:
+    import numpy as np
+
+    if not values:
+        return None
+    return {"p50": round(float(np.percentile(values, 50)), 3), "p99": round(float(np.percentile(values, 99)), 3),
+            "n": len(values)}
+
+
+def _tempo_error(server: str, follower_class, bpm: float = 120.0, trials: int = 5) -> dict:
+    """Feed a MidiClockFollower with pulses received through JACK; tempo error after 2 beats."""
+    import rtmidi
+
+    from .ports import RtInput
+
+    errors = []
+    for _ in range(trials):
+        inbox: queue.SimpleQueue = queue.SimpleQueue()
+        rx = RtInput("UNIX_JACK", inbox, "in", virtual=True, client_name=f"tempo-rx-{uuid.uuid4().hex[:6]}",
+                     mode="poll")
+        tx = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"tempo-tx-{uuid.uuid4().hex[:6]}")
+        tx.open_port(Peer._index(tx, "in"), "tx")
+        sender = TimedSender(tx.send_message)
+        t0 = now() + 200 * MS
+        sender.add(clock_schedule(t0, bpm, 2))
+        time.sleep(0.2 + 2 * 60 / bpm + 0.1)
+        follower = follower_class(tempo_bpm=90.0)
+        while True:
+            try:
+                msg, ns = inbox.get_nowait()
+            except queue.Empty:
+                break
+            follower.feed(msg, ns)
+        errors.append(abs(follower.tempo_bpm - bpm))
+        sender.close()
+        rx.close()
+        tx.close_port()
+        tx.delete()
+    return {"max": round(max(errors), 4), "trials": trials, "bpm": bpm}
