@@ -446,3 +446,17 @@ def test_symbols_outside_the_alphabet_match_nothing_in_a_context():
     m.train([1, 1, 1])
     np.testing.assert_array_equal(m.predict([0, 1, 3]), m.predict([0, 1, -1]))
     np.testing.assert_array_equal(m.predict([2, 3]), m.predict([]))
+
+
+def test_scorer_combined_pitch_given_rhythm():
+    sc = E.PPMScorer([M1, M2], vocab=[M3], open_alphabet=False)
+    out = sc.score(M3, stm=False)
+    seqs = sc.encode(M3)
+    npitch = len(sc.pitches)
+    for i in range(len(M3.notes)):
+        dp = sc.ltm["pitch"].predict(seqs["pitch"][:i])
+        d = sc.ltm["linked"].predict(seqs["linked"][:i])
+        r, p = divmod(seqs["linked"][i], npitch)
+        row = d[r * npitch:(r + 1) * npitch]
+        c = combine([dp, row / row.sum()], E.VIEWPOINT_BIAS, E.DEFAULT_METHOD)
+        assert out["pitch_given_rhythm_combined"][i] == pytest.approx(-np.log2(c[p]), abs=1e-12)

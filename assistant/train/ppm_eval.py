@@ -67,6 +67,8 @@ PEARCE_TARGETS = {
 
 DEFAULT_BIAS = 2.0
 DEFAULT_METHOD = "geometric"
+VIEWPOINT_BIAS = 2.0
+"""Bias between the pitch and linked viewpoints (IDyOM's default viewpoint bias)."""
 
 
 @dataclass(frozen=True)
@@ -220,8 +222,12 @@ class PPMScorer:
 
         Returns float64 arrays, one value per note: ``pitch_only`` (pitch model),
         ``rhythm`` (rhythm model), ``pitch_given_rhythm`` (linked model:
-        ``p(r, p) / sum_p' p(r, p')``) and ``joint`` (``rhythm +
-        pitch_given_rhythm``), for the viewpoints modelled; and ``unseen``, the
+        ``p(r, p) / sum_p' p(r, p')``), ``joint`` (``rhythm +
+        pitch_given_rhythm``) and ``pitch_given_rhythm_combined`` (that linked
+        row and the pitch model's distribution combined like two IDyOM
+        viewpoints, ``combine`` with ``VIEWPOINT_BIAS``: the sparse linked
+        alphabet alone does worse than pitch only), for the viewpoints
+        modelled; and ``unseen``, the
         number of notes whose pitch or rhythm pair is not in the alphabets. With
         ``stm`` the LTM and a fresh STM (which learns the melody as it goes) are
         combined at every note. With ``learn`` the LTMs learn the melody as it is
@@ -238,19 +244,28 @@ class PPMScorer:
             out["rhythm"] = np.empty(n)
         if "linked" in self.viewpoints:
             out["pitch_given_rhythm"] = np.empty(n)
+        both = "pitch" in self.viewpoints and "linked" in self.viewpoints
+        if both:
+            out["pitch_given_rhythm_combined"] = np.empty(n)
         for i in range(n):
+            d_pitch = row = None
             for v in self.viewpoints:
                 seq = seqs[v]
                 d = self._dist(v, seq, i, stms)
                 x = seq[i]
                 if v == "pitch":
                     out["pitch_only"][i] = _ic(d[x])
+                    d_pitch = d
                 elif v == "rhythm":
                     out["rhythm"][i] = _ic(d[x])
                 else:
                     r, p = divmod(x, npitch)
                     row = d[r * npitch:(r + 1) * npitch]
-                    out["pitch_given_rhythm"][i] = _ic(row[p] / row.sum())
+                    row = row / row.sum()
+                    out["pitch_given_rhythm"][i] = _ic(row[p])
+                    if both:
+                        c = combine([d_pitch, row], VIEWPOINT_BIAS, self.method)
+                        out["pitch_given_rhythm_combined"][i] = _ic(c[p])
                 if stms is not None:
                     stms[v].observe(x)
                 if learn:
