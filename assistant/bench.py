@@ -111,12 +111,12 @@ def suggest_times(model, repeats: int, stm=None) -> tuple[list[int], float]:
 
 def model_figures(model_path, repeats: int) -> dict:
     from .model import DEFAULT_MELODY_MODEL, MelodyModel
-    from .ppm import PPM
+    from .ppm import short_term_model
 
     t0 = time.perf_counter_ns()
     model = MelodyModel.load(model_path or DEFAULT_MELODY_MODEL)
     load_ns = time.perf_counter_ns() - t0
-    stm = PPM(128)
+    stm = short_term_model()
     for n in PHRASE:
         stm.observe(n.pitch)
     suggest_plain, notes_per_alt = suggest_times(model, max(20, repeats // 4))

@@ -71,14 +71,13 @@ class GeneratorWorker:
 
     def __init__(self, model: MelodyModel, on_note: Callable, on_done: Callable,
                  on_error: Callable[[str], None] | None = None, stm_alphabet: int = 128):
-        from .ppm import PPM
+        from .ppm import short_term_model
 
         self.model = model
         self.on_note = on_note
         self.on_done = on_done
         self.on_error = on_error or (lambda text: None)
-        self._ppm_class = PPM
-        self.stm = PPM(stm_alphabet)
+        self.stm = short_term_model(stm_alphabet)
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._latest_request = 0
         self._thread = threading.Thread(target=self._loop, name="generator", daemon=True)

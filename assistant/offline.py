@@ -57,9 +57,9 @@ def continue_melody(melody: list[Note], meters, model, args):
     model.feed_many(melody)
     stm = None
     if args.stm_weight > 0:
-        from .ppm import PPM
+        from .ppm import short_term_model
 
-        stm = PPM(128)
+        stm = short_term_model()
         for n in melody:
             stm.observe(n.pitch)
     alts = model.suggest(bars=args.bars, n=args.variations, temperature=args.temperature, top_p=args.top_p,

@@ -462,3 +462,13 @@ def combine(dists: Sequence[np.ndarray], bias: float = 2.0, method: str = "geome
         logp = sum((w / wsum) * np.log(a) for w, a in zip(weights, arrs))
         out = np.exp(logp - logp.max())
     return out / out.sum()
+
+
+def short_term_model(alphabet_size: int = 128) -> PPM:
+    """A fresh short-term model as IDyOM's STM: unbounded order, escape X, update exclusion.
+
+    The live engine's in-session adaptation, ``continue`` and the evaluation all use
+    this one factory, so what is measured is what runs.
+    """
+    return PPM(alphabet_size, order=None, escape="X", update_exclusion=True)
+

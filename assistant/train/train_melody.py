@@ -49,6 +49,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--max-minutes", type=float, default=45.0, help="stop training after this long (wall clock)")
     p.add_argument("--patience", type=int, default=3, help="validations without improvement before stopping")
+    p.add_argument("--max-steps", type=int, help="stop after this many optimiser steps (quick checks)")
     p.add_argument("--evals-per-epoch", type=int, default=2)
     p.add_argument("--limit", type=int, help="use only the first N training melodies (quick checks)")
     p.add_argument("--oversample", action="append", default=[], metavar="COLLECTION=K",
@@ -178,7 +179,8 @@ def evaluate_loss(net, data: TokenData, device, batch_tokens: int) -> dict:
     }
 
 
-def run(args) -> int:
+def run(args, corpus=None) -> int:
+    """Train as ``args`` say; ``corpus`` (a `Corpus`) replaces the cached one (tests)."""
     try:
         import torch
     except ImportError:
@@ -204,7 +206,7 @@ def run(args) -> int:
     torch.manual_seed(args.seed)
     log = (lambda *a: print(*a, file=sys.stderr, flush=True)) if rank == 0 else (lambda *a: None)
 
-    corpus = load_corpus(progress=rank == 0)
+    corpus = corpus if corpus is not None else load_corpus(progress=rank == 0)
     train_melodies = corpus.train[: args.limit] if args.limit else corpus.train
     train_melodies = oversampled(train_melodies, args.oversample)
     valid_melodies = corpus.valid[: max(8, args.limit // 10)] if args.limit else corpus.valid
@@ -272,6 +274,13 @@ def run(args) -> int:
                 if bad_evals >= args.patience or elapsed > args.max_minutes * 60:
                     stop = True
                     break
+            if args.max_steps and step >= args.max_steps:
+                if best_state is None:  # no validation yet: validate and keep what there is
+                    metrics = _evaluate_on_rank0(net, valid, device, per_rank_tokens, rank, world)
+                    history.append({"step": step, "epoch": epoch, **metrics})
+                    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                stop = True
+                break
         if stop:
             break
 
