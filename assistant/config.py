@@ -219,7 +219,7 @@ class ClockConfig:
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
     melody: str = _opt("", _text)
-    stm_weight: float = _opt(2.0, _number(0, 10))
+    stm_weight: float = _opt(3.0, _number(0, 10))
 
 
 @dataclass(frozen=True, slots=True)

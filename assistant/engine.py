@@ -58,7 +58,7 @@ class EngineSettings:
     audition: bool = True
     scale_lock: str = "off"
     answer_on: str = "bar"
-    stm_weight: float = 2.0
+    stm_weight: float = 3.0
 
 
 @dataclass

@@ -35,10 +35,10 @@ import numpy as np
 from . import tokens as T
 from .errors import UserError
 from .music import Melody
+from .ppm import STM_BIAS
 
 LN2 = math.log(2)
 SETS = ("chorales", "kinder")
-STM_BIAS = 2.0
 
 
 def add_arguments(p) -> None:

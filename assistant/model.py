@@ -262,7 +262,7 @@ class MelodyModel:
 
     def generate(self, bars: int = 4, n: int = 4, temperature: float = 1.0, top_p: float = 0.95,
                  constraints: Constraints | None = None, seed: int | None = None,
-                 start_tick: int | None = None, stm=None, stm_bias: float = 2.0,
+                 start_tick: int | None = None, stm=None, stm_bias: float = 3.0,
                  max_notes: int = 64) -> Iterator[tuple[int, Note]]:
         """Sample ``n`` continuations in one batch; yields ``(alternative, note)`` as notes complete.
 
@@ -382,7 +382,7 @@ class MelodyModel:
 
     def suggest(self, bars: int = 4, n: int = 4, temperature: float = 1.0, top_p: float = 0.95,
                 constraints: Constraints | None = None, seed: int | None = None,
-                start_tick: int | None = None, stm=None, stm_bias: float = 2.0,
+                start_tick: int | None = None, stm=None, stm_bias: float = 3.0,
                 max_notes: int = 64) -> list[Suggestion]:
         """All ``n`` alternatives at once (see ``generate`` for the arguments)."""
         out = [Suggestion() for _ in range(n)]

@@ -32,8 +32,8 @@ def add_arguments(p) -> None:
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
     p.add_argument("--seed", type=int, help="random seed, for reproducible output")
     p.add_argument("--track", type=int, help="track index to continue (default: first non-drum track with notes)")
-    p.add_argument("--stm-weight", type=float, default=2.0,
-                   help="bias of the short-term model blend (0 turns the blend off; default 2)")
+    p.add_argument("--stm-weight", type=float, default=3.0,
+                   help="bias of the short-term model blend (0 turns the blend off; default 3)")
     p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
 
 

@@ -85,7 +85,7 @@ class ModelSettings:
 
 
 LTM = ModelSettings(order=None, escape="C", update_exclusion=False)
-STM = ModelSettings(order=None, escape="X", update_exclusion=True)  # = assistant.ppm.short_term_model
+STM = ModelSettings(order=None, escape="X", update_exclusion=True)
 
 
 # ------------------------------------------------------------------- viewpoints
