@@ -216,6 +216,10 @@ class Engine:
         return self.clock.running or self.play_when_stopped
 
     def _on_capture_event(self, event, ns: int) -> None:
+        if not self._transport_ok() and not isinstance(event, PhraseEnd):
+            # the DAW is stopped: its clock does not move, so these notes have no
+            # musical time; the model and the capture file do not take them
+            return
         if isinstance(event, MelodyNote):
             self._melody.append(event.note)
             self.generator.feed(event.note)

@@ -122,8 +122,10 @@ def run(args) -> int:
     from .config import load_config
     from .ports import PortNames, open_ports
 
-    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(message)s",
-                        stream=sys.stderr)
+    use_ui = not args.no_ui and sys.stdin.isatty()
+    log_format = "%(asctime)s %(levelname)s %(message)s"
+    if not use_ui:
+        logging.basicConfig(level=args.log_level.upper(), format=log_format, stream=sys.stderr)
     config = load_config(args.config, overrides_from_args(args))
     p = config.ports
     names = PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client=args.client_name)
@@ -137,10 +139,14 @@ def run(args) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         engine = build_engine(config, ports, seed=args.seed)
+        if use_ui:  # log lines would tear the live display: they go beside the session file
+            handler = logging.FileHandler(engine.session.path.with_suffix(".log"))
+            handler.setFormatter(logging.Formatter(log_format))
+            logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
         engine.start()
         log.info("ports %s on %s; clock %s; mode %s; session file %s", ports.names(), ports.backend,
                  config.clock.source, config.suggest.mode, engine.session.path if engine.session else "-")
-        if args.no_ui or not sys.stdin.isatty():
+        if not use_ui:
             while not stop.is_set() and engine.alive:
                 stop.wait(0.2)
         else:

@@ -55,13 +55,13 @@ def piano_roll(notes: list[Note], start: int | None = None, width: int = 64, tic
 def render(snap, config, ports, bindings: list[tuple[str, str]]) -> Group:
     s = snap.settings
     status = Table.grid(padding=(0, 2))
-    beat = snap.tick / TICKS_PER_QUARTER
     meter = config.clock.meter
-    bar = int(beat // meter.numerator * 4 / meter.denominator) if snap.running else 0
+    beat_ticks = 4 * TICKS_PER_QUARTER // meter.denominator
+    bar, in_bar = divmod(int(snap.tick), meter.bar_ticks)
     status.add_row("ports", ", ".join(f"{k}: {v}" for k, v in ports.names().items()), "backend", ports.backend)
     status.add_row("clock", f"{config.clock.source}  {snap.tempo_bpm:6.1f} BPM  {config.clock.time_signature}",
                    "transport", "playing" if snap.running else "stopped")
-    status.add_row("position", f"bar {bar + 1} beat {int(beat % meter.numerator) + 1}" if snap.running else "-",
+    status.add_row("position", f"bar {bar + 1} beat {in_bar // beat_ticks + 1}" if snap.running else "-",
                    "key", snap.key or "-")
     status.add_row("mode", f"{s.mode}  audition {'on' if s.audition else 'off'}  scale lock {s.scale_lock}",
                    "accepted", str(snap.accepted_count))

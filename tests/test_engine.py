@@ -174,3 +174,14 @@ def test_ghost_mode_refreshes_at_each_bar_audible_only_with_audition(tmp_path, t
         assert pending == []
     engine._tick(at(clock, 70))  # same bar: no new request
     assert engine.generator._queue.empty()
+
+
+def test_notes_played_while_the_transport_is_stopped_are_not_fed(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    clock.stop()
+    play(engine, clock)
+    assert engine.generator._queue.empty()
+    assert engine.session.player_notes == []
+    clock.continue_()
+    play(engine, clock, [(100, 12, 60, 90)])
+    assert not engine.generator._queue.empty()
