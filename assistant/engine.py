@@ -80,6 +80,11 @@ class Snapshot:
     phrase_notes: int = 0
 
 
+def timed_events(placed: list[tuple[Note, int]], channel: int, output: str = "out"):
+    """Scheduler events for ``(note, micro-timing ns)`` pairs."""
+    return note_events([n for n, _ in placed], channel, output, [off for _, off in placed])
+
+
 class Engine:
     """Owns the engine thread and wires the parts; see the module docstring."""
 
@@ -225,6 +230,7 @@ class Engine:
             self.generator.feed(event.note)
             self.planner.observe_player(event.note.pitch, event.note.velocity)
         elif isinstance(event, NoteEnded):
+            self.planner.observe_timing(event.played.onset_offset_ns)
             if self.session is not None:
                 self.session.add_player_note(event.played.note)
         elif isinstance(event, PhraseEnd):
@@ -311,11 +317,11 @@ class Engine:
             if current is None or not current.complete:
                 return
             self._selected = (self._selected + step) % len(current.alternatives)
-            notes = [self.planner.humanise(n, self._shift) for n in current.alternatives[self._selected]]
+            placed = [self.planner.humanise(n, self._shift) for n in current.alternatives[self._selected]]
         now = self._now_tick()
         if self._audible():
-            future = [n for n in notes if n.onset > now]
-            self.scheduler.replace(SUGGESTION_LANE, note_events(future, self.suggestion_channel), now)
+            future = [(n, off) for n, off in placed if n.onset > now]
+            self.scheduler.replace(SUGGESTION_LANE, timed_events(future, self.suggestion_channel), now)
         self.note(f"alternative {self._selected + 1}/{len(current.alternatives)}")
 
     def _accept(self) -> None:
@@ -333,9 +339,10 @@ class Engine:
         offset = target - first_bar + shift
         placed = [self.planner.humanise(n, offset) for n in notes]
         self.scheduler.clear(SUGGESTION_LANE, now)
-        self.scheduler.schedule(note_events(placed, self.accepted_channel, self.accepted_output), ACCEPTED_LANE)
+        self.scheduler.schedule(timed_events(placed, self.accepted_channel, self.accepted_output), ACCEPTED_LANE)
         if self.session is not None:
-            self.session.accept(placed, label=f"request {current.request.id} alternative {self._selected + 1}")
+            self.session.accept([n for n, _ in placed],
+                                label=f"request {current.request.id} alternative {self._selected + 1}")
         self._accepted += 1
         with self._lock:
             self._current = None
@@ -360,15 +367,15 @@ class Engine:
             return
         if new:
             self._shift = shift_until_in_time(self.clock, note.onset, now=self.clock.now())
-        placed = self.planner.humanise(note, self._shift)
+        placed, offset = self.planner.humanise(note, self._shift)
+        events = timed_events([(placed, offset)], self.suggestion_channel)
         if new:
             # the new plan replaces the old one's future, from its own first note
-            self.scheduler.replace(SUGGESTION_LANE, note_events([placed], self.suggestion_channel),
-                                   min(placed.onset, self._now_tick()))
+            self.scheduler.replace(SUGGESTION_LANE, events, min(placed.onset, self._now_tick()))
         else:
-            if self.clock.ns_at(placed.onset) < self.clock.now() + 1_000_000:
+            if self.clock.ns_at(placed.onset) + offset < self.clock.now() + 1_000_000:
                 return  # generation fell behind playback: skip rather than play late
-            self.scheduler.schedule(note_events([placed], self.suggestion_channel), SUGGESTION_LANE)
+            self.scheduler.schedule(events, SUGGESTION_LANE)
 
     def _on_done(self, result: SuggestionSet) -> None:
         latency = result.trigger_to_ready_ms

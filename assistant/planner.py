@@ -2,6 +2,9 @@
 
 * Velocity follows the player: the median of their recent note velocities, spread
   by a few steps at random (or a fixed velocity from the config).
+* Micro-timing follows the player: each note is sent off the grid by the median
+  of the player's recent offsets from the grid (ahead of or behind the beat),
+  varied by their spread, all within +-``timing_ms`` (0: exactly on the grid).
 * Register follows the player: the suggestion's pitch range is the range of their
   recent melody notes widened by a fifth, inside the configured bounds.
 * Placement: a suggestion whose first note could not be sent before it is due is
@@ -29,7 +32,7 @@ LATE_GUARD_NS = 2_000_000
 class Planner:
     def __init__(self, velocity: int | str = "follow", velocity_spread: int = 8,
                  register: str = "follow", register_low: int = 48, register_high: int = 84,
-                 seed: int | None = None):
+                 seed: int | None = None, timing_ms: float = 0.0):
         self.fixed_velocity = velocity if isinstance(velocity, int) else None
         self.velocity_spread = velocity_spread
         self.register = register
@@ -39,17 +42,25 @@ class Planner:
         self._lock = threading.Lock()
         self._velocities: deque[int] = deque(maxlen=16)
         self._pitches: deque[int] = deque(maxlen=16)
+        self._offsets: deque[int] = deque(maxlen=16)
+        self.timing_ns = round(timing_ms * 1e6)
 
     @classmethod
     def from_config(cls, config, seed: int | None = None) -> "Planner":
         h, s = config.humanise, config.suggest
-        return cls(h.velocity, h.velocity_spread, s.register, s.register_low, s.register_high, seed)
+        return cls(h.velocity, h.velocity_spread, s.register, s.register_low, s.register_high, seed,
+                   h.timing_ms)
 
     # -- engine thread ---------------------------------------------------------
     def observe_player(self, pitch: int, velocity: int) -> None:
         with self._lock:
             self._velocities.append(velocity)
             self._pitches.append(pitch)
+
+    def observe_timing(self, onset_offset_ns: int) -> None:
+        """How far off the grid the player struck a note (> 0: late)."""
+        with self._lock:
+            self._offsets.append(onset_offset_ns)
 
     # -- generator worker ----------------------------------------------------------
     def constraints(self, pitch_classes: frozenset[int] | None = None) -> Constraints:
@@ -76,8 +87,21 @@ class Planner:
         spread = self.velocity_spread
         return max(1, min(127, base + (self._rng.randint(-spread, spread) if spread else 0)))
 
-    def humanise(self, note: Note, shift: int = 0) -> Note:
-        return Note(note.onset + shift, note.duration, note.pitch, self.velocity())
+    def timing_offset_ns(self) -> int:
+        if not self.timing_ns:
+            return 0
+        with self._lock:
+            recent = sorted(self._offsets)
+        if not recent:
+            return 0
+        median = recent[len(recent) // 2]
+        spread = (recent[(3 * len(recent)) // 4] - recent[len(recent) // 4]) / 1.35  # IQR -> sigma
+        value = median + (self._rng.gauss(0.0, spread) if spread > 0 else 0.0)
+        return round(max(-self.timing_ns, min(self.timing_ns, value)))
+
+    def humanise(self, note: Note, shift: int = 0) -> tuple[Note, int]:
+        """The note moved by ``shift`` ticks with the player's velocity, and its micro-timing (ns)."""
+        return Note(note.onset + shift, note.duration, note.pitch, self.velocity()), self.timing_offset_ns()
 
 
 def shift_until_in_time(clock, onset: int, guard_ns: int = LATE_GUARD_NS, now: int | None = None) -> int:

@@ -69,14 +69,22 @@ class Event:
     tick: int
     msg: mido.Message
     output: str = DEFAULT_OUTPUT
+    offset_ns: int = 0  # micro-timing: sent this much after (or, negative, before) the tick
 
 
-def note_events(notes: Iterable[Note], channel: int = 0, output: str = DEFAULT_OUTPUT) -> list[Event]:
-    """Note-on/note-off event pairs for ``notes`` on ``channel`` (0..15)."""
+def note_events(notes: Iterable[Note], channel: int = 0, output: str = DEFAULT_OUTPUT,
+                offsets_ns: Iterable[int] | None = None) -> list[Event]:
+    """Note-on/note-off event pairs for ``notes`` on ``channel`` (0..15).
+
+    ``offsets_ns`` (one per note) shifts both events of a note by the same amount.
+    """
     out = []
+    offsets = iter(offsets_ns) if offsets_ns is not None else None
     for n in notes:
-        out.append(Event(n.onset, mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity), output))
-        out.append(Event(n.end, mido.Message("note_off", channel=channel, note=n.pitch, velocity=0), output))
+        off = next(offsets) if offsets is not None else 0
+        out.append(Event(n.onset, mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity),
+                         output, off))
+        out.append(Event(n.end, mido.Message("note_off", channel=channel, note=n.pitch, velocity=0), output, off))
     return out
 
 
@@ -94,6 +102,7 @@ class _Item:
     output: str
     msg: mido.Message | None  # None: the stop sentinel
     closer: bool = False  # an orphan note-off: sent only if the note still sounds
+    offset_ns: int = 0
 
 
 def _order(msg: mido.Message) -> int:
@@ -263,7 +272,7 @@ class Scheduler:
         """The planned events (of ``lane``) in dispatch order."""
         with self._cond:
             entries = sorted(e for e in self._heap if e[3].msg is not None and (lane is None or e[3].lane == lane))
-        return [Event(int(t), it.msg, it.output) for t, _, _, it in entries]
+        return [Event(int(t), it.msg, it.output, it.offset_ns) for t, _, _, it in entries]
 
     def sounding(self) -> set[tuple[str, int, int]]:
         """(output, channel, pitch) of every note sounding now."""
@@ -273,12 +282,12 @@ class Scheduler:
     def next_deadline_ns(self) -> int | None:
         with self._cond:
             if self._heap and self._heap[0][3].msg is not None:
-                return self._deadline(self._heap[0][0])
+                return self._deadline(self._heap[0][0], self._heap[0][3])
         return None
 
-    def _deadline(self, tick: float) -> int:
-        """When an event at ``tick`` is sent: its time, less the output latency compensation."""
-        return self.clock.ns_at(tick) - self.lead_ns
+    def _deadline(self, tick: float, item: _Item) -> int:
+        """When an event is sent: its tick's time plus its micro-timing, less the output latency."""
+        return self.clock.ns_at(tick) + item.offset_ns - self.lead_ns
 
     def lateness_us(self) -> dict[str, float]:
         """p50/p99/max of send time minus deadline over the recent dispatches, in us."""
@@ -302,7 +311,7 @@ class Scheduler:
         if not clock.running:
             return 0
         while heap and heap[0][3].msg is not None:
-            deadline = self._deadline(heap[0][0])
+            deadline = self._deadline(heap[0][0], heap[0][3])
             if deadline > now:
                 break
             tick, order, _, item = heapq.heappop(heap)
@@ -357,7 +366,8 @@ class Scheduler:
             if ev.output not in self._send:
                 raise ValueError(f"event for unknown output {ev.output!r}; outputs: {sorted(self._send)}")
             tick = operator.index(ev.tick)
-            heapq.heappush(self._heap, (tick, _order(ev.msg), next(self._seq), _Item(lane, ev.output, ev.msg)))
+            item = _Item(lane, ev.output, ev.msg, offset_ns=ev.offset_ns)
+            heapq.heappush(self._heap, (tick, _order(ev.msg), next(self._seq), item))
 
     def _check_alive(self) -> None:
         if self.error is not None:
@@ -406,7 +416,7 @@ class Scheduler:
             if not heap or not self.clock.running:
                 self._cond.wait(self.max_sleep_ns / NS_PER_S)
                 continue
-            deadline = self._deadline(heap[0][0])
+            deadline = self._deadline(heap[0][0], heap[0][3])
             remaining = deadline - now_ns()
             if remaining <= self.spin_ns:
                 return deadline

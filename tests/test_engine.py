@@ -185,3 +185,19 @@ def test_notes_played_while_the_transport_is_stopped_are_not_fed(tmp_path, tiny_
     clock.continue_()
     play(engine, clock, [(100, 12, 60, 90)])
     assert not engine.generator._queue.empty()
+
+
+@pytest.mark.parametrize("timing_ms,expected_ms", [(10.0, 8.0), (5.0, 5.0), (0.0, 0.0)])
+def test_micro_timing_follows_the_player_within_bounds(tmp_path, tiny_model_path, timing_ms, expected_ms):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path, **{"humanise.timing_ms": timing_ms})
+    late = 8_000_000  # the player is 8 ms behind the beat, every note
+    for onset, dur, pitch, vel in PHRASE:
+        clock.set_time(clock.ns_at(onset) + late)
+        engine._handle(mido.Message("note_on", note=pitch, velocity=vel), clock.now())
+        clock.set_time(clock.ns_at(onset + dur) + late)
+        engine._handle(mido.Message("note_off", note=pitch, velocity=0), clock.now())
+    engine._tick(at(clock, 61))
+    engine.generator.drain()
+    events = engine.scheduler.pending("suggestion")
+    assert events
+    assert {e.offset_ns for e in events} == {round(expected_ms * 1e6)}  # consistent player: no spread

@@ -241,3 +241,15 @@ def test_thread_crash_silences_and_reports(caplog):
 def test_measure_dispatch_error_runs():
     res = measure_dispatch_error(events=20, interval_ms=2.0)
     assert res["n"] == 20 and res["p50_us"] < 5000
+
+
+def test_micro_timing_offset_and_output_lead_move_the_deadline():
+    clock = FakeClock(120.0, ns=0)
+    out = FakeOutput("o", clock.now)
+    sched = Scheduler(clock, out, lead_ns=1_000_000)
+    on = mido.Message("note_on", note=60, velocity=90)
+    sched.schedule([Event(12, on, offset_ns=5_000_000)], "x")
+    due = clock.ns_at(12) + 5_000_000 - 1_000_000
+    assert sched.dispatch_due(due - 1) == 0
+    assert sched.dispatch_due(due) == 1
+    assert out.messages() == [on]
