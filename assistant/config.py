@@ -278,6 +278,7 @@ class ControlsConfig:
     panic: tuple[str, ...] = _controls_field("cc:102")
     quit: tuple[str, ...] = _controls_field(())
     scale_lock: tuple[str, ...] = _controls_field("cc:103")
+    tap_tempo: tuple[str, ...] = _controls_field(())
 
 
 def _keys_field(default: str) -> Any:
@@ -301,6 +302,7 @@ class KeysConfig:
     panic: tuple[str, ...] = _keys_field("!")
     quit: tuple[str, ...] = _keys_field("q")
     scale_lock: tuple[str, ...] = _keys_field("s")
+    tap_tempo: tuple[str, ...] = _keys_field("t")
 
 
 @dataclass(frozen=True, slots=True)

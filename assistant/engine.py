@@ -292,6 +292,13 @@ class Engine:
         elif action == "panic":
             self._drop_suggestion("panic")
             self.scheduler.panic()
+        elif action == "tap_tempo":
+            if self.follower is not None or not hasattr(self.clock, "tap"):
+                self.note("tap tempo: the tempo follows the DAW's MIDI clock")
+            else:
+                bpm = self.clock.tap(self.clock.now())
+                if bpm is not None:
+                    self.note(f"tempo {bpm:.1f} BPM (tap)")
         elif action == "scale_lock":
             s.scale_lock = {"off": "key", "key": "off", "chord": "off"}[s.scale_lock]
             self.note(f"scale lock {s.scale_lock}")

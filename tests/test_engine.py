@@ -201,3 +201,11 @@ def test_micro_timing_follows_the_player_within_bounds(tmp_path, tiny_model_path
     events = engine.scheduler.pending("suggestion")
     assert events
     assert {e.offset_ns for e in events} == {round(expected_ms * 1e6)}  # consistent player: no spread
+
+
+def test_tap_tempo_sets_the_internal_clock(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    for k in range(4):
+        clock.set_time(10_000_000_000 + k * 600_000_000)  # taps 0.6 s apart: 100 BPM
+        engine.perform("tap_tempo")
+    assert clock.tempo_bpm == pytest.approx(100.0)
