@@ -189,6 +189,11 @@ class Capture:
 
     # -- state ----------------------------------------------------------------------
     @property
+    def in_phrase(self) -> bool:
+        """Notes are held or a phrase has started and not yet ended (cheap: for polling)."""
+        return bool(self.held or self._notes or self._melody)
+
+    @property
     def phrase_notes(self) -> list[Played]:
         """Completed notes of the phrase so far, by onset."""
         return sorted(self._notes, key=lambda p: (p.note.onset, p.note.pitch))

@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 
 CLOCK_TYPES = {"clock", "start", "stop", "continue", "songpos"}
 ANSWER_GUARD_NS = 8_000_000  # an answer starts on the first beat/bar at least this far ahead
-POLL_S = 0.005
+POLL_S = 0.005  # while a phrase may end or a bar line may need a ghost refresh
+IDLE_POLL_S = 0.05  # otherwise (nothing held, no phrase in progress)
 SUGGESTION_LANE, ACCEPTED_LANE = "suggestion", "accepted"
 _STOP = ("__stop__", 0)
 
@@ -119,6 +120,7 @@ class Engine:
         self.suggestions_made = 0
         self._messages: deque[str] = deque(maxlen=6)
         self._accepted = 0
+        self._chord_lock_noted = False
         self._last_bar: int | None = None
         self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
         self._stopped = threading.Event()
@@ -165,7 +167,7 @@ class Engine:
         try:
             while True:
                 try:
-                    item = self.inbox.get(timeout=POLL_S)
+                    item = self.inbox.get(timeout=self._poll_interval())
                 except queue.Empty:
                     item = None
                 if item is _STOP:
@@ -180,6 +182,11 @@ class Engine:
             self.scheduler.panic()
         finally:
             self._stopped.set()
+
+    def _poll_interval(self) -> float:
+        """Short while a phrase end or a bar line may be due; long when idle (CPU)."""
+        busy = self.capture.in_phrase or self.settings.mode == "ghost"
+        return POLL_S if busy else IDLE_POLL_S
 
     def _handle(self, msg, ns: int) -> bool:
         """One inbox item; returns False to stop the engine."""
@@ -242,6 +249,9 @@ class Engine:
         self._request_ids += 1
         s = self.settings
         key = self.key()
+        if s.scale_lock == "chord" and not self._chord_lock_noted:
+            self._chord_lock_noted = True
+            self.note("scale lock 'chord' needs the harmony model (not built yet): locking to the key")
         pcs = key.pitch_classes() if (s.scale_lock != "off" and key is not None) else None
         req = GenerationRequest(
             id=self._request_ids, start_tick=start_tick, bars=s.bars, n=s.alternatives,

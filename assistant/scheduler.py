@@ -413,7 +413,10 @@ class Scheduler:
             heap = self._heap
             if heap and heap[0][3].msg is None:
                 return None
-            if not heap or not self.clock.running:
+            if not heap:  # nothing planned: schedule/replace/close notify us
+                self._cond.wait(0.5)
+                continue
+            if not self.clock.running:
                 self._cond.wait(self.max_sleep_ns / NS_PER_S)
                 continue
             deadline = self._deadline(heap[0][0], heap[0][3])
