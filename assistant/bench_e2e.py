@@ -426,7 +426,7 @@ def e2e_figures(args) -> dict:
     try:
         # 1. call and response, many phrases: trigger-to-ready and note timing
         rig = Rig(server, model=args.model)
-        phrases = max(4, min(40, args.repeats // 10))
+        phrases = max(4, min(20, args.repeats // 10))
         beats = 8 + phrases * 12
         rig.start_clock(beats)
         for k in range(phrases):

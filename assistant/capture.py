@@ -188,6 +188,14 @@ class Capture:
         return out
 
     # -- state ----------------------------------------------------------------------
+    def expected_end_tick(self) -> float | None:
+        """When the phrase will end if nothing more is played (ticks), or None while notes
+        are held or no phrase is open. The engine uses it to prepare the answer early."""
+        if self.held or self._silent_since is None or not (self._notes or self._melody):
+            return None
+        due = self._due_ends()
+        return min(at for at, _ in due) if due else None
+
     @property
     def in_phrase(self) -> bool:
         """Notes are held or a phrase has started and not yet ended (cheap: for polling)."""

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 
 import mido
 
-from .capture import Capture, MelodyNote, NoteEnded, PhraseEnd
+from .capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from .clock import floor_tick
 from .generator import GenerationRequest, GeneratorWorker, SuggestionSet
 from .keys import find_key
@@ -121,6 +121,10 @@ class Engine:
         self._messages: deque[str] = deque(maxlen=6)
         self._accepted = 0
         self._chord_lock_noted = False
+        self._speculation: GenerationRequest | None = None  # the answer being prepared early
+        self._spec_result: SuggestionSet | None = None
+        self._promoted_id = -1
+        self._scheduled = 0
         self._last_bar: int | None = None
         self._thread = threading.Thread(target=self._loop, name="engine", daemon=True)
         self._stopped = threading.Event()
@@ -209,6 +213,7 @@ class Engine:
             return True
         for event in self.capture.feed(msg, ns):
             self._on_capture_event(event, ns)
+        self._maybe_speculate(ns)
         return True
 
     def _tick(self, ns: int) -> None:
@@ -232,7 +237,9 @@ class Engine:
             # the DAW is stopped: its clock does not move, so these notes have no
             # musical time; the model and the capture file do not take them
             return
-        if isinstance(event, MelodyNote):
+        if isinstance(event, NoteStarted):
+            self._cancel_speculation()  # the player goes on: the prepared answer is stale
+        elif isinstance(event, MelodyNote):
             self._melody.append(event.note)
             self.generator.feed(event.note)
             self.planner.observe_player(event.note.pitch, event.note.velocity)
@@ -243,12 +250,15 @@ class Engine:
         elif isinstance(event, PhraseEnd):
             if self.settings.mode == "call" and self._transport_ok():
                 start = next_start_tick(self.clock, self.clock.meters, self.settings.answer_on, ANSWER_GUARD_NS, ns)
-                self._request("call", start, ns)
+                if not self._promote_speculation(start, ns):
+                    self._request("call", start, ns)
+            else:
+                self._cancel_speculation()
 
-    def _request(self, purpose: str, start_tick: int, trigger_ns: int) -> None:
+    def _request(self, purpose: str, start_tick: int, trigger_ns: int) -> GenerationRequest:
         self._request_ids += 1
         s = self.settings
-        key = self.key()
+        key = self.key() if s.scale_lock != "off" else None
         if s.scale_lock == "chord" and not self._chord_lock_noted:
             self._chord_lock_noted = True
             self.note("scale lock 'chord' needs the harmony model (not built yet): locking to the key")
@@ -259,6 +269,7 @@ class Engine:
             stm_weight=s.stm_weight, seed=None if self.seed is None else self.seed + self._request_ids,
             trigger_ns=trigger_ns, purpose=purpose)
         self.generator.request(req)
+        return req
 
     def key(self):
         return find_key(list(self._melody)[-32:]) if len(self._melody) >= 4 else None
@@ -366,41 +377,120 @@ class Engine:
         self.note(f"accepted {len(placed)} notes from bar tick {target}")
 
     # -- generator worker callbacks ------------------------------------------------------
-    def _on_note(self, result: SuggestionSet, alt: int, note: Note) -> None:
+    def _on_note(self, result: SuggestionSet, alt: int, note: Note, index: int) -> None:
+        req = result.request
         with self._lock:
+            if req.purpose == "speculative" and req.id != self._promoted_id:
+                if self._speculation is not None and self._speculation.id == req.id:
+                    self._spec_result = result  # held until the phrase really ends
+                return
             if self._current is not result:
-                if self._current is not None and self._current.request.id > result.request.id:
+                if self._current is not None and self._current.request.id > req.id:
                     return
-                self._current = result
-                self._selected = 0
-                self._shift = 0
-                new = True
-            else:
-                new = False
-            selected = self._selected
-        if alt != selected:
+                self._adopt_locked(result)
+            if alt != self._selected or index < self._scheduled:
+                return
+            plan = self._plan_locked([note], index)
+        self._send_plan(plan)
+
+    def _adopt_locked(self, result: SuggestionSet) -> None:
+        self._current = result
+        self._selected = 0
+        self._shift = 0
+        self._scheduled = 0  # notes of the selected alternative already handed to the scheduler
+
+    def _plan_locked(self, notes: list[Note], first_index: int):
+        """Events for the selected alternative's notes from ``first_index`` on; None if not audible.
+
+        The first note of a suggestion fixes the shift (whole beats, if it would
+        be late) and replaces the lane's future; later notes are appended, or
+        skipped if generation fell behind playback. Lock held.
+        """
+        self._scheduled = first_index + len(notes)
+        if not notes or not self._audible():
+            return None
+        now = self.clock.now()
+        if first_index == 0:
+            self._shift = shift_until_in_time(self.clock, notes[0].onset, now=now)
+        placed = [self.planner.humanise(n, self._shift) for n in notes]
+        if first_index > 0:
+            placed = [(n, off) for n, off in placed if self.clock.ns_at(n.onset) + off >= now + 1_000_000]
+        replace_from = min(placed[0][0].onset, self._now_tick()) if first_index == 0 else None
+        return timed_events(placed, self.suggestion_channel), replace_from
+
+    def _send_plan(self, plan) -> None:
+        if plan is None:
             return
-        if not self._audible():
-            return
-        if new:
-            self._shift = shift_until_in_time(self.clock, note.onset, now=self.clock.now())
-        placed, offset = self.planner.humanise(note, self._shift)
-        events = timed_events([(placed, offset)], self.suggestion_channel)
-        if new:
-            # the new plan replaces the old one's future, from its own first note
-            self.scheduler.replace(SUGGESTION_LANE, events, min(placed.onset, self._now_tick()))
-        else:
-            if self.clock.ns_at(placed.onset) + offset < self.clock.now() + 1_000_000:
-                return  # generation fell behind playback: skip rather than play late
+        events, replace_from = plan
+        if replace_from is not None:  # a new plan replaces the old one's future, from its first note
+            self.scheduler.replace(SUGGESTION_LANE, events, replace_from)
+        elif events:
             self.scheduler.schedule(events, SUGGESTION_LANE)
 
+    # -- speculation (engine thread) -------------------------------------------------------
+    def _maybe_speculate(self, ns: int) -> None:
+        """In call mode, once the player is silent, prepare the answer for the expected phrase end."""
+        if self.settings.mode != "call" or not self._transport_ok():
+            return
+        end = self.capture.expected_end_tick()
+        if end is None:
+            return
+        start = next_start_tick(self.clock, self.clock.meters, self.settings.answer_on, ANSWER_GUARD_NS,
+                                self.clock.ns_at(end))
+        spec = self._speculation
+        if spec is not None and spec.start_tick == start:
+            return
+        self._speculation = self._request("speculative", start, ns)
+
+    def _cancel_speculation(self) -> None:
+        if self._speculation is not None:
+            if self._speculation.id == self._request_ids:
+                self.generator.cancel()
+            with self._lock:
+                self._speculation = None
+                self._spec_result = None
+
+    def _promote_speculation(self, start_tick: int, trigger_ns: int) -> bool:
+        """Use the prepared answer if it is for this start; True if it was promoted."""
+        spec = self._speculation
+        self._speculation = None
+        if spec is None or spec.start_tick != start_tick or spec.id != self._request_ids:
+            return False
+        with self._lock:
+            self._promoted_id = spec.id
+            spec.trigger_ns = trigger_ns
+            result, self._spec_result = self._spec_result, None
+            plan = None
+            if result is not None:
+                self._adopt_locked(result)
+                plan = self._plan_locked(list(result.alternatives[0]), 0)
+        self._send_plan(plan)
+        if result is not None and result.first_notes_ready_ns is not None:
+            result.latency_recorded = True
+            self._latencies.append((time.perf_counter_ns() - trigger_ns) / 1e6)
+        if result is not None and result.complete:  # its _on_done may have come before the promotion
+            self._count(result)
+        return True
+
+    def _count(self, result: SuggestionSet) -> None:
+        with self._lock:
+            if not result.counted:
+                result.counted = True
+                self.suggestions_made += 1
+
     def _on_done(self, result: SuggestionSet) -> None:
-        latency = result.trigger_to_ready_ms
-        self.suggestions_made += 1
-        if latency is not None:
+        req = result.request
+        with self._lock:
+            unused = req.purpose == "speculative" and req.id != self._promoted_id
+        if unused:
+            return
+        self._count(result)
+        latency = None
+        if not result.latency_recorded and result.first_notes_ready_ns is not None:
+            latency = max(0.0, (result.first_notes_ready_ns - req.trigger_ns) / 1e6)
             self._latencies.append(latency)
-            log.info("suggestion %d (%s) ready: trigger to first notes %.2f ms, %d notes",
-                     result.request.id, result.request.purpose, latency, sum(map(len, result.alternatives)))
+        log.info("suggestion %d (%s) done: %d notes%s", req.id, req.purpose, sum(map(len, result.alternatives)),
+                 "" if latency is None else f", trigger to first notes {latency:.2f} ms")
 
     def _on_error(self, text: str) -> None:
         self._messages.append(text)

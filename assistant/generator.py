@@ -3,8 +3,9 @@
 The engine thread posts commands on a queue and never waits for them:
 ``feed(note)`` (a completed melody note: the model's cache and the short-term
 model learn it at once, so no prefill is needed at a phrase end),
-``request(GenerationRequest)`` (sample alternatives) and ``reset()``. Notes are
-handed to ``on_note(request, alternative, note)`` as soon as each is sampled,
+``request(GenerationRequest)`` (sample alternatives), ``cancel()`` and ``reset()``.
+Notes are handed to ``on_note(result, alternative, note, index)`` as soon as each
+is sampled (``index``: its place in that alternative),
 and ``on_done(request, suggestion_set)`` when all are complete; both callbacks
 run on this worker thread and must not block (the planner only puts events on
 the scheduler's heap).
@@ -58,6 +59,8 @@ class SuggestionSet:
     complete: bool = False
     first_notes_ready_ns: int | None = None  # when every alternative had its first note
     done_ns: int | None = None
+    latency_recorded: bool = False  # set by the engine (its lock) when it took the latency figure
+    counted: bool = False  # set by the engine (its lock) when it counted this suggestion
 
     @property
     def trigger_to_ready_ms(self) -> float | None:
@@ -98,6 +101,10 @@ class GeneratorWorker:
     def reset(self, meters=None) -> None:
         """Forget the melody heard so far (the short-term model keeps what it learned)."""
         self._queue.put(("reset", meters))
+
+    def cancel(self) -> None:
+        """Stop the request in progress at its next note (a speculation the player overtook)."""
+        self._latest_request = 0
 
     def close(self, timeout: float = 2.0) -> None:
         self._latest_request = -1
@@ -154,7 +161,7 @@ class GeneratorWorker:
                 started.add(alt)
                 if len(started) == req.n:
                     result.first_notes_ready_ns = time.perf_counter_ns()
-            self.on_note(result, alt, note)
+            self.on_note(result, alt, note, len(result.alternatives[alt]) - 1)
         result.complete = True
         result.done_ns = time.perf_counter_ns()
         if result.first_notes_ready_ns is None:

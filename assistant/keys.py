@@ -43,15 +43,27 @@ def pitch_class_histogram(notes: list[Note], weighted: bool = True) -> np.ndarra
     return hist
 
 
+def _standardised_profiles() -> np.ndarray:
+    """[24, 12]: each key's profile rotated to its tonic, centred and scaled to unit norm."""
+    rows = [np.roll(profile, tonic) for profile in (MAJOR_PROFILE, MINOR_PROFILE) for tonic in range(12)]
+    rows = np.array(rows) - np.mean(rows, axis=1, keepdims=True)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+_PROFILES = _standardised_profiles()
+
+
 def key_scores(hist: np.ndarray) -> np.ndarray:
-    """Correlations [24]: index k < 12 is major on tonic k, k >= 12 minor on tonic k-12."""
-    scores = np.zeros(24)
-    if hist.sum() == 0 or np.all(hist == hist[0]):
-        return scores
-    for tonic in range(12):
-        for j, profile in enumerate((MAJOR_PROFILE, MINOR_PROFILE)):
-            scores[tonic + 12 * j] = np.corrcoef(hist, np.roll(profile, tonic))[0, 1]
-    return scores
+    """Correlations [24]: index k < 12 is major on tonic k, k >= 12 minor on tonic k-12.
+
+    One matrix product (Pearson correlation with every rotated profile at once):
+    cheap enough for the engine thread.
+    """
+    centred = np.asarray(hist, dtype=np.float64) - np.mean(hist)
+    norm = np.linalg.norm(centred)
+    if norm == 0:
+        return np.zeros(24)
+    return _PROFILES @ (centred / norm)
 
 
 def find_key(notes: list[Note]) -> Key | None:

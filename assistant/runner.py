@@ -51,7 +51,14 @@ def overrides_from_args(args) -> dict:
 
 
 def output_lead_ms(config, backend: str) -> float:
-    """``ports.output_lead_ms`` resolved: "auto" is one JACK period on JACK, else 0."""
+    """``ports.output_lead_ms`` resolved: "auto" is 1.5 JACK periods on JACK, else 0.
+
+    On JACK the DAW's clock pulse reaches us at the start of the next period (on
+    average half a period late, so our beat grid lags by that much) and what we
+    send goes out at the start of the next period (one more). Measured through
+    the dummy driver at period 64 without a lead: answers 1.89 ms late on average
+    (0.99..2.58 ms, 1.4 periods).
+    """
     lead = config.ports.output_lead_ms
     if lead != "auto":
         return float(lead)
@@ -63,7 +70,7 @@ def output_lead_ms(config, backend: str) -> float:
     if period is None:
         log.warning("cannot read the JACK period (jack_bufsize); output_lead_ms = 0")
         return 0.0
-    return period
+    return 1.5 * period
 
 
 def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None):

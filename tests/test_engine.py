@@ -209,3 +209,33 @@ def test_tap_tempo_sets_the_internal_clock(tmp_path, tiny_model_path):
         clock.set_time(10_000_000_000 + k * 600_000_000)  # taps 0.6 s apart: 100 BPM
         engine.perform("tap_tempo")
     assert clock.tempo_bpm == pytest.approx(100.0)
+
+
+def test_answer_is_prepared_during_the_silence_and_promoted_at_the_phrase_end(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    play(engine, clock)  # the last note-off at tick 48 opens the silence: an answer for bar 96 is prepared
+    engine.generator.drain()
+    assert engine._spec_result is not None and engine._spec_result.complete
+    assert engine.scheduler.pending("suggestion") == []  # held, not played
+    engine._tick(at(clock, 60))  # the phrase really ends
+    assert engine.generator._queue.empty()  # no new request: the prepared answer is used
+    pending = sorted(summary(engine.scheduler.pending("suggestion")))
+    assert pending and pending[0][0] == 96
+    assert pending == expected_events(engine, 0, channel=0)
+    assert len(engine.latencies_ms) == 1
+
+
+def test_playing_on_cancels_the_prepared_answer(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    play(engine, clock)
+    engine.generator.drain()
+    assert engine._spec_result is not None
+    play(engine, clock, [(54, 12, 74, 90)])  # the player goes on before the phrase ends
+    assert engine._spec_result is None
+    engine.generator.drain()
+    engine._tick(at(clock, 66))
+    assert engine.scheduler.pending("suggestion") == []  # nothing from the stale preparation
+    engine._tick(at(clock, 78))  # one beat after the new last note-off (66)
+    engine.generator.drain()
+    pending = engine.scheduler.pending("suggestion")
+    assert pending and min(e.tick for e in pending) == 96
