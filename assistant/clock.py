@@ -386,6 +386,8 @@ class MidiClockFollower(_TickMap):
         self._await_first = False  # after Start/Continue: the next pulse anchors the position
         self._last_ns = 0
         self.pulse_count = 0
+        self.missed_pulses = 0  # pulses inferred lost on the way (see _confirmed_missed_pulses)
+        self._suspect: tuple[int, float] = (0, 0.0)  # (pulses suspected lost, period then)
 
     @property
     def song_position_pulses(self) -> int:
@@ -417,7 +419,11 @@ class MidiClockFollower(_TickMap):
             pulses = self._pulses
             if pulses and ns - pulses[-1] > self.GAP_NS:
                 pulses.clear()
+            missed = self._confirmed_missed_pulses(ns)
             pulses.append(ns)
+            if missed and self._running and not self._await_first:
+                self._next_pulse += missed
+                self.missed_pulses += missed
             fit = self._estimate()
             if fit is not None:
                 self._npt = fit[1] * PULSES_PER_TICK
@@ -440,6 +446,36 @@ class MidiClockFollower(_TickMap):
                 npt = 2 * nominal
             npt = min(max(npt, 0.5 * nominal), 2 * nominal)
             self._push(ns, here, npt)
+
+    def _confirmed_missed_pulses(self, ns: int) -> int:
+        """Pulses lost on the way, counted once the pulse after the gap confirms them.
+
+        A lost pulse would otherwise leave the whole grid one pulse (half a tick)
+        behind until the next Start. With a full, steady window, a gap of about 2
+        or 3 pulse periods is only a suspicion: if the next interval is one such
+        period again, pulses were lost (and the regression gets the missing points
+        back, evenly spaced); otherwise the tempo changed and nothing is counted.
+        Lock held.
+        """
+        pulses = self._pulses
+        suspect, period = self._suspect
+        self._suspect = (0, 0.0)
+        if suspect:
+            if abs((ns - pulses[-1]) / period - 1) < 0.1:
+                before, after = pulses[-2], pulses.pop()
+                for j in range(suspect):
+                    pulses.append(before + (after - before) * (j + 1) // (suspect + 1))
+                pulses.append(after)
+                return suspect
+            return 0
+        if len(pulses) < self.WINDOW:
+            return 0
+        period = _fit_line(list(pulses))[1]
+        ratio = (ns - pulses[-1]) / period if period > 0 else 0.0
+        whole = round(ratio)
+        if 2 <= whole <= 3 and abs(ratio - whole) < 0.1:
+            self._suspect = (whole - 1, period)
+        return 0
 
     def _estimate(self) -> tuple[float, float] | None:
         """(fitted ns of the newest pulse minus its arrival, ns per pulse), or None.

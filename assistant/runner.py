@@ -120,7 +120,8 @@ def write_stats(path: str, engine) -> None:
     import json
 
     stats = {"messages_received": engine.messages_received, "trigger_to_ready_ms": engine.latencies_ms,
-             "suggestions": engine.suggestions_made, "pid": __import__("os").getpid()}
+             "suggestions": engine.suggestions_made, "pid": __import__("os").getpid(),
+             "dispatch_lateness_us": engine.scheduler.lateness_us()}
     with open(path, "w") as f:
         json.dump(stats, f)
 

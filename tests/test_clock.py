@@ -181,3 +181,41 @@ def test_follower_ignores_other_messages():
 
 def test_ns_per_tick():
     assert ns_per_tick(120) == pytest.approx(NS_PER_S / 24)
+
+
+def test_follower_counts_a_lost_pulse_and_keeps_the_grid():
+    import mido
+
+    from assistant.clock import MidiClockFollower
+
+    period = 60e9 / (120 * 24)
+    f = MidiClockFollower(tempo_bpm=120)
+    t0 = 1_000_000_000
+    f.feed(mido.Message("start"), t0 - 1_000_000)
+    for k in range(200):
+        if k == 100:
+            continue  # this pulse never arrives
+        f.feed(mido.Message("clock"), int(t0 + k * period))
+    assert f.missed_pulses == 1
+    # one pulse after the last one, the grid is where the sender's is (tick = pulses / 2)
+    assert f.tick_at(int(t0 + 200 * period)) == pytest.approx(100.0, abs=0.05)
+    assert f.tempo_bpm == pytest.approx(120.0, abs=0.1)
+
+
+def test_follower_does_not_invent_pulses_when_the_tempo_halves():
+    import mido
+
+    from assistant.clock import MidiClockFollower
+
+    f = MidiClockFollower(tempo_bpm=120)
+    t, fast, slow = 1_000_000_000, 60e9 / (120 * 24), 60e9 / (60 * 24)
+    f.feed(mido.Message("start"), t - 1_000_000)
+    for k in range(48):
+        f.feed(mido.Message("clock"), int(t))
+        t += fast
+    t += slow - fast  # from here on every interval is twice as long
+    for k in range(48):
+        f.feed(mido.Message("clock"), int(t))
+        t += slow
+    assert f.missed_pulses == 0
+    assert f.tempo_bpm == pytest.approx(60.0, abs=0.5)
