@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import tokens as T
 from ..model import sha256_of
+from ..ppm import STM_BIAS
 
 
 def _metrics_table(evaluation: dict) -> str:
@@ -33,6 +34,22 @@ def _metrics_table(evaluation: dict) -> str:
             rows.append(f"| {name} ({entry['melodies']} melodies, {entry['notes']} notes) | {model} | "
                         f"{cell('pitch_only_bits')} | {cell('pitch_given_rhythm_bits')} | {cell('joint_bits')} |")
     return "\n".join(rows)
+
+
+CHECK_MELODIES = 10
+
+
+def check_figures(model_path: Path) -> dict:
+    """Neural bits on the first ``CHECK_MELODIES`` melodies of each set (``tests/test_shipped_model.py``)."""
+    from ..evaluate import load_sets, neural_note_bits, short_term_pitch_model, summarise
+    from ..model import MelodyModel
+
+    model = MelodyModel.load(model_path, verify=False, window=1 << 30, warmup=False)
+    out = {}
+    for name, melodies in load_sets(["chorales", "kinder"], CHECK_MELODIES).items():
+        out[name] = {"neural": summarise([neural_note_bits(model, m) for m in melodies]),
+                     "neural_stm": summarise([neural_note_bits(model, m, short_term_pitch_model) for m in melodies])}
+    return out
 
 
 def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> str:
@@ -105,6 +122,10 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
         "pip install -e '.[train]'",
         "midi-assistant corpus",
         f"{info['command']}",
+        *([f"cp {' '.join(info['files'])} {Path(info['files'][0]).with_suffix('.train.json')} models/"]
+          if info.get("files") and Path(info["files"][0]).parent != model.parent else []),
+        "midi-assistant eval --json --generation --reproduce > runs/eval.json",
+        "midi-assistant bench --json > runs/bench.json",
         "python -m assistant.train.card --model models/melody.onnx --eval runs/eval.json --bench runs/bench.json",
         "```",
         "",
@@ -122,11 +143,21 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
         "Mean over melodies of each melody's mean information content (bits per note), from",
         "`midi-assistant eval --json` on the full evaluation sets. `ppm_*` are our PPM* baselines (LTM",
         "trained on the same training set); `neural_stm` blends each pitch distribution with a PPM",
-        "short-term model of the melody so far (entropy-weighted, bias 2), as the live engine does.",
+        f"short-term model of the melody so far (escape C, update exclusion, entropy-weighted with bias {STM_BIAS:g},",
+        "chosen on the validation split), as the live engine does.",
         "",
         _metrics_table(evaluation),
         "",
         f"Evaluated with model sha256 `{evaluation.get('model_sha256', '?')}`.",
+        "",
+        f"Check figures (the first {CHECK_MELODIES} melodies of each set; `tests/test_shipped_model.py` recomputes",
+        "them from the shipped file and requires agreement within 0.05 bits):",
+        "",
+        "| check | value |",
+        "| --- | --- |",
+        *[f"| check {name} {model_name} {key} | {value:.4f} |"
+          for name, models in check_figures(model).items() for model_name, figures in models.items()
+          for key, value in figures.items()],
     ]
     if evaluation.get("ppm_reproduction"):
         lines += ["", "PPM reproduction of Pearce (2005), pitch only, 10-fold cross-validation within each set:", "",
