@@ -43,6 +43,7 @@ CLOCK_TYPES = {"clock", "start", "stop", "continue", "songpos"}
 ANSWER_GUARD_NS = 8_000_000  # an answer starts on the first beat/bar at least this far ahead
 POLL_S = 0.005  # while a phrase may end or a bar line may need a ghost refresh
 IDLE_POLL_S = 0.05  # otherwise (nothing held, no phrase in progress)
+SPECULATE_BEFORE_TICKS = 6  # prepare the answer half a beat before the expected phrase end
 SUGGESTION_LANE, ACCEPTED_LANE = "suggestion", "accepted"
 _STOP = ("__stop__", 0)
 
@@ -213,12 +214,12 @@ class Engine:
             return True
         for event in self.capture.feed(msg, ns):
             self._on_capture_event(event, ns)
-        self._maybe_speculate(ns)
         return True
 
     def _tick(self, ns: int) -> None:
         for event in self.capture.poll(ns):
             self._on_capture_event(event, ns)
+        self._maybe_speculate(ns)
         if self.settings.mode == "ghost" and self._transport_ok():
             tick = self.clock.tick_at(ns)
             bar = bar_start(self.clock.meters, floor_tick(tick))
@@ -429,11 +430,16 @@ class Engine:
 
     # -- speculation (engine thread) -------------------------------------------------------
     def _maybe_speculate(self, ns: int) -> None:
-        """In call mode, once the player is silent, prepare the answer for the expected phrase end."""
+        """In call mode, half a beat before the expected phrase end, prepare the answer.
+
+        Not at every note-off: most silences between notes end with the next note,
+        and a generation per note would cost a good share of a core while the
+        musician plays. Half a beat leaves ample time (a whole answer takes ~50 ms).
+        """
         if self.settings.mode != "call" or not self._transport_ok():
             return
         end = self.capture.expected_end_tick()
-        if end is None:
+        if end is None or end - self.clock.tick_at(ns) > SPECULATE_BEFORE_TICKS:
             return
         start = next_start_tick(self.clock, self.clock.meters, self.settings.answer_on, ANSWER_GUARD_NS,
                                 self.clock.ns_at(end))

@@ -213,7 +213,11 @@ def test_tap_tempo_sets_the_internal_clock(tmp_path, tiny_model_path):
 
 def test_answer_is_prepared_during_the_silence_and_promoted_at_the_phrase_end(tmp_path, tiny_model_path):
     engine, clock, ports = make_engine(tmp_path, tiny_model_path)
-    play(engine, clock)  # the last note-off at tick 48 opens the silence: an answer for bar 96 is prepared
+    play(engine, clock)  # the last note-off at tick 48 opens the silence; the phrase ends at 60
+    engine._tick(at(clock, 50))
+    engine.generator.drain()
+    assert engine._spec_result is None  # too early: most silences end with the next note
+    engine._tick(at(clock, 55))  # half a beat before the end: the answer for bar 96 is prepared
     engine.generator.drain()
     assert engine._spec_result is not None and engine._spec_result.complete
     assert engine.scheduler.pending("suggestion") == []  # held, not played
@@ -228,14 +232,15 @@ def test_answer_is_prepared_during_the_silence_and_promoted_at_the_phrase_end(tm
 def test_playing_on_cancels_the_prepared_answer(tmp_path, tiny_model_path):
     engine, clock, ports = make_engine(tmp_path, tiny_model_path)
     play(engine, clock)
+    engine._tick(at(clock, 55))
     engine.generator.drain()
     assert engine._spec_result is not None
-    play(engine, clock, [(54, 12, 74, 90)])  # the player goes on before the phrase ends
+    play(engine, clock, [(57, 12, 74, 90)])  # the player goes on before the phrase ends
     assert engine._spec_result is None
     engine.generator.drain()
-    engine._tick(at(clock, 66))
+    engine._tick(at(clock, 69))
     assert engine.scheduler.pending("suggestion") == []  # nothing from the stale preparation
-    engine._tick(at(clock, 78))  # one beat after the new last note-off (66)
+    engine._tick(at(clock, 81))  # one beat after the new last note-off (69)
     engine.generator.drain()
     pending = engine.scheduler.pending("suggestion")
     assert pending and min(e.tick for e in pending) == 96
