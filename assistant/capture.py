@@ -29,7 +29,7 @@ thread-safe: one engine thread owns a Capture.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .clock import TICK_EPS, floor_tick
 from .errors import UserError

@@ -27,15 +27,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-import mido
-
 from .capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from .clock import floor_tick
 from .generator import GenerationRequest, GeneratorWorker, SuggestionSet
 from .keys import find_key
-from .music import Note, bar_start, meter_at, next_bar_start
+from .music import Note, bar_start, next_bar_start
 from .planner import Planner, next_start_tick, shift_until_in_time
-from .scheduler import Event, note_events
+from .scheduler import note_events
 
 log = logging.getLogger(__name__)
 

@@ -315,7 +315,6 @@ class MelodyModel:
         done = np.zeros(n, dtype=bool)
         counts = np.zeros(n, dtype=int)
         allowed = np.zeros((n, T.VOCAB_SIZE), dtype=bool)
-        step_index = 0
         while not done.all():
             for i, c in enumerate(cursors):
                 allowed[i] = T.grammar_mask(c.last)
@@ -353,7 +352,6 @@ class MelodyModel:
                     done[i] = True
             if done.all():
                 break
-            step_index += 1
             logits, keys, values = self._run(feats[0], feats[1], feats[2], keys, values)
             logits = logits[:, -1]
 

@@ -10,6 +10,7 @@ sounding note and CC 123) before the ports close.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 import threading
@@ -120,7 +121,7 @@ def write_stats(path: str, engine) -> None:
     import json
 
     stats = {"messages_received": engine.messages_received, "trigger_to_ready_ms": engine.latencies_ms,
-             "suggestions": engine.suggestions_made, "pid": __import__("os").getpid(),
+             "suggestions": engine.suggestions_made, "pid": os.getpid(),
              "dispatch_lateness_us": engine.scheduler.lateness_us()}
     with open(path, "w") as f:
         json.dump(stats, f)

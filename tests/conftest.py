@@ -8,6 +8,7 @@ servers never meet; clients find it through ``JACK_DEFAULT_SERVER``. A missing
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -102,3 +103,24 @@ def jack_server():
         for leftover in Path("/dev/shm").glob(f"*{name}*"):
             leftover.unlink(missing_ok=True)
         log.unlink(missing_ok=True)
+
+
+# -- a tiny melody network, exported once per session (see tests/tiny_model.py) --------------
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory):
+    from tiny_model import need
+
+    torch = need("torch")
+    from assistant.train.export import export_melody
+    from assistant.train.melody_net import MelodyNet, NetConfig
+
+    torch.manual_seed(0)
+    net = MelodyNet(NetConfig(d_model=32, n_layers=2, n_heads=2, dropout=0.0))
+    # random weights are near-uniform; sharpen them so that sampling has something to follow
+    with torch.no_grad():
+        net.tok.weight.mul_(40)
+    path = tmp_path_factory.mktemp("model") / "melody.onnx"
+    export_melody(net, path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    (path.parent / "melody.md").write_text(f"| file | sha256 |\n|---|---|\n| `melody.onnx` | `{digest}` |\n")
+    return path

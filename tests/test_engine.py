@@ -14,7 +14,6 @@ from assistant.fakeports import fake_ports
 from assistant.model import MelodyModel
 from assistant.runner import build_engine
 from assistant.scheduler import note_events
-from tiny_model import tiny_model_path  # noqa: F401  (fixture)
 
 PHRASE = [(0, 12, 60, 90), (12, 12, 64, 70), (24, 12, 67, 100), (36, 12, 72, 80)]  # ends at tick 48
 

@@ -7,7 +7,6 @@ from assistant import tokens as T
 from assistant.errors import UserError
 from assistant.model import Constraints, MelodyModel, sample_probs, verify_model_file
 from assistant.music import Meter, Melody, Note
-from tiny_model import tiny_model_path  # noqa: F401  (fixture)
 
 PHRASE = [Note(i * 6, 6 if i % 3 else 12, 60 + (i * 5) % 12) for i in range(12)]
 PHRASE = T.monophonic(PHRASE)

@@ -5,7 +5,6 @@ import pytest
 
 from assistant.cli import main
 from assistant.midifile import read_midi
-from tiny_model import tiny_model_path  # noqa: F401  (fixture)
 
 MELODY = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72]
 
