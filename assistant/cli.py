@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("assistant.demo", "run the real engine on a built-in phrase, no MIDI system needed"),
     "corpus": ("assistant.train.corpus", "extract and cache the training and evaluation melodies (train extra)"),
     "train": ("assistant.train.train_melody", "train the melody model and export it to ONNX (train extra)"),
+    "train-harmony": ("assistant.train.train_harmony", "train the chord model and export it to ONNX (train extra)"),
     "eval": ("assistant.evaluate", "score the models on the evaluation sets and print JSON"),
     "bench": ("assistant.bench", "measure model and engine latency and print JSON"),
     "continue": ("assistant.offline", "continue the melody of a MIDI file, writing variations to a new file"),

@@ -45,7 +45,11 @@ def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object (the default prints it too)")
     p.add_argument("--limit", type=int, help="evaluate only the first N melodies of each set")
     p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
-    p.add_argument("--sets", default=",".join(SETS), help="comma-separated evaluation sets")
+    p.add_argument("--sets", default=None,
+                   help="comma-separated evaluation sets (default chorales,kinder; with --harmony chorales,tunes)")
+    p.add_argument("--harmony", action="store_true",
+                   help="evaluate the chord model and its baselines instead (see assistant/evaluate_harmony.py)")
+    p.add_argument("--harmony-model", help="chord model (.onnx); default models/harmony.onnx")
     p.add_argument("--no-ppm", action="store_true", help="skip the PPM baselines (faster)")
     p.add_argument("--reproduce", action="store_true",
                    help="also run the 10-fold cross-validated PPM reproduction of Pearce (2005)")
@@ -224,8 +228,13 @@ def load_sets(names: list[str], limit: int | None) -> dict[str, list[Melody]]:
 def run(args) -> int:
     from .model import DEFAULT_MELODY_MODEL, MelodyModel, sha256_of
 
+    if args.harmony:
+        from .evaluate_harmony import run_harmony
+
+        print(json.dumps(run_harmony(args), indent=None if args.json else 2))
+        return 0
     started = time.monotonic()
-    names = [s.strip() for s in args.sets.split(",") if s.strip()]
+    names = [s.strip() for s in (args.sets or ",".join(SETS)).split(",") if s.strip()]
     sets = load_sets(names, args.limit)
     model_path = Path(args.model) if args.model else DEFAULT_MELODY_MODEL
     model = MelodyModel.load(model_path, window=1 << 30, warmup=False)

@@ -1,0 +1,207 @@
+"""The chord model at run time (ONNX Runtime and numpy only), and its input features.
+
+The model is causal on the beat grid (``harmony.beat_grid``): step ``t`` predicts
+the chord of beat ``t`` from the chords of beats ``0..t-1`` and the melody heard
+until one tick before beat ``t`` (``DECISION_TICKS``). That is what lets the
+accompaniment sound *on* the beat: the engine decides a tick early, with the same
+information the model had in training.
+
+Features of one step (``FEATURE_SIZE`` floats), from the melody notes known at the
+decision tick ``D = beat - DECISION_TICKS``:
+
+* 0..11   pitch-class weights of the melody in the window ``[previous beat - 1, D)``
+          (overlap in ticks over the window length);
+* 12..23  the pitch class of the latest note that began before ``D`` (one-hot);
+* 24      1 if that note still sounds at ``D``;
+* 25..36  the index of beat ``t`` in its bar (one-hot, clamped to 11);
+* 37..48  the meter id (``tokens.meter_id``, one-hot).
+
+A note still held at ``D`` is known only up to ``D``, which is exactly how the
+training data sees it (overlaps are cut at ``D``).
+
+Threading: ``ChordModel`` belongs to one thread (the engine thread); a step costs
+tens of microseconds (``midi-assistant bench`` reports ``chord_step_ms``).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from . import tokens as T
+from .errors import UserError
+from .harmony import CHORD_VOCAB_SIZE, beat_grid
+from .model import MODELS_DIR, REPAIR_HINT, verify_model_file
+from .music import Melody, Meter, Note, meter_at
+
+DEFAULT_HARMONY_MODEL = MODELS_DIR / "harmony.onnx"
+DECISION_TICKS = 1
+BOS_CHORD = CHORD_VOCAB_SIZE  # "no chord before the first beat" input id
+PC, CURRENT, SOUNDING, BEAT, METER = 0, 12, 24, 25, 37
+FEATURE_SIZE = METER + T.METER_IDS
+MAX_BEAT_INDEX = 11
+
+
+def step_features(notes: list[Note], beat_tick: int, previous_beat_tick: int, beat_index: int,
+                  meter: Meter) -> np.ndarray:
+    """Features [FEATURE_SIZE] for the step that predicts the beat at ``beat_tick``.
+
+    ``notes``: melody notes sorted by onset; only those that begin before the
+    decision tick matter. A held note may carry any duration reaching the
+    decision tick (it is cut there).
+    """
+    f = np.zeros(FEATURE_SIZE, dtype=np.float32)
+    decision = beat_tick - DECISION_TICKS
+    lo = previous_beat_tick - DECISION_TICKS
+    span = max(1, decision - lo)
+    latest: Note | None = None
+    for n in reversed(notes):
+        if n.onset >= decision:
+            continue
+        if latest is None:
+            latest = n
+        overlap = min(n.end, decision) - max(n.onset, lo)
+        if overlap > 0:
+            f[PC + n.pitch % 12] += overlap / span
+        elif n.end <= lo:
+            break  # notes are monophonic and sorted: nothing earlier overlaps
+    if latest is not None:
+        f[CURRENT + latest.pitch % 12] = 1.0
+        f[SOUNDING] = 1.0 if latest.end >= decision else 0.0
+    f[BEAT + min(beat_index, MAX_BEAT_INDEX)] = 1.0
+    f[METER + T.meter_id(meter)] = 1.0
+    return f
+
+
+def piece_inputs(melody: Melody, beats: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(previous chords [T] int64, features [T, F] float32, chords [T] int64)`` of a labelled piece.
+
+    ``beats`` is ``[(beat tick, chord id)]`` on the piece's beat grid, in order.
+    """
+    if not beats:
+        return (np.zeros(0, dtype=np.int64), np.zeros((0, FEATURE_SIZE), dtype=np.float32),
+                np.zeros(0, dtype=np.int64))
+    first, last = beats[0][0], beats[-1][0]
+    grid = {t: (k, length) for t, k, length in beat_grid(melody.meters, first, last + 1)}
+    feats = np.zeros((len(beats), FEATURE_SIZE), dtype=np.float32)
+    prev = np.full(len(beats), BOS_CHORD, dtype=np.int64)
+    chords = np.array([c for _, c in beats], dtype=np.int64)
+    prev[1:] = chords[:-1]
+    notes = melody.notes
+    hi = 0
+    for i, (tick, _) in enumerate(beats):
+        while hi < len(notes) and notes[hi].onset < tick:
+            hi += 1
+        index = grid.get(tick, (0, 0))[0]
+        previous = beats[i - 1][0] if i else tick - grid.get(tick, (0, 12))[1]
+        feats[i] = step_features(notes[max(0, hi - 64):hi], tick, previous, index, meter_at(melody.meters, tick))
+    return prev, feats, chords
+
+
+def transpose_features(feats: np.ndarray, semitones: int) -> np.ndarray:
+    """Features of the same melody ``semitones`` higher (pitch-class blocks rotated)."""
+    out = feats.copy()
+    out[..., PC:PC + 12] = np.roll(feats[..., PC:PC + 12], semitones, axis=-1)
+    out[..., CURRENT:CURRENT + 12] = np.roll(feats[..., CURRENT:CURRENT + 12], semitones, axis=-1)
+    return out
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+class ChordModel:
+    """Incremental chord model: one recurrent state, advanced one beat at a time.
+
+    ``step`` advances the state; ``peek`` and ``rollout`` look ahead without
+    changing it (for the forecast of upcoming chords). Not thread-safe: one owner.
+    """
+
+    def __init__(self, session, config: dict, path: Path):
+        self.session = session
+        self.config = config
+        self.path = path
+        self.layers = int(config["layers"])
+        self.hidden = int(config["hidden"])
+        self.reset()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, *, verify: bool = True, threads: int = 1,
+             warmup: bool = True) -> "ChordModel":
+        """Open a model file; with ``verify`` its sha256 must match its card (``UserError`` if not)."""
+        path = Path(path) if path else DEFAULT_HARMONY_MODEL
+        if verify:
+            verify_model_file(path)
+        elif not path.is_file():
+            raise UserError(f"model file {path} is missing; {REPAIR_HINT}")
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        try:
+            session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+            config = json.loads(session.get_modelmeta().custom_metadata_map["config"])
+            if int(config["features"]) != FEATURE_SIZE or int(config["vocab"]) != CHORD_VOCAB_SIZE:
+                raise ValueError("feature or vocabulary size differs from this program's")
+        except Exception as err:  # onnxruntime raises several types for a bad file
+            raise UserError(f"harmony model {path} cannot be loaded ({type(err).__name__}: "
+                            f"{str(err).splitlines()[0][:80] if str(err) else ''}); {REPAIR_HINT}") from None
+        model = cls(session, config, path)
+        if warmup:
+            for _ in range(3):
+                model.peek(BOS_CHORD, np.zeros(FEATURE_SIZE, dtype=np.float32))
+        return model
+
+    def reset(self) -> None:
+        """Forget the chords and melody so far (the next step is a first beat)."""
+        self.state = np.zeros((self.layers, 1, self.hidden), dtype=np.float32)
+        self.previous = BOS_CHORD
+
+    def _run(self, prev: np.ndarray, feats: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        logits, new_state = self.session.run(None, {"previous": prev, "features": feats, "state": state})
+        return logits, new_state
+
+    def peek(self, previous: int, feats: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """``(log-probabilities [V], state after)`` of one step, without advancing this model."""
+        logits, new_state = self._run(np.array([previous], dtype=np.int64), feats[None, :].astype(np.float32),
+                                      self.state if state is None else state)
+        return log_softmax(logits[0]), new_state
+
+    def step(self, feats: np.ndarray, previous: int | None = None) -> np.ndarray:
+        """Advance one beat: log-probabilities [V] of this beat's chord.
+
+        ``previous`` is the chord of the beat before (what was really played);
+        None uses the last one passed to ``commit``.
+        """
+        logp, self.state = self.peek(self.previous if previous is None else previous, feats)
+        return logp
+
+    def commit(self, chord: int) -> None:
+        """The chord that this beat really got: the next step's previous chord."""
+        self.previous = int(chord)
+
+    def forward_all(self, prev: np.ndarray, feats: np.ndarray) -> np.ndarray:
+        """Log-probabilities [T, V] of a whole piece (teacher forcing), batch 1, step by step."""
+        state = np.zeros((self.layers, 1, self.hidden), dtype=np.float32)
+        out = np.zeros((len(prev), CHORD_VOCAB_SIZE))
+        for t in range(len(prev)):
+            logits, state = self._run(prev[t:t + 1], feats[t:t + 1].astype(np.float32), state)
+            out[t] = log_softmax(logits[0])
+        return out
+
+    def forward_batch(self, prev: np.ndarray, feats: np.ndarray) -> np.ndarray:
+        """Log-probabilities [B, T, V] of ``B`` equal-length sequences, stepped together (evaluation)."""
+        b, t = prev.shape
+        state = np.zeros((self.layers, b, self.hidden), dtype=np.float32)
+        out = np.zeros((b, t, CHORD_VOCAB_SIZE))
+        for i in range(t):
+            logits, state = self._run(prev[:, i].astype(np.int64), feats[:, i].astype(np.float32), state)
+            out[:, i] = log_softmax(logits)
+        return out

@@ -1,0 +1,239 @@
+"""``midi-assistant eval --harmony``: how well chords are predicted, and how they fit the melody.
+
+For each evaluation set of the chord corpus (``chorales``: BWV 253-438, all four
+voices labelled per beat; ``tunes``: the held-out 10% of the chord-annotated tunes
+of ryansMammoth and oneills1850) and each predictor it reports:
+
+* ``chord_nll_bits``: mean -log2 p(true chord of the beat) over all beats, with the
+  true chords of the earlier beats as history (teacher forcing);
+* ``top1`` / ``top3``: share of beats whose true chord is the most likely one / among
+  the three most likely (same history);
+* ``note_in_chord``: share of sixteenth-note frames with a sounding melody note whose
+  pitch class is a tone of the beat's chord (silent frames skipped, N.C. counts as
+  outside), per piece, then averaged over pieces, as ReaLchords defines it. For the
+  model and the bigram it is measured *free running*, each beat's chord chosen
+  (most likely) from the chords the predictor itself chose before: that is what the
+  live accompaniment plays. ``note_in_chord_teacher_forced`` is the same with the
+  true history.
+
+Predictors: ``model`` (``models/harmony.onnx``); ``bigram`` (p(chord | previous chord),
+counted on the training pieces in all 12 transpositions, add-k smoothing with k
+chosen on the validation pieces); ``rule`` (the diatonic triad of the tracked key
+that contains the latest melody note heard at the decision tick; no
+probabilities, so no ``chord_nll_bits`` or ``top3``); ``true`` (the labels).
+
+Every predictor sees only what the live engine would: the melody up to one tick
+before the beat (``chord_model.DECISION_TICKS``).
+
+Needs the ``train`` extra (music21, for the corpus); main thread.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, piece_inputs
+from .harmony import CHORD_VOCAB_SIZE, NO_CHORD, KeyTracker, chord_pitch_classes, rule_chord, transpose_chord
+from .music import Note
+
+LN2 = math.log(2)
+HARMONY_SETS = ("chorales", "tunes")
+FRAME_TICKS = 3  # a sixteenth note
+
+
+# ----------------------------------------------------------------- note in chord
+
+
+def note_in_chord(melody, beats: list[tuple[int, int]], chords) -> float | None:
+    """Share of sixteenth frames with a sounding melody note that is a tone of the beat's chord.
+
+    ``beats`` gives the beat ticks; ``chords[i]`` is the chord played on beat ``i``.
+    None when no frame has a sounding note.
+    """
+    if not beats:
+        return None
+    ticks = [t for t, _ in beats]
+    pcs = [set(chord_pitch_classes(int(c))) for c in chords]
+    hits = frames = 0
+    j = 0
+    for n in melody.notes:
+        first = max(n.onset, ticks[0])
+        f = first + (-(first - ticks[0]) % FRAME_TICKS)
+        while f < n.end:
+            while j + 1 < len(ticks) and ticks[j + 1] <= f:
+                j += 1
+            while j > 0 and ticks[j] > f:
+                j -= 1
+            frames += 1
+            hits += n.pitch % 12 in pcs[j]
+            f += FRAME_TICKS
+    return hits / frames if frames else None
+
+
+# ------------------------------------------------------------------- bigram
+
+
+class ChordBigram:
+    """p(chord | previous chord) with add-k smoothing, counted in all 12 transpositions."""
+
+    def __init__(self, k: float = 0.1):
+        self.counts = np.zeros((CHORD_VOCAB_SIZE + 1, CHORD_VOCAB_SIZE))
+        self.k = k
+
+    def fit(self, pieces) -> "ChordBigram":
+        for p in pieces:
+            seq = [BOS_CHORD] + [c for _, c in p.beats]
+            for s in range(12):
+                moved = [c if c == BOS_CHORD else transpose_chord(c, s) for c in seq]
+                for a, b in zip(moved, moved[1:]):
+                    self.counts[a, b] += 1
+        return self
+
+    def log_probs(self, previous: int) -> np.ndarray:
+        row = self.counts[previous] + self.k
+        return np.log(row / row.sum())
+
+    def choose_k(self, pieces, options=(0.01, 0.03, 0.1, 0.3, 1.0)) -> float:
+        """Set ``k`` to the option with the lowest loss on ``pieces``; returns it."""
+        best = None
+        for k in options:
+            self.k = k
+            nll = -sum(self.log_probs(a)[b] for p in pieces
+                       for a, b in zip([BOS_CHORD] + [c for _, c in p.beats], [c for _, c in p.beats]))
+            if best is None or nll < best[0]:
+                best = (nll, k)
+        self.k = best[1]
+        return self.k
+
+
+# ------------------------------------------------------------------- per piece
+
+
+def _scores(logp_rows: np.ndarray, truth: np.ndarray) -> tuple[list[float], list[int], list[int]]:
+    nll = [-float(logp_rows[i, truth[i]]) / LN2 for i in range(len(truth))]
+    order = np.argsort(-logp_rows, axis=1)
+    top1 = [int(order[i, 0] == truth[i]) for i in range(len(truth))]
+    top3 = [int(truth[i] in order[i, :3]) for i in range(len(truth))]
+    return nll, top1, top3
+
+
+def model_piece(model: ChordModel, piece) -> dict:
+    prev, feats, truth = piece_inputs(piece.melody, piece.beats)
+    logp = model.forward_all(prev, feats)
+    nll, top1, top3 = _scores(logp, truth)
+    free: list[int] = []
+    state = np.zeros((model.layers, 1, model.hidden), dtype=np.float32)
+    previous = BOS_CHORD
+    for t in range(len(truth)):
+        rows, state = model.peek(previous, feats[t], state)
+        previous = int(np.argmax(rows))
+        free.append(previous)
+    return {"nll": nll, "top1": top1, "top3": top3,
+            "nic": note_in_chord(piece.melody, piece.beats, free),
+            "nic_tf": note_in_chord(piece.melody, piece.beats, np.argmax(logp, axis=1))}
+
+
+def bigram_piece(bigram: ChordBigram, piece) -> dict:
+    truth = np.array([c for _, c in piece.beats])
+    prev = np.concatenate([[BOS_CHORD], truth[:-1]])
+    logp = np.stack([bigram.log_probs(int(a)) for a in prev])
+    nll, top1, top3 = _scores(logp, truth)
+    free, previous = [], BOS_CHORD
+    for _ in truth:
+        previous = int(np.argmax(bigram.log_probs(previous)))
+        free.append(previous)
+    return {"nll": nll, "top1": top1, "top3": top3, "nic": note_in_chord(piece.melody, piece.beats, free),
+            "nic_tf": note_in_chord(piece.melody, piece.beats, np.argmax(logp, axis=1))}
+
+
+def rule_chords(melody, beats) -> list[int]:
+    """The rule baseline's chord per beat, from what is heard before each decision tick."""
+    tracker = KeyTracker()
+    notes = melody.notes
+    fed = 0
+    out = []
+    for tick, _ in beats:
+        decision = tick - DECISION_TICKS
+        while fed < len(notes) and notes[fed].onset < decision:
+            n = notes[fed]
+            tracker.update(Note(n.onset, max(1, min(n.end, decision) - n.onset), n.pitch))
+            fed += 1
+        est = tracker.estimate
+        current = notes[fed - 1].pitch if fed else None
+        out.append(rule_chord(est.key if est else None, current))
+    return out
+
+
+def rule_piece(piece) -> dict:
+    truth = [c for _, c in piece.beats]
+    chords = rule_chords(piece.melody, piece.beats)
+    return {"top1": [int(a == b) for a, b in zip(chords, truth)],
+            "nic": note_in_chord(piece.melody, piece.beats, chords)}
+
+
+def _mean(xs) -> float | None:
+    xs = [x for x in xs if x is not None]
+    return round(float(np.mean(xs)), 4) if xs else None
+
+
+def summarise(results: list[dict]) -> dict:
+    out = {}
+    pooled = {k: [v for r in results for v in r.get(k, [])] for k in ("nll", "top1", "top3")}
+    if pooled["nll"]:
+        out["chord_nll_bits"] = _mean(pooled["nll"])
+    if pooled["top1"]:
+        out["top1"] = _mean(pooled["top1"])
+    if pooled["top3"]:
+        out["top3"] = _mean(pooled["top3"])
+    out["note_in_chord"] = _mean(r.get("nic") for r in results)
+    if any("nic_tf" in r for r in results):
+        out["note_in_chord_teacher_forced"] = _mean(r.get("nic_tf") for r in results)
+    return out
+
+
+def evaluate_set(model: ChordModel, bigram: ChordBigram, pieces) -> dict:
+    entry = {
+        "pieces": len(pieces), "beats": sum(len(p.beats) for p in pieces),
+        "model": summarise([model_piece(model, p) for p in pieces]),
+        "bigram": summarise([bigram_piece(bigram, p) for p in pieces]),
+        "rule": summarise([rule_piece(p) for p in pieces]),
+        "true": {"note_in_chord": _mean(note_in_chord(p.melody, p.beats, [c for _, c in p.beats]) for p in pieces),
+                 "no_chord_share": _mean([int(c == NO_CHORD) for p in pieces for _, c in p.beats])},
+    }
+    m, b, r, t = entry["model"], entry["bigram"], entry["rule"], entry["true"]
+    entry["targets"] = {
+        "nll_below_bigram": m["chord_nll_bits"] < b["chord_nll_bits"],
+        "top1_above_both_baselines": m["top1"] > max(b["top1"], r["top1"]),
+        "note_in_chord_within_0.05_of_true": abs(m["note_in_chord"] - t["note_in_chord"]) <= 0.05,
+    }
+    return entry
+
+
+def run_harmony(args) -> dict:
+    """The ``eval --harmony`` report as a dict (see the module docstring)."""
+    from .chord_model import DEFAULT_HARMONY_MODEL
+    from .errors import UserError
+    from .model import sha256_of
+    from .train.chord_corpus import load_chord_corpus
+
+    started = time.monotonic()
+    path = Path(args.harmony_model) if getattr(args, "harmony_model", None) else DEFAULT_HARMONY_MODEL
+    model = ChordModel.load(path, warmup=False)
+    corpus = load_chord_corpus()
+    names = [s.strip() for s in (args.sets or ",".join(HARMONY_SETS)).split(",") if s.strip()]
+    unknown = [n for n in names if n not in corpus.eval_sets]
+    if unknown:
+        raise UserError(f"unknown harmony evaluation set {', '.join(unknown)}; choose from {', '.join(HARMONY_SETS)}")
+    bigram = ChordBigram().fit(corpus.train)
+    k = bigram.choose_k(corpus.valid)
+    result: dict = {"model": str(path), "model_sha256": sha256_of(path), "bigram_k": k}
+    for name in names:
+        pieces = corpus.eval_sets[name][: args.limit] if args.limit else corpus.eval_sets[name]
+        result[name] = evaluate_set(model, bigram, pieces)
+    result["seconds"] = round(time.monotonic() - started, 1)
+    return result
+

@@ -1,0 +1,181 @@
+"""Train the chord model on the chord corpus and export it to ONNX.
+
+``midi-assistant train-harmony`` (train extra): reads ``chord_corpus.load_chord_corpus``
+(extracted and cached on first use), trains ``ChordNet`` with teacher forcing and
+transposition over all 12 keys (every sequence drawn in a random key each time),
+keeps the weights with the best validation loss (in the written key, no
+augmentation), and writes ``--out`` plus ``<out stem>.train.json`` (settings,
+data counts, losses, seconds). Deterministic for a seed on one machine.
+
+Main thread only; torch uses ``--threads`` CPU threads (or one GPU with ``--device``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..chord_model import BOS_CHORD, piece_inputs, transpose_features
+from ..harmony import CHORD_VOCAB_SIZE, transpose_chord
+from ..model import MODELS_DIR
+
+IGNORE = -100
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--hidden", type=int, default=192, help="GRU width (default 192)")
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--dropout", type=float, default=0.2)
+    p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--batch", type=int, default=32, help="sequences per optimiser step")
+    p.add_argument("--crop", type=int, default=192, help="longest training sequence in beats")
+    p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--patience", type=int, default=8, help="epochs without a better validation loss before stopping")
+    p.add_argument("--max-minutes", type=float, default=30.0)
+    p.add_argument("--limit", type=int, help="use only the first N training pieces (quick checks)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: all cores)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--cache-dir", default=None, help="corpus cache folder")
+    p.add_argument("--workers", type=int, default=None, help="corpus extraction processes")
+    p.add_argument("--out", default=str(MODELS_DIR / "harmony.onnx"), help="ONNX file to write")
+
+
+_TRANSPOSE = np.array([[transpose_chord(c, s) if c < CHORD_VOCAB_SIZE else BOS_CHORD
+                        for c in range(CHORD_VOCAB_SIZE + 1)] for s in range(12)], dtype=np.int64)
+
+
+def arrays_of(pieces) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``piece_inputs`` of every piece with at least two beats."""
+    out = []
+    for p in pieces:
+        prev, feats, chords = piece_inputs(p.melody, p.beats)
+        if len(chords) >= 2:
+            out.append((prev, feats, chords))
+    return out
+
+
+def make_batch(items, shift_of, crop: int, rng: np.random.Generator):
+    """Padded arrays ``(prev [B,T], feats [B,T,F], target [B,T])``; each item transposed by
+    ``shift_of(i)`` semitones and cropped at random to ``crop`` beats."""
+    length = min(crop, max(len(c) for _, _, c in items))
+    b, f = len(items), items[0][1].shape[1]
+    prev = np.full((b, length), BOS_CHORD, dtype=np.int64)
+    feats = np.zeros((b, length, f), dtype=np.float32)
+    target = np.full((b, length), IGNORE, dtype=np.int64)
+    for i, (p, x, c) in enumerate(items):
+        start = int(rng.integers(0, len(c) - crop + 1)) if len(c) > crop else 0
+        n = min(crop, len(c))
+        s = shift_of(i) % 12
+        prev[i, :n] = _TRANSPOSE[s][p[start:start + n]]
+        feats[i, :n] = transpose_features(x[start:start + n], s) if s else x[start:start + n]
+        target[i, :n] = _TRANSPOSE[s][c[start:start + n]]
+    return prev, feats, target
+
+
+def evaluate_loss(net, data, device, batch: int = 64) -> dict:
+    """Mean cross-entropy (nats and bits) and top-1 over every beat, in the written keys."""
+    import torch
+
+    net.eval()
+    total, count, hits = 0.0, 0, 0
+    order = sorted(range(len(data)), key=lambda i: len(data[i][2]))
+    rng = np.random.default_rng(0)
+    with torch.no_grad():
+        for s in range(0, len(order), batch):
+            items = [data[i] for i in order[s:s + batch]]
+            prev, feats, target = make_batch(items, lambda i: 0, 10**9, rng)
+            logits = net(torch.from_numpy(prev).to(device), torch.from_numpy(feats).to(device))
+            t = torch.from_numpy(target).to(device)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), t.reshape(-1),
+                                                     ignore_index=IGNORE, reduction="sum")
+            mask = t != IGNORE
+            hits += int(((logits.argmax(-1) == t) & mask).sum())
+            total += float(loss)
+            count += int(mask.sum())
+    net.train()
+    nats = total / max(1, count)
+    return {"loss": nats, "bits": nats / math.log(2), "top1": hits / max(1, count), "beats": count}
+
+
+def run(args, corpus=None) -> int:
+    import torch
+
+    from .chord_corpus import load_chord_corpus
+    from .chord_net import ChordNet, ChordNetConfig, export_chord_net
+
+    started = time.perf_counter()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    corpus = corpus or load_chord_corpus(cache_dir=args.cache_dir, workers=args.workers)
+    train_pieces = corpus.train[: args.limit] if args.limit else corpus.train
+    train, valid = arrays_of(train_pieces), arrays_of(corpus.valid)
+    if not train or not valid:
+        from ..errors import UserError
+
+        raise UserError("the chord corpus has no training or validation pieces: run `midi-assistant corpus --harmony --force`")
+    device = torch.device(args.device)
+    cfg = ChordNetConfig(hidden=args.hidden, layers=args.layers, dropout=args.dropout)
+    net = ChordNet(cfg).to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    steps_per_epoch = math.ceil(len(train) / args.batch)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=steps_per_epoch * args.epochs,
+                                                pct_start=0.1)
+    best, best_state, bad, history = math.inf, None, 0, []
+    print(f"train-harmony: {len(train)} training pieces ({sum(len(c) for *_, c in train)} beats), "
+          f"{len(valid)} validation, {sum(p.numel() for p in net.parameters())} parameters", flush=True)
+    epoch = 0
+    for epoch in range(1, args.epochs + 1):
+        order = rng.permutation(len(train))
+        run_loss = 0.0
+        for s in range(0, len(order), args.batch):
+            items = [train[i] for i in order[s:s + args.batch]]
+            shifts = rng.integers(0, 12, len(items))
+            prev, feats, target = make_batch(items, lambda i: int(shifts[i]), args.crop, rng)
+            logits = net(torch.from_numpy(prev).to(device), torch.from_numpy(feats).to(device))
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                                     torch.from_numpy(target).to(device).reshape(-1),
+                                                     ignore_index=IGNORE)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+            opt.step()
+            sched.step()
+            run_loss += float(loss)
+        v = evaluate_loss(net, valid, device)
+        history.append({"epoch": epoch, "train_loss": run_loss / steps_per_epoch, **v})
+        print(f"epoch {epoch}: train {run_loss / steps_per_epoch:.3f} valid {v['loss']:.3f} nats "
+              f"({v['bits']:.3f} bits, top1 {v['top1']:.3f})", flush=True)
+        if v["loss"] < best - 1e-4:
+            best, bad = v["loss"], 0
+            best_state = {k: t.detach().cpu().clone() for k, t in net.state_dict().items()}
+        else:
+            bad += 1
+        if bad >= args.patience or (time.perf_counter() - started) / 60 > args.max_minutes:
+            break
+    net.load_state_dict(best_state)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    export_chord_net(net, out)
+    summary = {
+        "command": "midi-assistant train-harmony " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
+            if k in ("hidden", "layers", "dropout", "lr", "weight_decay", "batch", "crop", "epochs",
+                     "patience", "seed") and v is not None),
+        "config": cfg.to_dict(), "epochs_run": epoch, "best_valid": min(history, key=lambda h: h["loss"]),
+        "history": history, "seconds": round(time.perf_counter() - started, 1),
+        "data": {"train_pieces": len(train), "train_beats": int(sum(len(c) for *_, c in train)),
+                 "valid_pieces": len(valid), "valid_beats": int(sum(len(c) for *_, c in valid))},
+        "torch": torch.__version__,
+    }
+    out.with_name(out.name.split(".")[0] + ".train.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {out} (best validation {best:.3f} nats, {summary['seconds']} s)")
+    return 0
