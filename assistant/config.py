@@ -131,6 +131,27 @@ def _velocity(v):
     raise _Invalid('"follow" or a whole number in 1..127')
 
 
+_KEY_NAME = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*$")
+
+
+def parse_key_name(v: str):
+    """``keys.Key`` of a name like "D minor", "Bb major", "F#m" or "C"; None if not one."""
+    from .keys import Key
+
+    found = _KEY_NAME.match(v) if isinstance(v, str) else None
+    if not found:
+        return None
+    tonic = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}[found.group(1).lower()]
+    tonic += {"#": 1, "b": -1}.get(found.group(2), 0)
+    return Key(tonic % 12, (found.group(3) or "major") in ("minor", "min", "m"))
+
+
+def _key(v):
+    if v == "" or parse_key_name(v) is not None:
+        return v
+    raise _Invalid('"" (follow what is played) or a key like "D minor" or "Bb major"')
+
+
 _TIME_SIGNATURE = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
 
 
@@ -219,12 +240,13 @@ class ClockConfig:
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
     melody: str = _opt("", _text)
+    harmony: str = _opt("", _text)
     stm_weight: float = _opt(3.0, _number(0, 10))
 
 
 @dataclass(frozen=True, slots=True)
 class SuggestConfig:
-    mode: str = _opt("call", _choice("call", "ghost"))
+    mode: str = _opt("call", _choice("call", "ghost", "harmony", "call+harmony", "ghost+harmony"))
     alternatives: int = _opt(4, _integer(1, 8))
     bars: int = _opt(2, _integer(1, 16))
     temperature: float = _opt(0.9, _number(0.05, 5))
@@ -240,6 +262,17 @@ class SuggestConfig:
     accepted_channel: int = _opt(1, _integer(1, 16))
     harmony_channel: int = _opt(2, _integer(1, 16))
     scale_lock: str = _opt("off", _choice("off", "key", "chord"))
+
+
+@dataclass(frozen=True, slots=True)
+class HarmonyConfig:
+    pattern: str = _opt("bar", _choice("bar", "beat", "arpeggio"))
+    register_low: int = _opt(48, _integer(0, 127))
+    register_high: int = _opt(72, _integer(0, 127))
+    voices: int = _opt(4, _integer(3, 4))
+    velocity: int | str = _opt("follow", _velocity)
+    accepted_channel: int = _opt(2, _integer(1, 16))
+    key: str = _opt("", _key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,6 +312,7 @@ class ControlsConfig:
     quit: tuple[str, ...] = _controls_field(())
     scale_lock: tuple[str, ...] = _controls_field("cc:103")
     tap_tempo: tuple[str, ...] = _controls_field(())
+    harmony: tuple[str, ...] = _controls_field("cc:104")
 
 
 def _keys_field(default: str) -> Any:
@@ -303,6 +337,7 @@ class KeysConfig:
     quit: tuple[str, ...] = _keys_field("q")
     scale_lock: tuple[str, ...] = _keys_field("s")
     tap_tempo: tuple[str, ...] = _keys_field("t")
+    harmony: tuple[str, ...] = _keys_field("h")
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +348,7 @@ class Config:
     clock: ClockConfig = field(default_factory=ClockConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     suggest: SuggestConfig = field(default_factory=SuggestConfig)
+    harmony: HarmonyConfig = field(default_factory=HarmonyConfig)
     humanise: HumaniseConfig = field(default_factory=HumaniseConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     controls: ControlsConfig = field(default_factory=ControlsConfig)
@@ -484,6 +520,11 @@ def _cross_check(values: dict, origin: dict) -> None:
         where = source("suggest.register_low", "suggest.register_high")
         raise UserError(f"{where}: suggest.register_low ({s['register_low']}) must be below "
                         f"suggest.register_high ({s['register_high']}): lower one or raise the other")
+    h = values["harmony"]
+    if h["register_high"] - h["register_low"] < 12:
+        where = source("harmony.register_low", "harmony.register_high")
+        raise UserError(f"{where}: the harmony register {h['register_low']}..{h['register_high']} is narrower "
+                        "than an octave: lower harmony.register_low or raise harmony.register_high")
     shared_accepted = p["accepted"] in ("", p["output"])
     if shared_accepted and s["accepted_channel"] == s["channel"]:
         where = source("ports.accepted", "suggest.accepted_channel", "suggest.channel")

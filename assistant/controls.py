@@ -43,7 +43,7 @@ from .errors import UserError
 ACTIONS: tuple[str, ...] = (
     "accept", "next", "previous", "regenerate", "clear",
     "temperature_up", "temperature_down", "bars_up", "bars_down",
-    "mode", "audition", "end_phrase", "panic", "quit", "scale_lock", "tap_tempo",
+    "mode", "audition", "end_phrase", "panic", "quit", "scale_lock", "tap_tempo", "harmony",
 )
 """Every action a control can trigger, in the order the UI lists them."""
 

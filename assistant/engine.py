@@ -30,8 +30,8 @@ from dataclasses import dataclass, field, replace
 from .capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from .clock import floor_tick
 from .generator import GenerationRequest, GeneratorWorker, SuggestionSet
-from .keys import find_key
-from .music import Note, bar_start, next_bar_start
+from .harmony import KeyTracker, chord_name, chord_of_pitches
+from .music import Note, bar_start, meter_at, next_bar_start
 from .planner import Planner, next_start_tick, shift_until_in_time
 from .scheduler import note_events
 
@@ -42,7 +42,8 @@ ANSWER_GUARD_NS = 8_000_000  # an answer starts on the first beat/bar at least t
 POLL_S = 0.005  # while a phrase may end or a bar line may need a ghost refresh
 IDLE_POLL_S = 0.05  # otherwise (nothing held, no phrase in progress)
 SPECULATE_BEFORE_TICKS = 6  # prepare the answer half a beat before the expected phrase end
-SUGGESTION_LANE, ACCEPTED_LANE = "suggestion", "accepted"
+SUGGESTION_LANE, ACCEPTED_LANE, HARMONY_LANE = "suggestion", "accepted", "harmony"
+MELODY_MODES = ("call", "ghost", "none")
 _STOP = ("__stop__", 0)
 
 
@@ -50,7 +51,8 @@ _STOP = ("__stop__", 0)
 class EngineSettings:
     """What the player changes at run time (controls) on top of the config."""
 
-    mode: str = "call"
+    mode: str = "call"  # melody suggestions: "call", "ghost" or "none"
+    harmony: bool = False  # live accompaniment on the harmony channel
     alternatives: int = 4
     bars: int = 2
     temperature: float = 0.9
@@ -59,6 +61,23 @@ class EngineSettings:
     scale_lock: str = "off"
     answer_on: str = "bar"
     stm_weight: float = 3.0
+
+    @property
+    def mode_name(self) -> str:
+        """As the config writes it: "call", "ghost+harmony", "harmony"..."""
+        if self.mode == "none":
+            return "harmony" if self.harmony else "none"
+        return f"{self.mode}+harmony" if self.harmony else self.mode
+
+
+def parse_mode(text: str) -> tuple[str, bool]:
+    """``(melody mode, harmony on)`` of a config mode: call, ghost, harmony, call+harmony, ghost+harmony."""
+    parts = [p.strip() for p in text.split("+")]
+    harmony = "harmony" in parts
+    melody = [p for p in parts if p != "harmony"]
+    if len(melody) > 1 or (melody and melody[0] not in ("call", "ghost")) or not (melody or harmony):
+        raise ValueError(f"unknown mode {text!r}: use call, ghost, harmony, call+harmony or ghost+harmony")
+    return (melody[0] if melody else "none"), harmony
 
 
 @dataclass
@@ -78,6 +97,10 @@ class Snapshot:
     p99_latency_ms: float | None
     messages: list[str] = field(default_factory=list)
     phrase_notes: int = 0
+    key_confidence: float | None = None
+    held_chord: str | None = None  # what the player holds now, e.g. "G7"
+    chord: str | None = None  # the accompaniment's chord on the current beat
+    upcoming: list[tuple[int, str]] = field(default_factory=list)  # (beat tick, chord name), next two bars
 
 
 def timed_events(placed: list[tuple[Note, int]], channel: int, output: str = "out"):
@@ -91,7 +114,10 @@ class Engine:
     def __init__(self, *, clock, ports, model, scheduler, controls, session=None, settings=None,
                  capture: Capture | None = None, planner: Planner | None = None,
                  suggestion_channel: int = 0, accepted_channel: int = 0, accepted_output: str = "accepted",
-                 clock_follower=None, play_when_stopped: bool = False, seed: int | None = None):
+                 clock_follower=None, play_when_stopped: bool = False, seed: int | None = None,
+                 accompanist=None, harmony_channel: int = 1, harmony_output: str = "out",
+                 accepted_harmony_channel: int = 1, key_tracker: KeyTracker | None = None,
+                 harmony_velocity: int | str = "follow"):
         self.clock = clock
         self.follower = clock_follower  # a MidiClockFollower fed from the inbox, or None
         self.ports = ports
@@ -106,6 +132,18 @@ class Engine:
         self.accepted_output = accepted_output
         self.play_when_stopped = play_when_stopped
         self.seed = seed
+        self.accompanist = accompanist  # None: no harmony model loaded
+        self.harmony_channel = harmony_channel
+        self.harmony_output = harmony_output
+        self.accepted_harmony_channel = accepted_harmony_channel
+        self.harmony_velocity = harmony_velocity
+        self.key_tracker = key_tracker or KeyTracker()
+        self._key_estimate = self.key_tracker.estimate
+        self._held_chord: str | None = None
+        self._harmony_view: tuple[str | None, list[tuple[int, str]]] = (None, [])
+        if self.settings.harmony and accompanist is None:
+            self.settings.harmony = False
+            self.note("harmony needs the chord model: accompaniment is off")
         self.inbox = ports.inbox
         self.generator = GeneratorWorker(model, self._on_note, self._on_done, self._on_error)
         self._lock = threading.Lock()
@@ -188,12 +226,17 @@ class Engine:
 
     def _poll_interval(self) -> float:
         """Short while a phrase end or a bar line may be due; long when idle (CPU)."""
-        busy = self.capture.in_phrase or self.settings.mode == "ghost"
+        busy = (self.capture.in_phrase or self.settings.mode == "ghost"
+                or (self.settings.harmony and self.accompanist is not None and self.accompanist.active))
         return POLL_S if busy else IDLE_POLL_S
 
     def _handle(self, msg, ns: int) -> bool:
         """One inbox item; returns False to stop the engine."""
-        if isinstance(msg, tuple):  # ("action", name)
+        if isinstance(msg, tuple):  # ("action", name) or ("planned", notes, replace_from)
+            if msg[0] == "planned":
+                if self.accompanist is not None:
+                    self.accompanist.plan(msg[1], msg[2])
+                return True
             return self.perform(msg[1])
         self.messages_received += 1
         if msg.type in CLOCK_TYPES:
@@ -202,6 +245,8 @@ class Engine:
                 self.follower.feed(msg, ns)
                 if was_running and not self.follower.running:
                     self._drop_suggestion("transport stopped")
+                    if self.accompanist is not None:
+                        self.accompanist.reset()
             return True
         if msg.type == "sysex":
             return True
@@ -218,6 +263,8 @@ class Engine:
         for event in self.capture.poll(ns):
             self._on_capture_event(event, ns)
         self._maybe_speculate(ns)
+        if self.settings.harmony and self._transport_ok():
+            self._accompany(ns)
         if self.settings.mode == "ghost" and self._transport_ok():
             tick = self.clock.tick_at(ns)
             bar = bar_start(self.clock.meters, floor_tick(tick))
@@ -236,12 +283,20 @@ class Engine:
             # the DAW is stopped: its clock does not move, so these notes have no
             # musical time; the model and the capture file do not take them
             return
+        if isinstance(event, (NoteStarted, NoteEnded)):
+            held = [pitch for _, pitch in self.capture.held]
+            self._held_chord = chord_name(chord_of_pitches(held)) if len(set(p % 12 for p in held)) >= 3 else None
         if isinstance(event, NoteStarted):
             self._cancel_speculation()  # the player goes on: the prepared answer is stale
+            if self.accompanist is not None and event.pitch >= max((p for _, p in self.capture.held), default=0):
+                self.accompanist.hold(event.tick, event.pitch)
         elif isinstance(event, MelodyNote):
             self._melody.append(event.note)
             self.generator.feed(event.note)
             self.planner.observe_player(event.note.pitch, event.note.velocity)
+            self._key_estimate = self.key_tracker.update(event.note)
+            if self.accompanist is not None:
+                self.accompanist.add_note(event.note)
         elif isinstance(event, NoteEnded):
             self.planner.observe_timing(event.played.onset_offset_ns)
             if self.session is not None:
@@ -258,20 +313,65 @@ class Engine:
         self._request_ids += 1
         s = self.settings
         key = self.key() if s.scale_lock != "off" else None
-        if s.scale_lock == "chord" and not self._chord_lock_noted:
-            self._chord_lock_noted = True
-            self.note("scale lock 'chord' needs the harmony model (not built yet): locking to the key")
         pcs = key.pitch_classes() if (s.scale_lock != "off" and key is not None) else None
+        strong = None
+        if s.scale_lock == "chord":
+            tones = self._chord_tones(start_tick, s.bars)
+            if tones is None:
+                if not self._chord_lock_noted:
+                    self._chord_lock_noted = True
+                    self.note("scale lock 'chord' follows the accompaniment's chords: locking to the key "
+                              "until chords play (mode +harmony)")
+            else:
+                strong = {t: pc for t, pc in tones.items() if self._strong_beat(t)}
         req = GenerationRequest(
             id=self._request_ids, start_tick=start_tick, bars=s.bars, n=s.alternatives,
-            temperature=s.temperature, top_p=s.top_p, constraints=self.planner.constraints(pcs),
+            temperature=s.temperature, top_p=s.top_p, constraints=self.planner.constraints(pcs, strong),
             stm_weight=s.stm_weight, seed=None if self.seed is None else self.seed + self._request_ids,
             trigger_ns=trigger_ns, purpose=purpose)
         self.generator.request(req)
         return req
 
     def key(self):
-        return find_key(list(self._melody)[-32:]) if len(self._melody) >= 4 else None
+        """The tracked key (``keys.Key``) or None; the config's fixed key if one is set."""
+        est = self._key_estimate
+        return est.key if est is not None else None
+
+    def _strong_beat(self, tick: int) -> bool:
+        """The downbeat, and the middle of the bar in 4/4, 2/2 and other even meters of 4+ beats."""
+        from .harmony import beat_ticks
+
+        meters = self.clock.meters
+        m = meter_at(meters, tick)
+        position = (tick - m.start) % m.bar_ticks
+        beats = m.bar_ticks // beat_ticks(m)
+        return position == 0 or (beats >= 4 and beats % 2 == 0 and position == m.bar_ticks // 2)
+
+    # -- harmony (engine thread) -----------------------------------------------------------
+    def _accompany(self, ns: int) -> None:
+        """Decide the chords whose decision tick has come and schedule the ones still ahead."""
+        acc = self.accompanist
+        if acc is None:
+            return
+        meters = self.clock.meters
+        velocity = self.harmony_velocity if isinstance(self.harmony_velocity, int) else \
+            max(1, round(self.planner.velocity() * 0.8))
+        for decision in acc.decide(self.clock.tick_at(ns), meters, velocity):
+            if decision.notes and self.clock.ns_at(decision.beat.tick) >= self.clock.now() + 1_000_000:
+                self.scheduler.schedule(note_events(decision.notes, self.harmony_channel, self.harmony_output),
+                                        HARMONY_LANE)
+        current = chord_name(acc.current.chord) if acc.current is not None else None
+        self._harmony_view = (current, [(t, chord_name(c)) for t, c in acc.forecast])
+
+    def _chord_tones(self, start_tick: int, bars: int) -> dict[int, frozenset[int]] | None:
+        """Chord tones per beat for a suggestion from ``start_tick`` (the chord scale lock)."""
+        acc = self.accompanist
+        if acc is None or acc.current is None:
+            return None
+        from .accompanist import chord_tones_by_beat
+
+        end = start_tick + bars * meter_at(self.clock.meters, start_tick).bar_ticks
+        return chord_tones_by_beat(acc.chords_for([], self.clock.meters, acc.current.beat.tick + 1, end))
 
     # -- actions (engine thread) ------------------------------------------------------
     def perform(self, action: str) -> bool:
@@ -300,7 +400,16 @@ class Engine:
         elif action == "mode":
             s.mode = "ghost" if s.mode == "call" else "call"
             self._last_bar = None
-            self.note(f"mode {s.mode}")
+            self.note(f"mode {s.mode_name}")
+        elif action == "harmony":
+            if self.accompanist is None:
+                self.note("harmony needs the chord model (models/harmony.onnx)")
+            else:
+                s.harmony = not s.harmony
+                if not s.harmony:
+                    self.scheduler.clear(HARMONY_LANE, self._now_tick())
+                self.accompanist.reset()
+                self.note(f"mode {s.mode_name}")
         elif action == "audition":
             s.audition = not s.audition
             if not s.audition:
@@ -320,7 +429,7 @@ class Engine:
                 if bpm is not None:
                     self.note(f"tempo {bpm:.1f} BPM (tap)")
         elif action == "scale_lock":
-            s.scale_lock = {"off": "key", "key": "off", "chord": "off"}[s.scale_lock]
+            s.scale_lock = {"off": "key", "key": "chord", "chord": "off"}[s.scale_lock]
             self.note(f"scale lock {s.scale_lock}")
         else:
             self.note(f"unknown action {action!r}")
@@ -367,13 +476,31 @@ class Engine:
         placed = [self.planner.humanise(n, offset) for n in notes]
         self.scheduler.clear(SUGGESTION_LANE, now)
         self.scheduler.schedule(timed_events(placed, self.accepted_channel, self.accepted_output), ACCEPTED_LANE)
+        label = f"request {current.request.id} alternative {self._selected + 1}"
+        chords = self._accepted_chords([n for n, _ in placed], target)
+        if chords:
+            self.scheduler.schedule(note_events(chords, self.accepted_harmony_channel, self.accepted_output),
+                                    ACCEPTED_LANE)
         if self.session is not None:
-            self.session.accept([n for n, _ in placed],
-                                label=f"request {current.request.id} alternative {self._selected + 1}")
+            if chords:
+                self.session.accept(chords, label=label + " chords", track="harmony")
+            self.session.accept([n for n, _ in placed], label=label)
         self._accepted += 1
         with self._lock:
             self._current = None
         self.note(f"accepted {len(placed)} notes from bar tick {target}")
+
+    def _accepted_chords(self, notes: list[Note], start: int) -> list[Note]:
+        """With the accompaniment on, the chords that go with accepted ``notes`` from bar ``start``."""
+        acc = self.accompanist
+        if acc is None or not self.settings.harmony or not notes:
+            return []
+        meters = self.clock.meters
+        end = next_bar_start(meters, max(n.end for n in notes) - 1)
+        chords = acc.chords_for(notes, meters, start, end)
+        velocity = self.harmony_velocity if isinstance(self.harmony_velocity, int) else \
+            max(1, round(self.planner.velocity() * 0.8))
+        return acc.render_chords(chords, meters, velocity)
 
     # -- generator worker callbacks ------------------------------------------------------
     def _on_note(self, result: SuggestionSet, alt: int, note: Note, index: int) -> None:
@@ -421,6 +548,10 @@ class Engine:
         if plan is None:
             return
         events, replace_from = plan
+        if self.settings.harmony:  # the accompaniment follows the suggestion it can hear
+            # events come from note_events: (note-on, note-off) pairs
+            heard = [Note(on.tick, max(1, off.tick - on.tick), on.msg.note) for on, off in zip(events[::2], events[1::2])]
+            self.inbox.put((("planned", tuple(heard), replace_from), self.clock.now()))
         if replace_from is not None:  # a new plan replaces the old one's future, from its first note
             self.scheduler.replace(SUGGESTION_LANE, events, replace_from)
         elif events:
@@ -507,14 +638,17 @@ class Engine:
             start = current.request.start_tick + self._shift if current else None
             selected = self._selected
         lat = sorted(self._latencies)
-        key = self.key()
+        est = self._key_estimate
+        chord, upcoming = self._harmony_view
         return Snapshot(
             settings=replace(self.settings), running=self.clock.running, tempo_bpm=self.clock.tempo_bpm,
-            tick=self.clock.tick_at(self.clock.now()), key=key.name if key else None, selected=selected,
+            tick=self.clock.tick_at(self.clock.now()), key=est.name if est else None, selected=selected,
             alternatives=alts, suggestion_start=start, accepted_count=self._accepted,
             last_latency_ms=self._latencies[-1] if self._latencies else None,
             p99_latency_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
-            messages=list(self._messages), phrase_notes=len(self.capture.phrase_notes))
+            messages=list(self._messages), phrase_notes=len(self.capture.phrase_notes),
+            key_confidence=est.confidence if est else None, held_chord=self._held_chord,
+            chord=chord if self.settings.harmony else None, upcoming=upcoming if self.settings.harmony else [])
 
     @property
     def latencies_ms(self) -> list[float]:

@@ -85,4 +85,6 @@ def fake_ports(names: PortNames = PortNames(), now: Callable[[], int] = now_ns) 
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     out = FakeOutput(names.output, now)
     acc = FakeOutput(names.accepted, now) if names.accepted else out
-    return MidiPorts("fake", inbox, FakeInput(inbox, names.input, now), {"out": out, "accepted": acc})
+    harmony = FakeOutput(names.harmony, now) if names.harmony else out
+    return MidiPorts("fake", inbox, FakeInput(inbox, names.input, now),
+                     {"out": out, "accepted": acc, "harmony": harmony})

@@ -78,23 +78,32 @@ class Constraints:
 
     ``pitch_classes``: allowed pitch classes (0 = C), None for all twelve.
     ``low``/``high``: inclusive MIDI pitch range.
+    ``onset_pitch_classes``: ``((tick, pitch classes), ...)``: a note that begins
+    exactly on one of these ticks may use only those classes instead (the chord
+    scale lock: chord tones on the strong beats).
     """
 
     pitch_classes: frozenset[int] | None = None
     low: int = 0
     high: int = 127
+    onset_pitch_classes: tuple[tuple[int, frozenset[int]], ...] = ()
 
-    def pitch_mask(self) -> np.ndarray:
+    def pitch_mask(self, pitch_classes: frozenset[int] | None | str = "default") -> np.ndarray:
         """Bool [128] of allowed pitches; raises ValueError if none is allowed."""
+        classes = self.pitch_classes if pitch_classes == "default" else pitch_classes
         allowed = np.zeros(128, dtype=bool)
         allowed[max(0, self.low):min(127, self.high) + 1] = True
-        if self.pitch_classes is not None:
-            in_class = np.isin(np.arange(128) % 12, sorted(self.pitch_classes))
+        if classes is not None:
+            in_class = np.isin(np.arange(128) % 12, sorted(classes))
             allowed &= in_class
         if not allowed.any():
             raise ValueError(f"constraints allow no pitch: range {self.low}..{self.high}, "
-                             f"pitch classes {sorted(self.pitch_classes or [])}")
+                             f"pitch classes {sorted(classes or [])}")
         return allowed
+
+    def onset_masks(self) -> dict[int, np.ndarray]:
+        """``{tick: bool [128]}`` for the ticks of ``onset_pitch_classes``."""
+        return {tick: self.pitch_mask(classes) for tick, classes in self.onset_pitch_classes}
 
 
 def sample_rows(logits: np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
@@ -274,7 +283,9 @@ class MelodyModel:
         not changed. Deterministic for a given ``seed``.
         """
         rng = np.random.default_rng(seed)
-        pitch_mask = (constraints or Constraints()).pitch_mask()
+        constraints = constraints or Constraints()
+        pitch_mask = constraints.pitch_mask()
+        onset_masks = constraints.onset_masks()
         keys, values = self._keys, self._values
         if self._cursor is None:  # nothing heard: start a melody at the start tick's bar
             origin = start_tick if start_tick is not None else self._first_onset
@@ -319,7 +330,7 @@ class MelodyModel:
             for i, c in enumerate(cursors):
                 allowed[i] = T.grammar_mask(c.last)
                 if T.kind_of(c.last) == T.KIND_DUR:
-                    allowed[i, T.PITCH_TOKENS] &= pitch_mask
+                    allowed[i, T.PITCH_TOKENS] &= onset_masks.get(c.tick, pitch_mask)
                 elif first_exact and counts[i] == 0:
                     allowed[i, T.REST_TOKENS] = False
                 else:  # no rest may reach the end: every alternative gets notes

@@ -63,7 +63,8 @@ class Planner:
             self._offsets.append(onset_offset_ns)
 
     # -- generator worker ----------------------------------------------------------
-    def constraints(self, pitch_classes: frozenset[int] | None = None) -> Constraints:
+    def constraints(self, pitch_classes: frozenset[int] | None = None,
+                    onset_pitch_classes: dict[int, frozenset[int]] | None = None) -> Constraints:
         """Pitch range (and optional scale) for the next suggestion."""
         low, high = self.register_low, self.register_high
         if self.register == "follow":
@@ -75,7 +76,7 @@ class Planner:
                 if high - low < 12:  # keep at least an octave to move in
                     centre = (low + high) // 2
                     low, high = max(0, centre - 6), min(127, centre + 6)
-        return Constraints(pitch_classes, low, high)
+        return Constraints(pitch_classes, low, high, tuple(sorted((onset_pitch_classes or {}).items())))
 
     def velocity(self) -> int:
         if self.fixed_velocity is not None:

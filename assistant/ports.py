@@ -70,6 +70,7 @@ class PortNames:
     output: str = "MIDI Assistant Out"
     accepted: str | None = "MIDI Assistant Accepted"
     client: str = "MIDI Assistant"
+    harmony: str | None = None  # None: chords share ``output`` (on their own channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,8 +374,9 @@ def resolve_port(wanted: str, available: list[str], direction: str, backend: str
 class MidiPorts:
     """Our open ports: ``inbox`` of (msg, arrival_ns) from the input, and named outputs.
 
-    ``outputs`` maps "out" and "accepted" to ports with ``send(msg)``; "accepted" is
-    the same port as "out" when there is no separate accepted port. Usable as a
+    ``outputs`` maps "out", "accepted" and "harmony" to ports with ``send(msg)``;
+    "accepted" and "harmony" are the same port as "out" when they have no port of
+    their own. Usable as a
     context manager; :meth:`close` is idempotent and closes the input first.
     """
 
@@ -440,6 +442,8 @@ def open_ports(
     wanted = [("input", names.input), ("output", names.output)]
     if names.accepted:
         wanted.append(("output", names.accepted))
+    if names.harmony:
+        wanted.append(("output", names.harmony))
     if attach:  # resolve every name before opening anything
         wanted = [(kind, resolve_port(n, inputs if kind == "input" else outputs, kind, name)) for kind, n in wanted]
     inbox = queue.SimpleQueue() if inbox is None else inbox
@@ -469,8 +473,10 @@ def open_ports(
                 port.close()
         raise
     in_port, out_port = ports_[0], ports_[1]
-    acc_port = ports_[2] if len(ports_) > 2 else out_port
-    return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port})
+    rest = iter(ports_[2:])
+    acc_port = next(rest) if names.accepted else out_port
+    harmony_port = next(rest) if names.harmony else out_port
+    return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port})
 
 
 # -- `midi-assistant ports` ------------------------------------------------------------------

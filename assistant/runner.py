@@ -24,7 +24,8 @@ def add_arguments(p) -> None:
     p.add_argument("--config", help="preset name (configs/NAME.toml) or path of a TOML file")
     p.add_argument("--backend", help="MIDI backend: alsa, jack, coremidi, windows")
     p.add_argument("--attach", action="store_true", help="attach to existing ports by name (loopMIDI, IAC)")
-    p.add_argument("--mode", choices=["call", "ghost"], help="call-and-response or ghost suggestions")
+    p.add_argument("--mode", choices=["call", "ghost", "harmony", "call+harmony", "ghost+harmony"],
+                   help="call-and-response or ghost suggestions, chord accompaniment, or both")
     p.add_argument("--clock", choices=["midi", "internal"], help="follow the DAW's MIDI clock or keep our own")
     p.add_argument("--bpm", type=float, help="tempo of the internal clock")
     p.add_argument("--model", help="melody model (.onnx)")
@@ -74,12 +75,30 @@ def output_lead_ms(config, backend: str) -> float:
     return 1.5 * period
 
 
-def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None):
+def load_accompanist(config, chord_model=None):
+    """The accompanist for ``config``, or None (with a logged one-line reason) when the
+    chord model cannot be loaded: the assistant then goes on without harmony."""
+    from .accompanist import Accompanist
+    from .chord_model import ChordModel
+
+    if chord_model is None:
+        try:
+            chord_model = ChordModel.load(config.model.harmony or None)
+        except UserError as err:
+            log.warning("harmony is off: %s", err)
+            return None
+    h = config.harmony
+    return Accompanist(chord_model, pattern=h.pattern, low=h.register_low, high=h.register_high, voices=h.voices)
+
+
+def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None, chord_model=None):
     """The engine for ``config`` on already opened ``ports`` (also used by the demo and tests)."""
     from .capture import Capture
     from .clock import InternalClock, MidiClockFollower
+    from .config import parse_key_name
     from .controls import ControlMap
-    from .engine import Engine, EngineSettings
+    from .engine import Engine, EngineSettings, parse_mode
+    from .harmony import KeyTracker
     from .model import MelodyModel
     from .planner import Planner
     from .scheduler import Scheduler
@@ -98,22 +117,29 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
     if model is None:
         model = MelodyModel.load(config.model.melody or None)
     s = config.suggest
-    settings = EngineSettings(mode=s.mode, alternatives=s.alternatives, bars=s.bars, temperature=s.temperature,
+    melody_mode, harmony_on = parse_mode(s.mode)
+    settings = EngineSettings(mode=melody_mode, harmony=harmony_on, alternatives=s.alternatives, bars=s.bars, temperature=s.temperature,
                               top_p=s.top_p, audition=s.audition, scale_lock=s.scale_lock, answer_on=s.answer_on,
                               stm_weight=config.model.stm_weight)
     capture = Capture(clock, channels=sorted(config.ports.channel_indexes), ignore_channels=(),
                       silence_beats=s.phrase_end_beats, bar_line=s.phrase_end_on_bar)
-    scheduler = Scheduler(clock, {"out": ports.output, "accepted": ports.accepted},
+    scheduler = Scheduler(clock, {"out": ports.output, "accepted": ports.accepted,
+                                  "harmony": ports.outputs.get("harmony", ports.output)},
                           silence_on_stop=not config.clock.play_when_stopped,
                           lead_ns=round(output_lead_ms(config, ports.backend) * 1e6))
     session = SessionCapture(config.session.folder, clock.tempo_bpm, meters,
                              capture_player=config.session.capture_player,
-                             accepted_channel=s.accepted_channel - 1)
+                             accepted_channel=s.accepted_channel - 1,
+                             harmony_channel=config.harmony.accepted_channel - 1)
     return Engine(clock=clock, ports=ports, model=model, scheduler=scheduler,
                   controls=ControlMap.from_config(config), session=session, settings=settings,
                   capture=capture, planner=Planner.from_config(config, seed), suggestion_channel=s.channel - 1,
                   accepted_channel=s.accepted_channel - 1, clock_follower=follower,
-                  play_when_stopped=config.clock.play_when_stopped, seed=seed)
+                  play_when_stopped=config.clock.play_when_stopped, seed=seed,
+                  accompanist=load_accompanist(config, chord_model), harmony_channel=s.harmony_channel - 1,
+                  harmony_output="harmony", accepted_harmony_channel=config.harmony.accepted_channel - 1,
+                  key_tracker=KeyTracker(fixed=parse_key_name(config.harmony.key) if config.harmony.key else None),
+                  harmony_velocity=config.harmony.velocity)
 
 
 def write_stats(path: str, engine) -> None:
@@ -137,7 +163,8 @@ def run(args) -> int:
         logging.basicConfig(level=args.log_level.upper(), format=log_format, stream=sys.stderr)
     config = load_config(args.config, overrides_from_args(args))
     p = config.ports
-    names = PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client=args.client_name)
+    names = PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client=args.client_name,
+                      harmony=p.harmony if p.harmony not in ("", p.output) else None)
     ports = open_ports(p.backend or None, names, attach=p.attach_flag)
     engine = None
     stop = threading.Event()

@@ -88,7 +88,7 @@ def test_wrong_type_names_file_and_key(tmp_path, monkeypatch):
     ("[suggest]\nalternatives = 0", "suggest.alternatives must be a whole number in 1..8, got 0"),
     ("[suggest]\nalternatives = 2.5", "suggest.alternatives must be a whole number in 1..8, got 2.5"),
     ("[suggest]\nchannel = true", "suggest.channel must be a whole number in 1..16, got true"),
-    ("[suggest]\nmode = \"loop\"", 'suggest.mode must be one of "call", "ghost", got "loop"'),
+    ("[suggest]\nmode = \"loop\"", 'suggest.mode must be one of "call", "ghost", "harmony", "call+harmony", "ghost+harmony", got "loop"'),
     ("[ports]\nattach = \"yes\"", 'ports.attach must be true, false or "auto", got "yes"'),
     ("[ports]\ninput_channels = [0, 3]", "ports.input_channels must be a list of MIDI channels 1..16"),
     ("[ports]\ninput = \"\"", "ports.input must be a non-empty port name"),
