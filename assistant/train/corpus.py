@@ -533,25 +533,29 @@ def _batches(items: list[tuple]) -> list[list[tuple]]:
     return out
 
 
-def _run_batches(batches: list[list[tuple]], workers: int, progress: bool) -> list[list[tuple]]:
+def _run_batches(batches: list[list[tuple]], workers: int, progress: bool, work=None,
+                 label: str = "corpus", unit: str = "tunes") -> list[list[tuple]]:
     """Results per batch, in batch order; in-process when ``workers`` is 1.
 
-    Workers are forked where the platform can (no main-module guard needed in the
-    caller's script) and all of them are started before the progress bar starts its
-    refresh thread, so no thread is ever forked.
+    ``work`` (default ``_work``) is the module-level function that turns one batch
+    into its list of results; ``label`` and ``unit`` name the progress bar. Workers
+    are forked where the platform can (no main-module guard needed in the caller's
+    script) and all of them are started before the progress bar starts its refresh
+    thread, so no thread is ever forked.
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    work = work or _work
     total = sum(len(b) for b in batches)
     results: list[list[tuple] | None] = [None] * len(batches)
-    bar = Progress(TextColumn("corpus"), BarColumn(), MofNCompleteColumn(), TextColumn("tunes"),
+    bar = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
                    TimeElapsedColumn(), console=Console(stderr=True), disable=not progress, transient=False)
     if workers <= 1 or len(batches) <= 1:
         with bar:
             task = bar.add_task("extract", total=total)
             for i, b in enumerate(batches):
-                results[i] = _work(b)
+                results[i] = work(b)
                 bar.advance(task, len(b))
         return [r or [] for r in results]
 
@@ -564,7 +568,7 @@ def _run_batches(batches: list[list[tuple]], workers: int, progress: bool) -> li
         import music21  # noqa: F401 - imported once here, shared by the forked workers
     try:
         with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=ctx) as pool:
-            futures = {pool.submit(_work, b): i for i, b in enumerate(batches)}  # workers start here
+            futures = {pool.submit(work, b): i for i, b in enumerate(batches)}  # workers start here
             with bar:
                 task = bar.add_task("extract", total=total)
                 for fut in as_completed(futures):
@@ -647,7 +651,7 @@ def _check_writable(folder: Path) -> None:
                         "(set --cache-dir or MIDI_ASSISTANT_CACHE to a writable folder)") from None
 
 
-def _read_pickle(path: Path) -> dict | None:
+def _read_pickle(path: Path, version: int = EXTRACTION_VERSION) -> dict | None:
     if not path.is_file():
         return None
     try:
@@ -656,7 +660,7 @@ def _read_pickle(path: Path) -> dict | None:
     except Exception:  # noqa: BLE001 - a damaged cache is re-extracted
         print(f"corpus: cache {path} is unreadable; extracting again", file=sys.stderr)
         return None
-    if not isinstance(payload, dict) or payload.get("version") != EXTRACTION_VERSION:
+    if not isinstance(payload, dict) or payload.get("version") != version:
         return None
     return payload
 
@@ -739,6 +743,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", default=None,
                         help="cache folder (default: $MIDI_ASSISTANT_CACHE or ~/.cache/midi-assistant)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--harmony", action="store_true",
+                        help="extract the chord-labelled corpus (chorale harmony, tune chord symbols) instead")
 
 
 def _summary_lines(report: dict) -> list[str]:
@@ -770,6 +776,10 @@ def _summary_lines(report: dict) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
+    if getattr(args, "harmony", False):
+        from .chord_corpus import run_harmony
+
+        return run_harmony(args)
     corpus = load_corpus(cache_dir=args.cache_dir, workers=args.workers, progress=not args.json, force=args.force)
     if args.json:
         print(json.dumps(corpus.report, indent=2, sort_keys=True))
