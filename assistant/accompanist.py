@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, step_features
+from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, consensus_chord, step_features
 from .harmony import NO_CHORD, Voicer, beat_grid, chord_pitch_classes
 from .music import Meter, Note, meter_at
 
@@ -222,10 +222,11 @@ class Accompanist:
                             self.model.state, self.model.previous, self.current.beat.tick)
 
     def _choose(self, logp: np.ndarray, index: int, previous: int) -> int:
-        """The most likely chord; with the ``bar`` pattern a chord holds until the next downbeat."""
+        """The consensus chord (``chord_model.consensus_chord``); with the ``bar`` pattern a
+        chord holds until the next downbeat."""
         if self.pattern == "bar" and index != 0 and previous not in (BOS_CHORD, NO_CHORD):
             return previous
-        return int(np.argmax(logp))
+        return consensus_chord(logp)
 
     def _greedy(self, beats, meters, melody, state, previous, previous_tick) -> list[tuple[int, int]]:
         out = []

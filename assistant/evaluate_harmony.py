@@ -2,7 +2,8 @@
 
 For each evaluation set of the chord corpus (``chorales``: BWV 253-438, all four
 voices labelled per beat; ``tunes``: the held-out 10% of the chord-annotated tunes
-of ryansMammoth and oneills1850) and each predictor it reports:
+of ryansMammoth and oneills1850, which turn out to carry none: the set is empty and
+says so) and each predictor it reports:
 
 * ``chord_nll_bits``: mean -log2 p(true chord of the beat) over all beats, with the
   true chords of the earlier beats as history (teacher forcing);
@@ -11,19 +12,22 @@ of ryansMammoth and oneills1850) and each predictor it reports:
 * ``note_in_chord``: share of sixteenth-note frames with a sounding melody note whose
   pitch class is a tone of the beat's chord (silent frames skipped, N.C. counts as
   outside), per piece, then averaged over pieces, as ReaLchords defines it. For the
-  model and the bigram it is measured *free running*, each beat's chord chosen
-  (most likely) from the chords the predictor itself chose before: that is what the
-  live accompaniment plays. ``note_in_chord_teacher_forced`` is the same with the
+  model and the bigram it is measured *free running*, each beat's chord chosen from
+  the chords the predictor itself chose before (the model: ``consensus_chord``; the
+  bigram: the most likely): that is what the live accompaniment plays. ``note_in_chord_teacher_forced`` is the same with the
   true history.
 
-Predictors: ``model`` (``models/harmony.onnx``); ``bigram`` (p(chord | previous chord),
+Predictors: ``model`` (``models/harmony.onnx``, strictly causal);
+``model_ahead`` (the same model told each beat's melody note in advance, as it is
+for the assistant's own suggestions and accepted phrases); ``bigram`` (p(chord | previous chord),
 counted on the training pieces in all 12 transpositions, add-k smoothing with k
 chosen on the validation pieces); ``rule`` (the diatonic triad of the tracked key
 that contains the latest melody note heard at the decision tick; no
-probabilities, so no ``chord_nll_bits`` or ``top3``); ``true`` (the labels).
+probabilities, so no ``chord_nll_bits`` or ``top3``); ``rule_ahead`` (the same rule
+with the note sounding at the beat itself); ``true`` (the labels).
 
-Every predictor sees only what the live engine would: the melody up to one tick
-before the beat (``chord_model.DECISION_TICKS``).
+Every predictor but the ``*_ahead`` ones sees only what the live engine would of
+the player: the melody up to one tick before the beat (``chord_model.DECISION_TICKS``).
 
 Needs the ``train`` extra (music21, for the corpus); main thread.
 """
@@ -31,12 +35,13 @@ Needs the ``train`` extra (music21, for the corpus); main thread.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, piece_inputs
+from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, causal, consensus_chord, piece_inputs, sounding_at
 from .harmony import CHORD_VOCAB_SIZE, NO_CHORD, KeyTracker, chord_pitch_classes, rule_chord, transpose_chord
 from .music import Note
 
@@ -121,8 +126,12 @@ def _scores(logp_rows: np.ndarray, truth: np.ndarray) -> tuple[list[float], list
     return nll, top1, top3
 
 
-def model_piece(model: ChordModel, piece) -> dict:
+def model_piece(model: ChordModel, piece, ahead: bool = False) -> dict:
+    """The model's figures on one piece; ``ahead``: it also knows each beat's melody note
+    in advance (as for the assistant's own suggestions), else strictly causal."""
     prev, feats, truth = piece_inputs(piece.melody, piece.beats)
+    if not ahead:
+        feats = causal(feats)
     logp = model.forward_all(prev, feats)
     nll, top1, top3 = _scores(logp, truth)
     free: list[int] = []
@@ -130,7 +139,7 @@ def model_piece(model: ChordModel, piece) -> dict:
     previous = BOS_CHORD
     for t in range(len(truth)):
         rows, state = model.peek(previous, feats[t], state)
-        previous = int(np.argmax(rows))
+        previous = consensus_chord(rows)
         free.append(previous)
     return {"nll": nll, "top1": top1, "top3": top3,
             "nic": note_in_chord(piece.melody, piece.beats, free),
@@ -150,8 +159,9 @@ def bigram_piece(bigram: ChordBigram, piece) -> dict:
             "nic_tf": note_in_chord(piece.melody, piece.beats, np.argmax(logp, axis=1))}
 
 
-def rule_chords(melody, beats) -> list[int]:
-    """The rule baseline's chord per beat, from what is heard before each decision tick."""
+def rule_chords(melody, beats, ahead: bool = False) -> list[int]:
+    """The rule baseline's chord per beat, from what is heard before each decision tick;
+    with ``ahead`` the note sounding at the beat itself is used when there is one."""
     tracker = KeyTracker()
     notes = melody.notes
     fed = 0
@@ -164,13 +174,16 @@ def rule_chords(melody, beats) -> list[int]:
             fed += 1
         est = tracker.estimate
         current = notes[fed - 1].pitch if fed else None
+        if ahead:
+            at = sounding_at(notes[max(0, fed - 2):fed + 2], tick)
+            current = at.pitch if at is not None else current
         out.append(rule_chord(est.key if est else None, current))
     return out
 
 
-def rule_piece(piece) -> dict:
+def rule_piece(piece, ahead: bool = False) -> dict:
     truth = [c for _, c in piece.beats]
-    chords = rule_chords(piece.melody, piece.beats)
+    chords = rule_chords(piece.melody, piece.beats, ahead)
     return {"top1": [int(a == b) for a, b in zip(chords, truth)],
             "nic": note_in_chord(piece.melody, piece.beats, chords)}
 
@@ -196,11 +209,17 @@ def summarise(results: list[dict]) -> dict:
 
 
 def evaluate_set(model: ChordModel, bigram: ChordBigram, pieces) -> dict:
+    if not pieces:
+        return {"pieces": 0, "beats": 0,
+                "note": "no pieces: music21's ryansMammoth and oneills1850 carry no chord symbols "
+                        "(their quoted texts are fingerings), so there are no chord-annotated tunes to hold out"}
     entry = {
         "pieces": len(pieces), "beats": sum(len(p.beats) for p in pieces),
         "model": summarise([model_piece(model, p) for p in pieces]),
         "bigram": summarise([bigram_piece(bigram, p) for p in pieces]),
         "rule": summarise([rule_piece(p) for p in pieces]),
+        "model_ahead": summarise([model_piece(model, p, ahead=True) for p in pieces]),
+        "rule_ahead": summarise([rule_piece(p, ahead=True) for p in pieces]),
         "true": {"note_in_chord": _mean(note_in_chord(p.melody, p.beats, [c for _, c in p.beats]) for p in pieces),
                  "no_chord_share": _mean([int(c == NO_CHORD) for p in pieces for _, c in p.beats])},
     }
@@ -222,7 +241,11 @@ def run_harmony(args) -> dict:
 
     started = time.monotonic()
     path = Path(args.harmony_model) if getattr(args, "harmony_model", None) else DEFAULT_HARMONY_MODEL
-    model = ChordModel.load(path, warmup=False)
+    card = path.with_name(path.name.split(".")[0] + ".md")
+    if not card.is_file():
+        print(f"eval --harmony: {path} has no card beside it ({card.name}): its sha256 is not checked",
+              file=sys.stderr)
+    model = ChordModel.load(path, warmup=False, verify=card.is_file())
     corpus = load_chord_corpus()
     names = [s.strip() for s in (args.sets or ",".join(HARMONY_SETS)).split(",") if s.strip()]
     unknown = [n for n in names if n not in corpus.eval_sets]

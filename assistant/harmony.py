@@ -108,13 +108,17 @@ _PRIOR = np.array([{"maj": 0.03, "min": 0.025, "7": 0.02, "dim": 0.0, "m7": 0.01
 MISSING_TONE = 0.12
 """Penalty for each chord tone not sounding (half for a perfect fifth, often omitted)."""
 ROOT_IN_BASS = 0.06
+SEVENTH_COST = 0.15
+"""A seventh chord must earn its fourth tone: a passing seventh (an eighth note
+against a held triad, about 8% of the beat's weight) leaves the triad."""
 
 
 def recognise_chord(weights, bass: int | None = None, min_pitch_classes: int = 2) -> tuple[int, float]:
     """Best chord id and its score for pitch-class ``weights`` [12] and the ``bass`` pitch class.
 
     Template matching: the weight the chord covers, minus the weight outside it,
-    minus ``MISSING_TONE`` for each absent chord tone (a fifth costs half), plus a
+    minus ``MISSING_TONE`` for each absent chord tone (a fifth costs half), minus
+    ``SEVENTH_COST`` for a four-tone chord, plus a
     small bonus when the bass is the root (which settles inversions and the
     symmetric chords) and a small prior for the common qualities. Fewer than
     ``min_pitch_classes`` sounding pitch classes is N.C. with score 0.
@@ -128,7 +132,7 @@ def recognise_chord(weights, bass: int | None = None, min_pitch_classes: int = 2
     covered = _TEMPLATES @ w
     missing = ((_TEMPLATES > 0) & ~present).astype(np.float64)
     missing_cost = MISSING_TONE * (missing.sum(axis=1) - 0.5 * (missing * _FIFTHS).sum(axis=1))
-    score = 2 * covered - 1 - missing_cost + _PRIOR
+    score = 2 * covered - 1 - missing_cost - SEVENTH_COST * _SEVENTHS + _PRIOR
     if bass is not None:
         score = score + ROOT_IN_BASS * (_ROOTS == bass % 12)
     best = int(np.argmax(score))

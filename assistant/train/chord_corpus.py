@@ -77,7 +77,7 @@ from .corpus import (
     music21_version,
 )
 
-CHORD_EXTRACTION_VERSION = 1
+CHORD_EXTRACTION_VERSION = 2  # 2: a seventh must earn its fourth tone (harmony.SEVENTH_COST)
 """Bump when the extraction changes what it produces; old caches are then ignored."""
 
 TUNE_COLLECTIONS = ("ryansMammoth", "oneills1850", "nottingham-dataset")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..chord_model import BOS_CHORD, piece_inputs, transpose_features
+from ..chord_model import AHEAD, BOS_CHORD, FEATURE_SIZE, piece_inputs, transpose_features
 from ..harmony import CHORD_VOCAB_SIZE, transpose_chord
 from ..model import MODELS_DIR
 
@@ -36,6 +36,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=32, help="sequences per optimiser step")
     p.add_argument("--crop", type=int, default=192, help="longest training sequence in beats")
     p.add_argument("--epochs", type=int, default=60)
+    p.add_argument("--noise", type=float, default=0.3,
+                   help="share of previous-chord inputs replaced in training (robust free running)")
+    p.add_argument("--ahead", type=float, default=0.5,
+                   help="share of training beats that see the beat's melody note in advance (default 0.5)")
     p.add_argument("--patience", type=int, default=8, help="epochs without a better validation loss before stopping")
     p.add_argument("--max-minutes", type=float, default=30.0)
     p.add_argument("--limit", type=int, help="use only the first N training pieces (quick checks)")
@@ -61,9 +65,16 @@ def arrays_of(pieces) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     return out
 
 
-def make_batch(items, shift_of, crop: int, rng: np.random.Generator):
+def make_batch(items, shift_of, crop: int, rng: np.random.Generator, ahead: float = 0.0, noise: float = 0.0):
     """Padded arrays ``(prev [B,T], feats [B,T,F], target [B,T])``; each item transposed by
-    ``shift_of(i)`` semitones and cropped at random to ``crop`` beats."""
+    ``shift_of(i)`` semitones and cropped at random to ``crop`` beats. The lookahead
+    block is kept on a random ``ahead`` share of the beats (0: never, 1: always).
+
+    ``noise``: the share of previous-chord inputs replaced, half by a random chord and
+    half by the chord before it (as if the accompaniment had held on). Live, the
+    model hears its *own* earlier choices, not the true chords; without this it
+    learns to lean on the true history and, free running, gets stuck on one chord.
+    """
     length = min(crop, max(len(c) for _, _, c in items))
     b, f = len(items), items[0][1].shape[1]
     prev = np.full((b, length), BOS_CHORD, dtype=np.int64)
@@ -76,11 +87,21 @@ def make_batch(items, shift_of, crop: int, rng: np.random.Generator):
         prev[i, :n] = _TRANSPOSE[s][p[start:start + n]]
         feats[i, :n] = transpose_features(x[start:start + n], s) if s else x[start:start + n]
         target[i, :n] = _TRANSPOSE[s][c[start:start + n]]
+    if noise > 0:
+        r = rng.random((b, length))
+        random_chord = rng.integers(0, CHORD_VOCAB_SIZE, (b, length))
+        held = np.concatenate([np.full((b, 1), BOS_CHORD), prev[:, :-1]], axis=1)
+        real = prev != BOS_CHORD
+        prev = np.where(real & (r < noise / 2), random_chord, np.where(real & (r < noise), held, prev))
+    if ahead < 1.0:
+        hide = rng.random((b, length)) >= ahead
+        feats[..., AHEAD:FEATURE_SIZE] *= ~hide[..., None]
     return prev, feats, target
 
 
-def evaluate_loss(net, data, device, batch: int = 64) -> dict:
-    """Mean cross-entropy (nats and bits) and top-1 over every beat, in the written keys."""
+def evaluate_loss(net, data, device, batch: int = 64, ahead: float = 0.0) -> dict:
+    """Mean cross-entropy (nats and bits) and top-1 over every beat, in the written keys
+    (causal by default: no lookahead)."""
     import torch
 
     net.eval()
@@ -90,7 +111,7 @@ def evaluate_loss(net, data, device, batch: int = 64) -> dict:
     with torch.no_grad():
         for s in range(0, len(order), batch):
             items = [data[i] for i in order[s:s + batch]]
-            prev, feats, target = make_batch(items, lambda i: 0, 10**9, rng)
+            prev, feats, target = make_batch(items, lambda i: 0, 10**9, rng, ahead)
             logits = net(torch.from_numpy(prev).to(device), torch.from_numpy(feats).to(device))
             t = torch.from_numpy(target).to(device)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), t.reshape(-1),
@@ -139,7 +160,8 @@ def run(args, corpus=None) -> int:
         for s in range(0, len(order), args.batch):
             items = [train[i] for i in order[s:s + args.batch]]
             shifts = rng.integers(0, 12, len(items))
-            prev, feats, target = make_batch(items, lambda i: int(shifts[i]), args.crop, rng)
+            prev, feats, target = make_batch(items, lambda i: int(shifts[i]), args.crop, rng, args.ahead,
+                                             args.noise)
             logits = net(torch.from_numpy(prev).to(device), torch.from_numpy(feats).to(device))
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                                      torch.from_numpy(target).to(device).reshape(-1),
@@ -168,7 +190,7 @@ def run(args, corpus=None) -> int:
     summary = {
         "command": "midi-assistant train-harmony " + " ".join(
             f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
-            if k in ("hidden", "layers", "dropout", "lr", "weight_decay", "batch", "crop", "epochs",
+            if k in ("hidden", "layers", "dropout", "lr", "weight_decay", "batch", "crop", "epochs", "ahead", "noise",
                      "patience", "seed") and v is not None),
         "config": cfg.to_dict(), "epochs_run": epoch, "best_valid": min(history, key=lambda h: h["loss"]),
         "history": history, "seconds": round(time.perf_counter() - started, 1),
