@@ -8,6 +8,11 @@ short-term model blend, ``load_ms`` (load, checksum, warm-up), ``rss_mb`` and th
 threads in use. Each figure is p50/p99 over many runs on this machine; the
 machine is shared, so read them with its noise in mind.
 
+Harmony figures: ``chord_step_ms`` (one step of the chord model: features of a
+beat in, the chord distribution out, the state advanced) and ``chord_decide_ms``
+(all the engine does at a beat: features, step, consensus chord, voicing, pattern
+and the two-bar forecast).
+
 ``--e2e`` measures the whole engine through real JACK ports (see
 `assistant.bench_e2e`). Runs on the main thread.
 """
@@ -29,6 +34,7 @@ PHRASE = [Note(i * 6, 6, p) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 6
 def add_arguments(p) -> None:
     p.add_argument("--json", action="store_true", help="one-line JSON (the default prints indented JSON)")
     p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
+    p.add_argument("--harmony-model", help="chord model (.onnx); default models/harmony.onnx")
     p.add_argument("--repeats", type=int, default=200, help="runs per figure (default 200)")
     p.add_argument("--e2e", action="store_true", help="also measure the engine end to end through JACK")
 
@@ -137,9 +143,43 @@ def model_figures(model_path, repeats: int) -> dict:
     }
 
 
+def harmony_figures(model_path, repeats: int) -> dict:
+    from .accompanist import Accompanist
+    from .chord_model import DEFAULT_HARMONY_MODEL, ChordModel, step_features
+    from .music import Meter
+
+    t0 = time.perf_counter_ns()
+    model = ChordModel.load(model_path or DEFAULT_HARMONY_MODEL)
+    load_ns = time.perf_counter_ns() - t0
+    meter = Meter(0)
+    feats = [step_features(PHRASE[: i + 1], PHRASE[i].onset + 12, PHRASE[i].onset, i % 4, meter)
+             for i in range(len(PHRASE))]
+    steps = []
+    for r in range(repeats * 5 + 20):
+        f = feats[r % len(feats)]
+        t = time.perf_counter_ns()
+        model.step(f)
+        steps.append(time.perf_counter_ns() - t)
+    acc = Accompanist(model, pattern="beat")
+    meters = [meter]
+    decide = []
+    tick = 0
+    for r in range(repeats * 2 + 10):
+        note = PHRASE[r % len(PHRASE)]
+        acc.add_note(Note(tick, 6, note.pitch))
+        acc.add_note(Note(tick + 6, 6, note.pitch + 2))
+        t = time.perf_counter_ns()
+        acc.decide(tick + 11, meters, 80)  # the decision tick of the beat at tick + 12
+        decide.append(time.perf_counter_ns() - t)
+        tick += 12
+    return {"model": str(model.path), "config": model.config, "load_ms": round(load_ns / 1e6, 1),
+            "chord_step_ms": percentiles(steps[20:]), "chord_decide_ms": percentiles(decide[10:])}
+
+
 def run(args) -> int:
     result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}}
     result["model"] = model_figures(args.model, args.repeats)
+    result["harmony"] = harmony_figures(args.harmony_model, args.repeats)
     if args.e2e:
         from .bench_e2e import e2e_figures
 

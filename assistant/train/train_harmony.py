@@ -192,7 +192,7 @@ def run(args, corpus=None) -> int:
             f"--{k.replace('_', '-')} {v}" for k, v in sorted(vars(args).items())
             if k in ("hidden", "layers", "dropout", "lr", "weight_decay", "batch", "crop", "epochs", "ahead", "noise",
                      "patience", "seed") and v is not None),
-        "config": cfg.to_dict(), "epochs_run": epoch, "best_valid": min(history, key=lambda h: h["loss"]),
+        "config": cfg.to_dict(), "ahead": args.ahead, "noise": args.noise, "seed": args.seed, "epochs_run": epoch, "best_valid": min(history, key=lambda h: h["loss"]),
         "history": history, "seconds": round(time.perf_counter() - started, 1),
         "data": {"train_pieces": len(train), "train_beats": int(sum(len(c) for *_, c in train)),
                  "valid_pieces": len(valid), "valid_beats": int(sum(len(c) for *_, c in valid))},
