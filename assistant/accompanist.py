@@ -26,7 +26,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, consensus_chord, step_features
+from .clock import TICK_EPS
+from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, choose_chord, step_features
 from .harmony import NO_CHORD, Voicer, beat_grid, chord_pitch_classes
 from .music import Meter, Note, meter_at
 
@@ -169,8 +170,8 @@ class Accompanist:
 
     def due(self, now_tick: float, meters: list[Meter]) -> bool:
         if self._next is None:
-            self._next = self._beat_after(meters, int(now_tick) + 1)
-        return now_tick >= self._next.tick - DECISION_TICKS
+            self._next = self._beat_after(meters, int(now_tick + TICK_EPS) + 1)
+        return now_tick + TICK_EPS >= self._next.tick - DECISION_TICKS
 
     def decide(self, now_tick: float, meters: list[Meter], velocity: int) -> list[ChordDecision]:
         """Chords of every beat whose decision tick has come, with the notes to play."""
@@ -222,11 +223,11 @@ class Accompanist:
                             self.model.state, self.model.previous, self.current.beat.tick)
 
     def _choose(self, logp: np.ndarray, index: int, previous: int) -> int:
-        """The consensus chord (``chord_model.consensus_chord``); with the ``bar`` pattern a
+        """The chord to play (``chord_model.choose_chord``); with the ``bar`` pattern a
         chord holds until the next downbeat."""
         if self.pattern == "bar" and index != 0 and previous not in (BOS_CHORD, NO_CHORD):
             return previous
-        return consensus_chord(logp)
+        return choose_chord(logp)
 
     def _greedy(self, beats, meters, melody, state, previous, previous_tick) -> list[tuple[int, int]]:
         out = []

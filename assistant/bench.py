@@ -10,7 +10,7 @@ machine is shared, so read them with its noise in mind.
 
 Harmony figures: ``chord_step_ms`` (one step of the chord model: features of a
 beat in, the chord distribution out, the state advanced) and ``chord_decide_ms``
-(all the engine does at a beat: features, step, consensus chord, voicing, pattern
+(all the engine does at a beat: features, step, chord choice, voicing, pattern
 and the two-bar forecast).
 
 ``--e2e`` measures the whole engine through real JACK ports (see

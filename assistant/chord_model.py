@@ -38,7 +38,7 @@ import numpy as np
 
 from . import tokens as T
 from .errors import UserError
-from .harmony import CHORD_VOCAB_SIZE, beat_grid, chord_pitch_classes
+from .harmony import CHORD_VOCAB_SIZE, beat_grid
 from .model import MODELS_DIR, REPAIR_HINT, verify_model_file
 from .music import Melody, Meter, Note, meter_at
 
@@ -143,28 +143,21 @@ def transpose_features(feats: np.ndarray, semitones: int) -> np.ndarray:
     return out
 
 
-def _tone_overlap() -> np.ndarray:
-    """[V, V]: the share of chord j's tones that chord i contains (N.C. shares nothing)."""
-    tones = np.zeros((CHORD_VOCAB_SIZE, 12))
-    for i in range(1, CHORD_VOCAB_SIZE):
-        tones[i, list(chord_pitch_classes(i))] = 1.0
-    return (tones @ tones.T) / np.maximum(1.0, tones.sum(axis=1))[None, :]
+def choose_chord(logp: np.ndarray) -> int:
+    """The chord to play for a predicted distribution: N.C. while the model says N.C. is
+    more likely than not (it has not heard enough yet), else the most likely real chord.
 
-
-_OVERLAP = _tone_overlap()
-
-
-def consensus_chord(logp: np.ndarray) -> int:
-    """The chord to play for a predicted distribution: the one whose tones agree most,
-    in expectation, with the likely chords (minimum Bayes risk on chord tones).
-
-    Not the most likely chord: when the next melody note is uncertain the model
-    spreads its mass over several chords, and the single most likely one is
-    usually "the same chord again"; played beat after beat that never moves.
-    Measured on the held-out chorales (free running): the most likely chord fits
-    the melody on 40% of the frames, the consensus on 52%.
+    Measured alternatives on the held-out chorales (free running, causal): always a
+    real chord makes the first, uninformed choice a random one that the model
+    then keeps hearing as its history; a consensus over chord tones fits more
+    melody frames only by choosing seventh chords nine times in ten (they cover
+    more pitch classes); sampling (temperature 0.7) moves as often as Bach does
+    but fits fewer frames; restricting to chords that contain the held note fits
+    fewer still.
     """
-    return int(np.argmax(_OVERLAP @ np.exp(logp)))
+    if logp[0] >= np.log(0.5):
+        return 0
+    return 1 + int(np.argmax(logp[1:]))
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
@@ -185,6 +178,7 @@ class ChordModel:
         self.path = path
         self.layers = int(config["layers"])
         self.hidden = int(config["hidden"])
+        self.uses_history = bool(config.get("history", True))
         self.reset()
 
     @classmethod
@@ -229,6 +223,7 @@ class ChordModel:
 
     def peek(self, previous: int, feats: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(log-probabilities [V], state after)`` of one step, without advancing this model."""
+        previous = previous if self.uses_history else BOS_CHORD
         logits, new_state = self._run(np.array([previous], dtype=np.int64), feats[None, :].astype(np.float32),
                                       self.state if state is None else state)
         return log_softmax(logits[0]), new_state
@@ -249,6 +244,8 @@ class ChordModel:
     def forward_all(self, prev: np.ndarray, feats: np.ndarray) -> np.ndarray:
         """Log-probabilities [T, V] of a whole piece (teacher forcing), batch 1, step by step."""
         state = np.zeros((self.layers, 1, self.hidden), dtype=np.float32)
+        if not self.uses_history:
+            prev = np.full_like(prev, BOS_CHORD)
         out = np.zeros((len(prev), CHORD_VOCAB_SIZE))
         for t in range(len(prev)):
             logits, state = self._run(prev[t:t + 1], feats[t:t + 1].astype(np.float32), state)
@@ -259,6 +256,8 @@ class ChordModel:
         """Log-probabilities [B, T, V] of ``B`` equal-length sequences, stepped together (evaluation)."""
         b, t = prev.shape
         state = np.zeros((self.layers, b, self.hidden), dtype=np.float32)
+        if not self.uses_history:
+            prev = np.full_like(prev, BOS_CHORD)
         out = np.zeros((b, t, CHORD_VOCAB_SIZE))
         for i in range(t):
             logits, state = self._run(prev[:, i].astype(np.int64), feats[:, i].astype(np.float32), state)

@@ -13,8 +13,8 @@ says so) and each predictor it reports:
   pitch class is a tone of the beat's chord (silent frames skipped, N.C. counts as
   outside), per piece, then averaged over pieces, as ReaLchords defines it. For the
   model and the bigram it is measured *free running*, each beat's chord chosen from
-  the chords the predictor itself chose before (the model: ``consensus_chord``; the
-  bigram: the most likely): that is what the live accompaniment plays. ``note_in_chord_teacher_forced`` is the same with the
+  the chords the predictor itself chose before (``chord_model.choose_chord``: the most
+  likely real chord, as the live accompaniment chooses): that is what the live accompaniment plays. ``note_in_chord_teacher_forced`` is the same with the
   true history.
 
 Predictors: ``model`` (``models/harmony.onnx``, strictly causal);
@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, causal, consensus_chord, piece_inputs, sounding_at
+from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, causal, choose_chord, piece_inputs, sounding_at
 from .harmony import CHORD_VOCAB_SIZE, NO_CHORD, KeyTracker, chord_pitch_classes, rule_chord, transpose_chord
 from .music import Note
 
@@ -139,7 +139,7 @@ def model_piece(model: ChordModel, piece, ahead: bool = False) -> dict:
     previous = BOS_CHORD
     for t in range(len(truth)):
         rows, state = model.peek(previous, feats[t], state)
-        previous = consensus_chord(rows)
+        previous = choose_chord(rows)
         free.append(previous)
     return {"nll": nll, "top1": top1, "top3": top3,
             "nic": note_in_chord(piece.melody, piece.beats, free),
@@ -153,7 +153,7 @@ def bigram_piece(bigram: ChordBigram, piece) -> dict:
     nll, top1, top3 = _scores(logp, truth)
     free, previous = [], BOS_CHORD
     for _ in truth:
-        previous = int(np.argmax(bigram.log_probs(previous)))
+        previous = choose_chord(bigram.log_probs(previous))
         free.append(previous)
     return {"nll": nll, "top1": top1, "top3": top3, "nic": note_in_chord(piece.melody, piece.beats, free),
             "nic_tf": note_in_chord(piece.melody, piece.beats, np.argmax(logp, axis=1))}

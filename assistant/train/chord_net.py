@@ -29,6 +29,7 @@ class ChordNetConfig:
     dropout: float = 0.2
     features: int = FEATURE_SIZE
     vocab: int = CHORD_VOCAB_SIZE
+    history: bool = True  # False: the previous chord is not an input (always BOS_CHORD)
 
     def to_dict(self) -> dict:
         return asdict(self)
