@@ -323,7 +323,7 @@ class Engine:
                     self.note("scale lock 'chord' follows the accompaniment's chords: locking to the key "
                               "until chords play (mode +harmony)")
             else:
-                strong = {t: pc for t, pc in tones.items() if self._strong_beat(t)}
+                strong = {t: pc for t, pc in tones.items() if t >= start_tick and self._strong_beat(t)}
         req = GenerationRequest(
             id=self._request_ids, start_tick=start_tick, bars=s.bars, n=s.alternatives,
             temperature=s.temperature, top_p=s.top_p, constraints=self.planner.constraints(pcs, strong),

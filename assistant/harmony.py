@@ -219,7 +219,7 @@ class KeyTracker:
     State belongs to one thread (the engine thread); ``update`` is O(24 x 12).
     """
 
-    def __init__(self, half_life_beats: float = 16.0, margin: float = 0.05, persist: int = 4,
+    def __init__(self, half_life_beats: float = 32.0, margin: float = 0.05, persist: int = 3,
                  fixed: Key | None = None):
         self.half_life = half_life_beats * TICKS_PER_QUARTER
         self.margin = margin

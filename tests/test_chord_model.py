@@ -1,0 +1,61 @@
+"""The chord model's ONNX step equals the PyTorch network's full forward; features transpose."""
+
+import numpy as np
+import pytest
+
+from assistant.chord_model import (
+    AHEAD_KNOWN, BOS_CHORD, FEATURE_SIZE, ChordModel, causal, piece_inputs, transpose_features,
+)
+from assistant.harmony import CHORD_VOCAB_SIZE, NO_CHORD, transpose_chord
+from assistant.music import Melody, Meter, Note
+from tiny_model import need
+
+
+@pytest.fixture(scope="module")
+def random_net_and_file(tmp_path_factory):
+    torch = need("torch")
+    from assistant.train.chord_net import ChordNet, ChordNetConfig, export_chord_net
+
+    torch.manual_seed(0)
+    net = ChordNet(ChordNetConfig(hidden=48, layers=2, dropout=0.0)).eval()
+    path = tmp_path_factory.mktemp("chord") / "harmony.onnx"
+    export_chord_net(net, path)
+    return net, path
+
+
+def test_incremental_onnx_steps_equal_the_full_forward(random_net_and_file):
+    torch = need("torch")
+    net, path = random_net_and_file
+    model = ChordModel.load(path, verify=False)
+    rng = np.random.default_rng(1)
+    prev = rng.integers(0, CHORD_VOCAB_SIZE + 1, (3, 40))
+    feats = rng.random((3, 40, FEATURE_SIZE)).astype(np.float32)
+    with torch.no_grad():
+        full = torch.log_softmax(net(torch.from_numpy(prev), torch.from_numpy(feats)), dim=-1).numpy()
+    for b in range(3):
+        np.testing.assert_allclose(model.forward_all(prev[b], feats[b]), full[b], atol=1e-4)
+    np.testing.assert_allclose(model.forward_batch(prev, feats), full, atol=1e-4)
+    # step() advances the same state, peek() does not
+    model.reset()
+    for t in range(5):
+        logp = model.step(feats[0, t], previous=int(prev[0, t]))
+        np.testing.assert_allclose(logp, full[0, t], atol=1e-4)
+    state = model.state.copy()
+    model.peek(3, feats[0, 5])
+    np.testing.assert_array_equal(model.state, state)
+
+
+def test_features_of_a_transposed_melody_are_the_transposed_features():
+    notes = [Note(0, 6, 60), Note(6, 6, 62), Note(12, 24, 64), Note(36, 12, 67)]
+    beats = [(t, NO_CHORD) for t in range(0, 48, 12)]
+    _, feats, _ = piece_inputs(Melody("a", "a", notes, [Meter(0)]), beats)
+    up = [Note(n.onset, n.duration, n.pitch + 5) for n in notes]
+    _, feats_up, _ = piece_inputs(Melody("b", "b", up, [Meter(0)]), beats)
+    np.testing.assert_array_equal(transpose_features(feats, 5), feats_up)
+    assert feats[2, AHEAD_KNOWN] == 1.0 and causal(feats)[:, AHEAD_KNOWN:].sum() == 0
+    for c in range(CHORD_VOCAB_SIZE):
+        assert transpose_chord(transpose_chord(c, 5), 7) == c
+    _, _, chords = piece_inputs(Melody("a", "a", notes, [Meter(0)]), [(0, 5), (12, 9)])
+    assert list(chords) == [5, 9]
+    prev, _, _ = piece_inputs(Melody("a", "a", notes, [Meter(0)]), [(0, 5), (12, 9)])
+    assert list(prev) == [BOS_CHORD, 5]
