@@ -52,6 +52,21 @@ def piano_roll(notes: list[Note], start: int | None = None, width: int = 64, tic
     return "\n".join(rows)
 
 
+def upcoming_chords(upcoming: list[tuple[int, str]], meter) -> str:
+    """The next two bars of chords as ``| C . G7 . | Am . F . |`` (a dot repeats the chord)."""
+    if not upcoming:
+        return ""
+    cells, last, bar = [], None, None
+    for tick, name in upcoming:
+        this_bar = (tick - meter.start) // meter.bar_ticks
+        if this_bar != bar:
+            cells.append("|")
+            bar = this_bar
+        cells.append("." if name == last else name)
+        last = name
+    return " ".join(cells + ["|"])
+
+
 def render(snap, config, ports, bindings: list[tuple[str, str]]) -> Group:
     s = snap.settings
     status = Table.grid(padding=(0, 2))
@@ -61,9 +76,12 @@ def render(snap, config, ports, bindings: list[tuple[str, str]]) -> Group:
     status.add_row("ports", ", ".join(f"{k}: {v}" for k, v in ports.names().items()), "backend", ports.backend)
     status.add_row("clock", f"{config.clock.source}  {snap.tempo_bpm:6.1f} BPM  {config.clock.time_signature}",
                    "transport", "playing" if snap.running else "stopped")
+    key = "-" if not snap.key else f"{snap.key} ({snap.key_confidence:.0%})"
     status.add_row("position", f"bar {bar + 1} beat {in_bar // beat_ticks + 1}" if snap.running else "-",
-                   "key", snap.key or "-")
-    status.add_row("mode", f"{s.mode}  audition {'on' if s.audition else 'off'}  scale lock {s.scale_lock}",
+                   "key", key)
+    status.add_row("held", snap.held_chord or "-", "chord", snap.chord or "-")
+    status.add_row("upcoming", upcoming_chords(snap.upcoming, meter) or "-", "", "")
+    status.add_row("mode", f"{s.mode_name}  audition {'on' if s.audition else 'off'}  scale lock {s.scale_lock}",
                    "accepted", str(snap.accepted_count))
     lat = "-" if snap.last_latency_ms is None else f"{snap.last_latency_ms:.1f} ms (p99 {snap.p99_latency_ms:.1f})"
     status.add_row("suggest", f"T {s.temperature:.2f}  top-p {s.top_p:.2f}  {s.bars} bars  {s.alternatives} alts",
@@ -83,8 +101,8 @@ def run_ui(engine, config, ports, stop) -> None:
     from .controls import ControlMap
 
     controls = ControlMap.from_config(config)
-    bindings = [(a, k) for a in ("accept", "next", "previous", "regenerate", "clear", "mode", "audition",
-                                 "scale_lock", "end_phrase", "panic", "quit")
+    bindings = [(a, k) for a in ("accept", "next", "previous", "regenerate", "clear", "mode", "harmony",
+                                 "audition", "scale_lock", "end_phrase", "panic", "quit")
                 for k in [getattr(config.keys, a)[0] if getattr(config.keys, a) else None] if k]
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd)

@@ -251,3 +251,25 @@ def test_accept_commits_the_chords_with_the_melody(tmp_path, tiny_model_path):
 
     tracks = m.MidiFile(engine.session.path).tracks
     assert sum(1 for msg in tracks[3] if msg.type == "note_on" and msg.velocity > 0) == len(chords)
+
+
+def test_ui_shows_key_held_chord_current_and_upcoming_chords(tmp_path, tiny_model_path):
+    from rich.console import Console
+
+    from assistant.ui import render
+
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    play_until_chords(engine, clock)
+    for p in (60, 64, 67):  # the player holds a C major triad
+        engine._handle(mido.Message("note_on", note=p, velocity=70), clock.now())
+    snap = engine.snapshot()
+    config = load_config(None, {"suggest.mode": "harmony"})
+    console = Console(width=120, record=True)
+    console.print(render(snap, config, ports, [("harmony", "h")]))
+    text = console.export_text()
+    assert f"{snap.key} (" in text and "%)" in text
+    assert "held" in text and " C " in text.split("held", 1)[1].splitlines()[0] + " "
+    assert "chord" in text and snap.chord in text
+    upcoming = text.split("upcoming", 1)[1].splitlines()[0]
+    assert upcoming.count("|") == 3 and snap.upcoming[0][1] in upcoming
+    assert "harmony" in text
