@@ -31,7 +31,6 @@ tens of microseconds (``midi-assistant bench`` reports ``chord_step_ms``).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +38,7 @@ import numpy as np
 from . import tokens as T
 from .errors import UserError
 from .harmony import CHORD_VOCAB_SIZE, beat_grid
-from .model import MODELS_DIR, REPAIR_HINT, verify_model_file
+from .model import MODELS_DIR, REPAIR_HINT, open_session
 from .music import Melody, Meter, Note, meter_at
 
 DEFAULT_HARMONY_MODEL = MODELS_DIR / "harmony.onnx"
@@ -186,26 +185,14 @@ class ChordModel:
              warmup: bool = True) -> "ChordModel":
         """Open a model file; with ``verify`` its sha256 must match its card (``UserError`` if not)."""
         path = Path(path) if path else DEFAULT_HARMONY_MODEL
-        if verify:
-            verify_model_file(path)
-        elif not path.is_file():
-            raise UserError(f"model file {path} is missing; {REPAIR_HINT}")
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        session, config = open_session(path, verify=verify, threads=threads)
         try:
-            session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-            config = json.loads(session.get_modelmeta().custom_metadata_map["config"])
-            if int(config["features"]) != FEATURE_SIZE or int(config["vocab"]) != CHORD_VOCAB_SIZE:
-                raise ValueError("feature or vocabulary size differs from this program's")
-        except Exception as err:  # onnxruntime raises several types for a bad file
-            raise UserError(f"harmony model {path} cannot be loaded ({type(err).__name__}: "
-                            f"{str(err).splitlines()[0][:80] if str(err) else ''}); {REPAIR_HINT}") from None
+            sizes = (int(config["features"]), int(config["vocab"]), int(config["layers"]), int(config["hidden"]))
+        except (KeyError, TypeError, ValueError):
+            sizes = None
+        if sizes is None or sizes[:2] != (FEATURE_SIZE, CHORD_VOCAB_SIZE):
+            raise UserError(f"harmony model {path} does not fit this program (features or chord vocabulary "
+                            f"differ); {REPAIR_HINT}")
         model = cls(session, config, path)
         if warmup:
             for _ in range(3):

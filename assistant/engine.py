@@ -141,9 +141,6 @@ class Engine:
         self._key_estimate = self.key_tracker.estimate
         self._held_chord: str | None = None
         self._harmony_view: tuple[str | None, list[tuple[int, str]]] = (None, [])
-        if self.settings.harmony and accompanist is None:
-            self.settings.harmony = False
-            self.note("harmony needs the chord model: accompaniment is off")
         self.inbox = ports.inbox
         self.generator = GeneratorWorker(model, self._on_note, self._on_done, self._on_error)
         self._lock = threading.Lock()
@@ -156,6 +153,9 @@ class Engine:
         self.messages_received = 0  # MIDI messages taken from the inbox (engine thread)
         self.suggestions_made = 0
         self._messages: deque[str] = deque(maxlen=6)
+        if self.settings.harmony and accompanist is None:
+            self.settings.harmony = False
+            self.note("harmony needs the chord model (see the log): accompaniment is off")
         self._accepted = 0
         self._chord_lock_noted = False
         self._speculation: GenerationRequest | None = None  # the answer being prepared early

@@ -70,6 +70,34 @@ def verify_model_file(path: Path, card: Path | None = None) -> None:
                         f"{expected[:12]}...); {REPAIR_HINT}")
 
 
+def open_session(path: Path, *, verify: bool = True, threads: int = 1):
+    """``(onnxruntime session, config dict from the metadata)`` for a model file.
+
+    With ``verify`` the sha256 must match the card beside it. One intra-op thread
+    without spinning: the session costs nothing while idle and leaves the other
+    cores to the scheduler. Any failure is a ``UserError`` naming the file.
+    """
+    if verify:
+        verify_model_file(path)
+    elif not path.is_file():
+        raise UserError(f"model file {path} is missing; {REPAIR_HINT}")
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    opts.inter_op_num_threads = 1
+    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    try:
+        session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
+        config = json.loads(session.get_modelmeta().custom_metadata_map["config"])
+    except Exception as err:  # onnxruntime raises several types for a bad file
+        raise UserError(f"model file {path} cannot be loaded ({type(err).__name__}); {REPAIR_HINT}") from None
+    return session, config
+
+
 # ---------------------------------------------------------------- sampling
 
 @dataclass(frozen=True)
@@ -167,24 +195,7 @@ class MelodyModel:
              window: int = 256, warmup: bool = True) -> "MelodyModel":
         """Open a model file; with ``verify`` its sha256 must match its card (``UserError`` if not)."""
         path = Path(path) if path else DEFAULT_MELODY_MODEL
-        if verify:
-            verify_model_file(path)
-        elif not path.is_file():
-            raise UserError(f"model file {path} is missing; {REPAIR_HINT}")
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-        try:
-            session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-            config = json.loads(session.get_modelmeta().custom_metadata_map["config"])
-        except Exception as err:  # onnxruntime raises several types for a bad file
-            raise UserError(f"model file {path} cannot be loaded ({type(err).__name__}); {REPAIR_HINT}") from None
+        session, config = open_session(path, verify=verify, threads=threads)
         model = cls(session, config, path, window=window)
         if warmup:
             model.warm_up()

@@ -273,3 +273,21 @@ def test_ui_shows_key_held_chord_current_and_upcoming_chords(tmp_path, tiny_mode
     upcoming = text.split("upcoming", 1)[1].splitlines()[0]
     assert upcoming.count("|") == 3 and snap.upcoming[0][1] in upcoming
     assert "harmony" in text
+
+
+def test_a_missing_chord_model_leaves_the_assistant_running_without_harmony(tmp_path, tiny_model_path, caplog):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path,
+                                       **{"model.harmony": str(tmp_path / "nope.onnx"), "suggest.mode": "call+harmony"})
+    assert engine.accompanist is None and not engine.settings.harmony and engine.settings.mode == "call"
+    assert any("nope.onnx" in r.getMessage() and "harmony is off" in r.getMessage() for r in caplog.records)
+    assert any("harmony needs the chord model" in m for m in engine.snapshot().messages)
+    engine.perform("harmony")  # the control says why, and nothing breaks
+    assert not engine.settings.harmony
+
+
+def test_a_melody_model_given_as_chord_model_is_refused_with_one_line(tmp_path):
+    from assistant.errors import UserError
+
+    with pytest.raises(UserError) as err:
+        ChordModel.load("models/melody.onnx", verify=False)
+    assert "models/melody.onnx" in str(err.value) and "\n" not in str(err.value)
