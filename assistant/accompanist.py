@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .clock import TICK_EPS
-from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, choose_chord, step_features
+from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, choose_chord, sounding_at, step_features
 from .harmony import NO_CHORD, Voicer, beat_grid, chord_pitch_classes
 from .music import Meter, Note, meter_at
 
@@ -196,7 +196,12 @@ class Accompanist:
             return None
         meter = meter_at(meters, beat.tick)
         previous_tick = self._previous_beat if self._previous_beat is not None else beat.tick - beat.length
-        feats = step_features(self._known(beat.tick - DECISION_TICKS), beat.tick, previous_tick, beat.index, meter)
+        ahead = None
+        if self.held is None:  # the player's notes are never known ahead; our own planned ones are
+            planned = sounding_at(self.planned, beat.tick)
+            ahead = planned.pitch if planned is not None else None
+        feats = step_features(self._known(beat.tick - DECISION_TICKS), beat.tick, previous_tick, beat.index, meter,
+                              ahead)
         logp = self.model.step(feats)
         chord = self._choose(logp, beat.index, self.model.previous if self._active else BOS_CHORD)
         restrike = not self._active or chord != self._sounding_chord
@@ -220,7 +225,7 @@ class Accompanist:
         end = start + bars * meter_at(meters, start).bar_ticks
         beats = beat_grid(meters, start, end)
         return self._greedy(beats, meters, melody if melody is not None else self._known(start),
-                            self.model.state, self.model.previous, self.current.beat.tick)
+                            self.model.state, self.model.previous, self.current.beat.tick, self.planned)
 
     def _choose(self, logp: np.ndarray, index: int, previous: int) -> int:
         """The chord to play (``chord_model.choose_chord``); with the ``bar`` pattern a
@@ -229,11 +234,15 @@ class Accompanist:
             return previous
         return choose_chord(logp)
 
-    def _greedy(self, beats, meters, melody, state, previous, previous_tick) -> list[tuple[int, int]]:
+    def _greedy(self, beats, meters, melody, state, previous, previous_tick, known_ahead=()) -> list[tuple[int, int]]:
+        """Chords of ``beats`` chosen one by one from ``state``; ``known_ahead`` are melody
+        notes known in advance (planned or accepted), given to the model as lookahead."""
         out = []
         for tick, index, _ in beats:
             known = [n for n in melody if n.onset < tick - DECISION_TICKS]
-            feats = step_features(known, tick, previous_tick, index, meter_at(meters, tick))
+            at = sounding_at(list(known_ahead), tick) if known_ahead else None
+            feats = step_features(known, tick, previous_tick, index, meter_at(meters, tick),
+                                  at.pitch if at is not None else None)
             logp, state = self.model.peek(previous, feats, state)
             previous = self._choose(logp, index, previous)
             previous_tick = tick
@@ -246,7 +255,20 @@ class Accompanist:
         beats = beat_grid(meters, start, end)
         previous_tick = self._previous_beat if self._previous_beat is not None else start
         return self._greedy(beats, meters, sorted(self._melody() + list(melody), key=lambda n: n.onset),
-                            self.model.state, self.model.previous if self._active else BOS_CHORD, previous_tick)
+                            self.model.state, self.model.previous if self._active else BOS_CHORD, previous_tick,
+                            sorted(self.planned + list(melody), key=lambda n: n.onset))
+
+    def harmonise(self, melody: list[Note], meters: list[Meter]) -> list[tuple[int, int]]:
+        """Chords per beat for a whole known ``melody`` (offline: every note is known ahead),
+        from a fresh state; the live state is not touched."""
+        if not melody:
+            return []
+        from .music import bar_start
+
+        start = bar_start(meters, melody[0].onset)
+        end = max(n.end for n in melody)
+        state = np.zeros_like(self.model.state)
+        return self._greedy(beat_grid(meters, start, end), meters, melody, state, BOS_CHORD, start - 1, melody)
 
     def render_chords(self, chords: list[tuple[int, int]], meters: list[Meter], velocity: int) -> list[Note]:
         """Notes of a chord sequence ``[(beat tick, chord)]`` in this pattern, with its own voicer."""

@@ -5,6 +5,8 @@ chosen or first non-drum track, feeds it to the melody model, and writes a type 
 file holding the input's tracks unchanged followed by one track per variation,
 with the input's tempo and time signature. The short-term model learns the
 input melody and is blended into every suggestion, as in a live session.
+With ``--chords`` the chord model harmonises each variation (the input melody and
+its continuation, every note known in advance) on a track of its own.
 Main thread only.
 """
 
@@ -35,6 +37,11 @@ def add_arguments(p) -> None:
     p.add_argument("--stm-weight", type=float, default=3.0,
                    help="bias of the short-term model blend (0 turns the blend off; default 3)")
     p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
+    p.add_argument("--chords", action="store_true",
+                   help="also harmonise each variation (input melody and continuation) with the chord model: "
+                        "one chord track per variation, on the next channel")
+    p.add_argument("--pattern", default="bar", choices=["bar", "beat", "arpeggio"],
+                   help="chord pattern for --chords (default bar)")
 
 
 def check_arguments(args) -> None:
@@ -85,6 +92,20 @@ def run(args) -> int:
     channel = channel[0][0] if channel else 0
     for k, notes in enumerate(variations, 1):
         out.tracks.append(notes_to_track(notes, midi.ticks_per_beat, channel, f"variation {k}"))
+    if args.chords:
+        from .accompanist import Accompanist
+        from .chord_model import ChordModel
+        from .harmony import chord_name
+
+        acc = Accompanist(ChordModel.load(), pattern=args.pattern)
+        velocity = max(1, round(sorted(n.velocity for n in melody)[len(melody) // 2] * 0.8))
+        for k, notes in enumerate(variations, 1):
+            chords = acc.harmonise(sorted(melody + notes, key=lambda n: n.onset), content.meters)
+            out.tracks.append(notes_to_track(acc.render_chords(chords, content.meters, velocity),
+                                             midi.ticks_per_beat, (channel + 1) % 16, f"chords {k}"))
+            names = [chord_name(c) for _, c in chords]
+            print(f"chords {k}: " + " ".join(n for i, n in enumerate(names) if i == 0 or names[i - 1] != n),
+                  file=sys.stderr)
     tmp = Path(str(args.output) + ".tmp")
     try:
         out.save(str(tmp))

@@ -107,3 +107,24 @@ def test_bad_inputs_are_one_line_and_exit_2(tmp_path, tiny_model_path, capsys):
     assert "folder" in bad(capsys, ["continue", str(song), "-o", str(tmp_path / "no" / "o.mid"), *model])
     assert "--bars" in bad(capsys, ["continue", str(song), "-o", out, "--bars", "0", *model])
     assert "is missing" in bad(capsys, ["continue", str(song), "-o", out, "--model", str(tmp_path / "x.onnx")])
+
+
+def test_continue_with_chords_harmonises_each_variation_on_its_own_track(tmp_path, tiny_model_path, capsys):
+    src = write_song(tmp_path / "in.mid")
+    out = tmp_path / "out.mid"
+    code = main(["continue", str(src), "-o", str(out), "--bars", "2", "--variations", "2", "--seed", "5",
+                 "--model", str(tiny_model_path), "--chords", "--pattern", "beat"])
+    assert code == 0
+    content = read_midi(out)
+    n_in = len(mido.MidiFile(str(src)).tracks)
+    assert [t.name for t in content.tracks[n_in:]] == ["variation 1", "variation 2", "chords 1", "chords 2"]
+    for chords, variation in zip(content.tracks[n_in + 2:], content.tracks[n_in:n_in + 2]):
+        assert chords.channels == {3}
+        end = max(n.end for n in variation.notes)
+        onsets = sorted({n.onset for n in chords.notes})
+        assert onsets and all(t % 12 == 0 for t in onsets) and onsets[-1] < end  # on the 3/4 beats
+        by_onset = {}
+        for n in chords.notes:
+            by_onset.setdefault(n.onset, set()).add(n.pitch % 12)
+        assert all(len(pcs) >= 3 for pcs in by_onset.values())
+    assert "chords 1:" in capsys.readouterr().err
