@@ -7,6 +7,11 @@ Assistant Accepted" with arrival times. The assistant is the real
 ``midi-assistant run`` in its own process. Both sides stamp with
 ``time.perf_counter_ns`` (CLOCK_MONOTONIC), so times compare directly.
 
+In harmony mode the chords come back on "MIDI Assistant Out" on the harmony
+channel; ``chord_timing_errors_ms`` measures each chord note-on against the beat
+it belongs to (clock start + k beats), ``unclosed_notes`` checks that every note
+was closed by a note-off (CC 123 does not count there).
+
 Threads: the timed sender runs on its own thread (sleep, then a short spin);
 the peer's receive callbacks run on python-rtmidi's JACK thread and only stamp
 and enqueue. Everything else runs on the caller's thread.
@@ -409,6 +414,52 @@ def timing_errors_ms(rig: Rig, ons) -> list[float]:
     return out
 
 
+# ------------------------------------------------------------------ chords (harmony mode)
+
+HARMONY_CHANNEL = 1  # suggest.harmony_channel 2 (the default), as mido numbers channels
+
+# a C major phrase of quarters and eighths, four bars of 4/4 from tick 0 (ends at tick 192)
+C_MAJOR_PHRASE = [Note(o, d, p, 96) for o, d, p in [
+    (0, 12, 72), (12, 12, 76), (24, 12, 79), (36, 6, 76), (42, 6, 74),
+    (48, 12, 72), (60, 6, 74), (66, 6, 76), (72, 12, 77), (84, 12, 74),
+    (96, 12, 76), (108, 6, 77), (114, 6, 76), (120, 12, 74), (132, 12, 71),
+    (144, 12, 72), (156, 6, 71), (162, 6, 74), (168, 12, 72), (180, 12, 72),
+]]
+
+
+def beat_of(rig: Rig, ns: int) -> int:
+    """The beat (quarter note, counted from the clock's first pulse) nearest to ``ns``."""
+    return round(rig.tick_of(ns) / TICKS_PER_QUARTER)
+
+
+def chord_timing_errors_ms(rig: Rig, ons) -> list[float]:
+    """Arrival minus the time of the nearest *beat* for each note-on, in ms (a chord
+    struck off the beat counts its whole distance from the beat)."""
+    return [(ns - rig.time_of(beat_of(rig, ns) * TICKS_PER_QUARTER)) / MS for _, _, ns in ons]
+
+
+def chords_by_beat(rig: Rig, ons) -> dict[int, list[int]]:
+    """``{beat: [pitches struck there]}`` for the note-ons ``ons`` (in arrival order)."""
+    out: dict[int, list[int]] = {}
+    for _, m, ns in ons:
+        out.setdefault(beat_of(rig, ns), []).append(m.note)
+    return out
+
+
+def unclosed_notes(log) -> dict[tuple[str, int, int], int]:
+    """Like ``hanging_notes`` but strict: only a note-off (or note-on velocity 0) of the
+    same port, channel and pitch closes a note; CC 123 does not."""
+    open_: dict[tuple[str, int, int], int] = {}
+    for lab, m, _ in log:
+        if m.type in ("note_on", "note_off"):
+            key = (lab, m.channel, m.note)
+            if m.type == "note_on" and m.velocity > 0:
+                open_[key] = open_.get(key, 0) + 1
+            elif open_.get(key):
+                open_[key] -= 1
+    return {k: v for k, v in open_.items() if v}
+
+
 # ------------------------------------------------------------------ the benchmark
 
 def e2e_figures(args) -> dict:
@@ -442,6 +493,10 @@ def e2e_figures(args) -> dict:
                                           "mean_signed": round(float(np.mean(errors)), 3)} if errors else None
         result["answers"] = {"phrases": phrases, "suggestions": stats["suggestions"], "notes": len(ons),
                              "exit_code": code, "hanging_notes": len(hanging_notes(rig.peer.log))}
+
+        # 1b. live accompaniment (harmony mode, a chord struck on every beat) under 16 bars
+        # of melody: chord note-on arrival vs the beat it is meant for
+        result.update(_chord_figures(server, args.model))
 
         # 2. clock tempo estimate after 2 beats of a steady clock, through JACK
         result["clock_tempo_error_bpm"] = _tempo_error(server, MidiClockFollower)
@@ -479,6 +534,41 @@ def e2e_figures(args) -> dict:
         if own is not None:
             own.stop()
     return result
+
+
+def _chord_figures(server: str, model: str | None, repeats: int = 4) -> dict:
+    """Harmony mode, pattern "beat": ``repeats`` times the 4-bar C major phrase from bar 2
+    (16 bars at 4), the clock at 120 BPM, Stop one bar after the melody ends."""
+    import numpy as np
+
+    rig = Rig(server, model=model, settings={"suggest.mode": "harmony", "harmony.pattern": "beat",
+                                              "harmony.velocity": 80})
+    bar = 4 * TICKS_PER_QUARTER
+    start = bar
+    end = start + repeats * 4 * bar  # the melody's end (tick)
+    try:
+        rig.start_clock(beats=(end + 2 * bar) / TICKS_PER_QUARTER)
+        for k in range(repeats):
+            rig.play(C_MAJOR_PHRASE, start + k * 4 * bar)
+        stop_at = rig.time_of(end + bar + 6)  # mid-beat, a chord sounding
+        rig.peer.sender.cancel_after(stop_at)
+        rig.peer.sender.add([(stop_at, [0xFC])])
+        rig.wait_until_tick(end + bar + 6)
+        time.sleep(0.5)
+        log = list(rig.peer.collect())
+    finally:
+        code = rig.close()
+    ons = [item for item in note_ons(log, "out") if item[1].channel == HARMONY_CHANNEL]
+    errors = chord_timing_errors_ms(rig, ons)
+    beats = chords_by_beat(rig, ons)
+    expected = range(start // TICKS_PER_QUARTER + 1, (end + bar) // TICKS_PER_QUARTER + 1)
+    figures = {**_pcts([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
+               "mean_signed": round(float(np.mean(errors)), 3)} if errors else None
+    return {"chord_timing_error_ms": figures,
+            "chords": {"beats": len(expected), "beats_with_chord": sum(1 for b in expected if b in beats),
+                       "notes": len(ons), "exit_code": code,
+                       "unclosed_after_stop": len(unclosed_notes(log)),
+                       "hanging_notes": len(hanging_notes(rig.peer.log))}}
 
 
 def _pcts(values) -> dict | None:

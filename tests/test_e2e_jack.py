@@ -9,8 +9,20 @@ import time
 import mido
 import pytest
 
-from assistant.bench_e2e import MS, Rig, hanging_notes, note_ons, timing_errors_ms
+from assistant.bench_e2e import (
+    C_MAJOR_PHRASE,
+    HARMONY_CHANNEL,
+    MS,
+    Rig,
+    chord_timing_errors_ms,
+    chords_by_beat,
+    hanging_notes,
+    note_ons,
+    timing_errors_ms,
+    unclosed_notes,
+)
 from assistant.midifile import read_midi
+from assistant.music import TICKS_PER_QUARTER
 from assistant.model import DEFAULT_MELODY_MODEL
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
@@ -30,6 +42,26 @@ def phrase_from_midi_file(tmp_path):
     mid.save(str(path))
     notes = read_midi(path).tracks[0].notes
     assert len(notes) == 7 and notes[-1].end == 96  # two bars of 4/4 in ticks
+    return notes
+
+
+def c_major_phrase_from_midi_file(tmp_path):
+    """The 4-bar C major phrase of quarters and eighths (``bench_e2e.C_MAJOR_PHRASE``),
+    written to a real MIDI file at 480 ticks per quarter and read back."""
+    mid = mido.MidiFile(type=1, ticks_per_beat=480)
+    track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000),
+                            mido.MetaMessage("time_signature", numerator=4, denominator=4)])
+    scale = 480 // TICKS_PER_QUARTER
+    now = 0
+    for n in C_MAJOR_PHRASE:
+        track.append(mido.Message("note_on", note=n.pitch, velocity=n.velocity, time=(n.onset - now) * scale))
+        track.append(mido.Message("note_off", note=n.pitch, velocity=0, time=n.duration * scale))
+        now = n.end
+    mid.tracks.append(track)
+    path = tmp_path / "c_major.mid"
+    mid.save(str(path))
+    notes = read_midi(path).tracks[0].notes
+    assert notes == C_MAJOR_PHRASE and notes[-1].end == 192  # four bars of 4/4
     return notes
 
 
@@ -117,3 +149,70 @@ def test_sigterm_leaves_no_note_hanging(jack_server, tmp_path, model_path):
     assert hanging_notes(rig.peer.log) == {}
     stats = rig.assistant.stats()
     assert stats["suggestions"] >= 1 and os.path.exists(rig.assistant.stats_path)
+
+
+def test_harmony_chords_on_every_beat_in_time_and_closed_after_stop(jack_server, tmp_path, model_path):
+    """Harmony mode, a chord struck on every beat: the chords come on the harmony channel,
+    each on its beat within one JACK period + 1 ms, 3-4 distinct notes a beat, one chord per
+    beat while the melody sounds (and a bar after); Stop, mid-chord, closes every note with
+    a note-off and nothing plays after it."""
+    phrase = c_major_phrase_from_midi_file(tmp_path)
+    rig = Rig(jack_server.name, model=model_path, workdir=tmp_path,
+              settings={"suggest.mode": "harmony", "harmony.pattern": "beat"})
+    beat = TICKS_PER_QUARTER
+    start, end = 4 * beat, 4 * beat + 192  # the melody: bar 2 to the end of bar 5
+    stop_tick = end + 4 * beat + 6  # half a beat into the last chord (one bar after the melody)
+    try:
+        rig.start_clock(beats=(end + 12 * beat) / beat)
+        rig.play(phrase, at_tick=start)
+        stop_at = rig.time_of(stop_tick)
+        rig.peer.sender.cancel_after(stop_at)  # no clock pulse after Stop
+        rig.peer.sender.add([(stop_at, [0xFC])])
+        rig.wait_until_tick(stop_tick)
+        time.sleep(0.8)  # after Stop: anything still to come arrives now
+        log = list(rig.peer.collect())
+    finally:
+        code = rig.close()
+    assert code == 0, rig.assistant.log_text()[-2000:]
+    text = rig.assistant.log_text()
+    assert "harmony is off" not in text and "needs the chord model" not in text, text[-2000:]
+
+    ons = note_ons(log, "out")
+    assert ons, "no chord arrived: " + text[-2000:]
+    assert {m.channel for _, m, _ in ons} == {HARMONY_CHANNEL}, "harmony mode plays only on the harmony channel"
+    assert note_ons(log, "accepted") == []
+
+    # every chord note starts on its beat, in time (the output lead makes up JACK's latency)
+    errors = chord_timing_errors_ms(rig, ons)
+    off_beat = [(round(rig.tick_of(ns), 2), m.note, round(e, 3)) for (_, m, ns), e in zip(ons, errors)
+                if abs(e) > tolerance_ms(jack_server)]
+    assert not off_beat, (f"{len(off_beat)} of {len(ons)} chord notes more than {tolerance_ms(jack_server):.2f} ms "
+                          f"from their beat (tick, pitch, ms): {off_beat[:8]}; the assistant's dispatch lateness "
+                          f"(us): {rig.assistant.stats().get('dispatch_lateness_us')}; this side's timed sender "
+                          f"(clock, notes) late by up to {max(rig.peer.sender.lateness_ns, default=0) / MS:.2f} ms")
+
+    # a chord of 3-4 distinct notes, struck once, on each beat while the melody sounds: from
+    # the beat after its first note (decided a tick before that beat, when the note was
+    # heard) to one bar after its end (the activity gate), and on no other beat. Only the
+    # melody's first bar may go without (a model may hear too little there to choose a chord).
+    chords = chords_by_beat(rig, ons)
+    allowed = set(range(start // beat + 1, (end + 4 * beat) // beat + 1))
+    required = set(range(start // beat + 4, (end + 4 * beat) // beat + 1))
+    assert set(chords) <= allowed, f"chords on beats {sorted(set(chords) - allowed)}, outside {sorted(allowed)}"
+    assert set(chords) >= required, f"no chord on beats {sorted(required - set(chords))}"
+    for b, pitches in sorted(chords.items()):
+        assert len(pitches) == len(set(pitches)) and 3 <= len(pitches) <= 4, f"beat {b}: {pitches}"
+        assert all(48 <= p <= 72 for p in pitches), f"beat {b}: {pitches} outside harmony.register_low/high"
+
+    # Stop: nothing struck after it; the chord sounding then (due to end 5 ticks, 208 ms,
+    # later) is released at once; every note ever struck has its note-off (not just CC 123)
+    after = [(m, ns) for _, m, ns in ons if ns > stop_at + 5 * MS]
+    assert after == [], "chords played after Stop"
+    last = chords[max(chords)]
+    released = {m.note: ns for lab, m, ns in log if lab == "out" and ns > stop_at and m.channel == HARMONY_CHANNEL
+                and (m.type == "note_off" or (m.type == "note_on" and m.velocity == 0))}
+    slow = {p: round((released[p] - stop_at) / MS, 2) if p in released else None for p in last
+            if p not in released or released[p] > stop_at + 10 * MS}
+    assert not slow, f"the chord sounding at Stop was not released within 10 ms (pitch: ms after Stop): {slow}"
+    assert unclosed_notes(log) == {}, "notes left sounding after Stop"
+    assert hanging_notes(rig.peer.log) == {}
