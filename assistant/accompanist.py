@@ -15,8 +15,9 @@ Patterns: ``bar`` (the chord of the downbeat sustained through the bar), ``beat`
 three eighths per dotted beat). Voicings come from ``harmony.Voicer`` (fewest
 semitones moved).
 
-Threading: engine thread only (state is not shared). A step costs ~0.05 ms; the
-forecast of the next two bars is ~0.5 ms, once per beat.
+Threading: engine thread only (state is not shared). Measured with
+``midi-assistant bench``: a model step 0.17 ms (p50), a whole decision with the
+two-bar forecast 1.8-2.5 ms, once per beat and a tick (42 ms at 120 BPM) ahead of it.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ sounding note and CC 123) before the ports close.
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import signal
@@ -175,6 +176,11 @@ def run(args) -> int:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         engine = build_engine(config, ports, seed=args.seed)
+        # Both models and the engine are built: move everything alive now out of the
+        # garbage collector's reach. A full collection over them takes 5-9 ms with every
+        # thread stopped, the scheduler included; frozen, it takes well under 0.1 ms.
+        gc.collect()
+        gc.freeze()
         if use_ui:  # log lines would tear the live display: they go beside the session file
             handler = logging.FileHandler(engine.session.path.with_suffix(".log"))
             handler.setFormatter(logging.Formatter(log_format))

@@ -10,7 +10,7 @@ from assistant.chord_model import BOS_CHORD, ChordModel, causal, choose_chord, p
 from assistant.clock import FakeClock
 from assistant.config import load_config
 from assistant.fakeports import fake_ports
-from assistant.harmony import NO_CHORD, chord_pitch_classes, parse_chord_name
+from assistant.harmony import NO_CHORD, chord_name, chord_pitch_classes, parse_chord_name
 from assistant.model import MelodyModel
 from assistant.music import Melody, Meter, Note
 from assistant.runner import build_engine
@@ -291,3 +291,27 @@ def test_a_melody_model_given_as_chord_model_is_refused_with_one_line(tmp_path):
     with pytest.raises(UserError) as err:
         ChordModel.load("models/melody.onnx", verify=False)
     assert "models/melody.onnx" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_c_major_melody_gets_c_major_chords(chord_model):
+    """The shipped model on a plain C major tune: the chords it plays are diatonic to C
+    major (a wrong-key accompaniment, e.g. Bb under C, fails here)."""
+    diatonic = {parse_chord_name(n) for n in ("C", "Dm", "Em", "F", "G", "Am", "Bdim", "G7", "Dm7", "Am7",
+                                               "Em7", "Fmaj7", "Cmaj7", "Bm7b5", "Csus4", "Gsus4", "Dsus4")}
+    tune = [60, 62, 64, 65, 67, 67, 69, 67, 65, 64, 62, 60, 64, 67, 72, 67, 65, 64, 62, 60]
+    for pattern in ("beat", "bar"):
+        acc = Accompanist(chord_model, pattern=pattern)
+        decisions = []
+        tick = 0.0
+        while tick < len(tune) * 12:
+            i = int(tick // 12)
+            if tick % 12 == 0:
+                if i:
+                    acc.add_note(Note((i - 1) * 12, 12, tune[i - 1]))
+                acc.hold(i * 12, tune[i])
+            decisions += acc.decide(tick, METERS, 80)
+            tick += 1.0
+        played = [d.chord for d in decisions if d.chord != NO_CHORD]
+        assert len(played) >= len(tune) - 4
+        assert sum(c in diatonic for c in played) >= 0.9 * len(played), [chord_name(c) for c in played]
+        assert acc.harmonise([Note(i * 12, 12, p) for i, p in enumerate(tune)], METERS)[-1][1] in diatonic
