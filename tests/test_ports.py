@@ -46,7 +46,10 @@ def test_fake_ports_shape():
     p.output.send(mido.Message("stop"))
     assert p.accepted is not p.output and p.output.messages() == [mido.Message("stop")]
     assert p.names() == {"in": "MIDI Assistant In", "out": "MIDI Assistant Out",
-                         "accepted": "MIDI Assistant Accepted"}
+                         "accepted": "MIDI Assistant Accepted", "harmony": "MIDI Assistant Out"}
+    assert p.outputs["harmony"] is p.output  # chords share the output (on their own channel) by default
+    own = fake_ports(PortNames(harmony="MIDI Assistant Chords"), now=lambda: 7)
+    assert own.outputs["harmony"] is not own.output and own.names()["harmony"] == "MIDI Assistant Chords"
     p.close()
     with pytest.raises(OSError):
         p.output.send(mido.Message("stop"))
