@@ -4,7 +4,8 @@ Builds the same engine as ``run`` (capture, generator, planner, scheduler,
 session) on in-process ports and the internal clock, plays a two-bar phrase into
 it in real time, waits for the call-and-response answer, accepts it, and prints
 the answer as a piano roll with its latency. It writes the phrase and the answer
-to a MIDI file. Main thread; about ten seconds at the default tempo.
+to a MIDI file; with ``--harmony`` chords play along (mode call+harmony) and are
+printed and written too. Main thread; about ten seconds at the default tempo.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def add_arguments(p) -> None:
     p.add_argument("--bars", type=int, default=2, help="bars of answer (default 2)")
     p.add_argument("--seed", type=int, default=7, help="random seed (default 7)")
     p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
+    p.add_argument("--harmony", action="store_true",
+                   help="chords along, on the beat (mode call+harmony): printed and written to their own track")
 
 
 def play_phrase(engine, ports, clock, phrase: list[Note], start_tick: int) -> None:
@@ -49,12 +52,12 @@ def play_phrase(engine, ports, clock, phrase: list[Note], start_tick: int) -> No
         ports.input.deliver(msg)
 
 
-def received_notes(sent: list[tuple[mido.Message, int]], clock) -> list[Note]:
-    """Pair what the engine sent back into notes, in ticks of the clock."""
+def received_notes(sent: list[tuple[mido.Message, int]], clock, channel: int | None = None) -> list[Note]:
+    """Pair what the engine sent back (on ``channel``, or all) into notes, in ticks of the clock."""
     held: dict[int, tuple[int, int]] = {}
     notes = []
     for msg, ns in sent:
-        if msg.type not in ("note_on", "note_off"):
+        if msg.type not in ("note_on", "note_off") or (channel is not None and msg.channel != channel):
             continue
         tick = round(clock.tick_at(ns))
         if msg.type == "note_on" and msg.velocity > 0:
@@ -76,7 +79,8 @@ def run(args) -> int:
 
     out_dir = Path(tempfile.mkdtemp(prefix="midi-assistant-demo-"))
     output = Path(args.output) if args.output else out_dir / "demo.mid"
-    config = load_config(None, {"clock.source": "internal", "clock.bpm": args.bpm, "suggest.mode": "call",
+    config = load_config(None, {"clock.source": "internal", "clock.bpm": args.bpm,
+                                "suggest.mode": "call+harmony" if args.harmony else "call",
                                 "suggest.bars": args.bars, "suggest.answer_on": "bar",
                                 "model.melody": args.model or "", "session.folder": str(out_dir / "sessions"),
                                 "suggest.phrase_end_beats": 1.0})
@@ -92,7 +96,8 @@ def run(args) -> int:
         phrase_end = first_bar + PHRASE[-1].end
         answer_end = (phrase_end // 48 + 2 + args.bars) * 48
         time.sleep(max(0.0, (clock.ns_at(answer_end) - time.perf_counter_ns()) / 1e9) + beat_s / 4)
-        answer = received_notes(ports.output.sent, clock)
+        answer = received_notes(ports.output.sent, clock, config.suggest.channel - 1)
+        chords = received_notes(ports.output.sent, clock, config.suggest.harmony_channel - 1)
         engine.post("accept")
         time.sleep(0.05)
     finally:
@@ -101,6 +106,15 @@ def run(args) -> int:
         print("demo: no answer arrived (see the log above)", file=sys.stderr)
         return 1
     print(piano_roll(answer, width=16 * args.bars))
+    if args.harmony:
+        from .harmony import chord_name, chord_of_pitches
+
+        by_onset: dict[int, list[int]] = {}
+        for n in chords:
+            by_onset.setdefault(n.onset, []).append(n.pitch)
+        line = " ".join(f"{(t - first_bar) // 48 + 1}:{(t % 48) // 12 + 1} {chord_name(chord_of_pitches(p))}"
+                        for t, p in sorted(by_onset.items()))
+        print(f"chords (bar:beat): {line or 'none'}")
     lat = engine.latencies_ms
     if lat:
         print(f"trigger to first notes of all {config.suggest.alternatives} alternatives ready: "
@@ -112,6 +126,9 @@ def run(args) -> int:
                                      "phrase"))
     mid.tracks.append(notes_to_track([Note(n.onset - shift, n.duration, n.pitch, n.velocity) for n in answer],
                                      480, 0, "answer"))
+    if args.harmony:
+        mid.tracks.append(notes_to_track([Note(n.onset - shift, n.duration, n.pitch, n.velocity) for n in chords],
+                                         480, 1, "chords"))
     mid.save(str(output))
     print(f"wrote {output} (phrase and answer); session capture in {out_dir / 'sessions'}", file=sys.stderr)
     return 0
