@@ -30,7 +30,7 @@ import numpy as np
 from .clock import TICK_EPS
 from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, choose_chord, sounding_at, step_features
 from .harmony import NO_CHORD, Voicer, beat_grid, chord_pitch_classes
-from .music import Meter, Note, meter_at
+from .music import Meter, Note, bar_start, meter_at, next_bar_start
 
 PATTERNS = ("bar", "beat", "arpeggio")
 MEMORY_NOTES = 64
@@ -63,8 +63,8 @@ def render(pattern: str, beat: Beat, voicing: tuple[int, ...], velocity: int, me
     if pattern == "bar":
         if beat.index != 0 and not restrike:
             return []
-        bar_end = beat.tick + meter.bar_ticks - (beat.tick - meter.start) % meter.bar_ticks
-        return [Note(beat.tick, max(1, bar_end - beat.tick), p, velocity) for p in voicing]
+        length = next_bar_start([meter], beat.tick) - beat.tick
+        return [Note(beat.tick, length, p, velocity) for p in voicing]
     # arpeggio: eighths (6 ticks) through the beat, bass first, then upward and back
     step = 6
     count = max(1, beat.length // step)
@@ -264,8 +264,6 @@ class Accompanist:
         from a fresh state; the live state is not touched."""
         if not melody:
             return []
-        from .music import bar_start
-
         start = bar_start(meters, melody[0].onset)
         end = max(n.end for n in melody)
         state = np.zeros_like(self.model.state)
@@ -287,6 +285,11 @@ class Accompanist:
             out += render(self.pattern, beat, voicer.voice(chord), velocity, meter_at(meters, tick), restrike)
             sounding = chord
         return out
+
+
+def chord_velocity(player_velocity: int) -> int:
+    """Chords a little softer than the melody they accompany."""
+    return max(1, round(player_velocity * 0.8))
 
 
 def chord_tones_by_beat(chords: list[tuple[int, int]]) -> dict[int, frozenset[int]]:

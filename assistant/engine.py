@@ -30,7 +30,8 @@ from dataclasses import dataclass, field, replace
 from .capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from .clock import floor_tick
 from .generator import GenerationRequest, GeneratorWorker, SuggestionSet
-from .harmony import KeyTracker, chord_name, chord_of_pitches
+from .accompanist import chord_tones_by_beat, chord_velocity
+from .harmony import KeyTracker, beat_ticks, chord_name, chord_of_pitches
 from .music import Note, bar_start, meter_at, next_bar_start
 from .planner import Planner, next_start_tick, shift_until_in_time
 from .scheduler import note_events
@@ -339,8 +340,6 @@ class Engine:
 
     def _strong_beat(self, tick: int) -> bool:
         """The downbeat, and the middle of the bar in 4/4, 2/2 and other even meters of 4+ beats."""
-        from .harmony import beat_ticks
-
         meters = self.clock.meters
         m = meter_at(meters, tick)
         position = (tick - m.start) % m.bar_ticks
@@ -354,9 +353,7 @@ class Engine:
         if acc is None:
             return
         meters = self.clock.meters
-        velocity = self.harmony_velocity if isinstance(self.harmony_velocity, int) else \
-            max(1, round(self.planner.velocity() * 0.8))
-        for decision in acc.decide(self.clock.tick_at(ns), meters, velocity):
+        for decision in acc.decide(self.clock.tick_at(ns), meters, self._chord_velocity()):
             if decision.notes and self.clock.ns_at(decision.beat.tick) >= self.clock.now() + 1_000_000:
                 self.scheduler.schedule(note_events(decision.notes, self.harmony_channel, self.harmony_output),
                                         HARMONY_LANE)
@@ -368,8 +365,6 @@ class Engine:
         acc = self.accompanist
         if acc is None or acc.current is None:
             return None
-        from .accompanist import chord_tones_by_beat
-
         end = start_tick + bars * meter_at(self.clock.meters, start_tick).bar_ticks
         return chord_tones_by_beat(acc.chords_for([], self.clock.meters, acc.current.beat.tick + 1, end))
 
@@ -413,7 +408,7 @@ class Engine:
         elif action == "audition":
             s.audition = not s.audition
             if not s.audition:
-                self.scheduler.clear(SUGGESTION_LANE, self._now_tick())
+                self._plan_suggestion([], self._now_tick())
             self.note(f"audition {'on' if s.audition else 'off'}")
         elif action == "end_phrase":
             for event in self.capture.end_phrase():
@@ -444,7 +439,7 @@ class Engine:
     def _drop_suggestion(self, why: str) -> None:
         with self._lock:
             self._current = None
-        self.scheduler.clear(SUGGESTION_LANE, self._now_tick())
+        self._plan_suggestion([], self._now_tick())
         self.note(why)
 
     def _select(self, step: int) -> None:
@@ -457,7 +452,7 @@ class Engine:
         now = self._now_tick()
         if self._audible():
             future = [(n, off) for n, off in placed if n.onset > now]
-            self.scheduler.replace(SUGGESTION_LANE, timed_events(future, self.suggestion_channel), now)
+            self._plan_suggestion(future, now)
         self.note(f"alternative {self._selected + 1}/{len(current.alternatives)}")
 
     def _accept(self) -> None:
@@ -474,7 +469,7 @@ class Engine:
         target = next_bar_start(meters, floor_tick(self.clock.tick_at(self.clock.now() + ANSWER_GUARD_NS)))
         offset = target - first_bar + shift
         placed = [self.planner.humanise(n, offset) for n in notes]
-        self.scheduler.clear(SUGGESTION_LANE, now)
+        self._plan_suggestion([], now)
         self.scheduler.schedule(timed_events(placed, self.accepted_channel, self.accepted_output), ACCEPTED_LANE)
         label = f"request {current.request.id} alternative {self._selected + 1}"
         chords = self._accepted_chords([n for n, _ in placed], target)
@@ -497,10 +492,13 @@ class Engine:
             return []
         meters = self.clock.meters
         end = next_bar_start(meters, max(n.end for n in notes) - 1)
-        chords = acc.chords_for(notes, meters, start, end)
-        velocity = self.harmony_velocity if isinstance(self.harmony_velocity, int) else \
-            max(1, round(self.planner.velocity() * 0.8))
-        return acc.render_chords(chords, meters, velocity)
+        return acc.render_chords(acc.chords_for(notes, meters, start, end), meters, self._chord_velocity())
+
+    def _chord_velocity(self) -> int:
+        """``harmony.velocity``, or a little softer than the player ("follow")."""
+        if isinstance(self.harmony_velocity, int):
+            return self.harmony_velocity
+        return chord_velocity(self.planner.velocity())
 
     # -- generator worker callbacks ------------------------------------------------------
     def _on_note(self, result: SuggestionSet, alt: int, note: Note, index: int) -> None:
@@ -526,7 +524,8 @@ class Engine:
         self._scheduled = 0  # notes of the selected alternative already handed to the scheduler
 
     def _plan_locked(self, notes: list[Note], first_index: int):
-        """Events for the selected alternative's notes from ``first_index`` on; None if not audible.
+        """``(placed notes, replace_from)`` for the selected alternative's notes from
+        ``first_index`` on (see ``_plan_suggestion``); None if not audible.
 
         The first note of a suggestion fixes the shift (whole beats, if it would
         be late) and replaces the lane's future; later notes are appended, or
@@ -542,20 +541,29 @@ class Engine:
         if first_index > 0:
             placed = [(n, off) for n, off in placed if self.clock.ns_at(n.onset) + off >= now + 1_000_000]
         replace_from = min(placed[0][0].onset, self._now_tick()) if first_index == 0 else None
-        return timed_events(placed, self.suggestion_channel), replace_from
+        return placed, replace_from
 
     def _send_plan(self, plan) -> None:
-        if plan is None:
-            return
-        events, replace_from = plan
-        if self.settings.harmony:  # the accompaniment follows the suggestion it can hear
-            # events come from note_events: (note-on, note-off) pairs
-            heard = [Note(on.tick, max(1, off.tick - on.tick), on.msg.note) for on, off in zip(events[::2], events[1::2])]
-            self.inbox.put((("planned", tuple(heard), replace_from), self.clock.now()))
-        if replace_from is not None:  # a new plan replaces the old one's future, from its first note
+        if plan is not None:
+            self._plan_suggestion(*plan)
+
+    def _plan_suggestion(self, placed: list[tuple[Note, int]], replace_from: int | None) -> None:
+        """The one way the audible suggestion changes (engine thread or generator worker).
+
+        ``placed`` (notes with micro-timing) replace the suggestion lane's future
+        from ``replace_from``, or are appended when it is None; ``[]`` with a tick
+        clears from there. With harmony on, the accompanist hears of every change
+        (through the inbox: it belongs to the engine thread), so its chords follow
+        what will really sound, never a suggestion that was dropped or switched.
+        """
+        events = timed_events(placed, self.suggestion_channel)
+        if replace_from is not None:
             self.scheduler.replace(SUGGESTION_LANE, events, replace_from)
         elif events:
             self.scheduler.schedule(events, SUGGESTION_LANE)
+        if self.settings.harmony and self.accompanist is not None:
+            notes = tuple(Note(n.onset, n.duration, n.pitch) for n, _ in placed)
+            self.inbox.put((("planned", notes, replace_from), self.clock.now()))
 
     # -- speculation (engine thread) -------------------------------------------------------
     def _maybe_speculate(self, ns: int) -> None:

@@ -93,12 +93,12 @@ def run(args) -> int:
     for k, notes in enumerate(variations, 1):
         out.tracks.append(notes_to_track(notes, midi.ticks_per_beat, channel, f"variation {k}"))
     if args.chords:
-        from .accompanist import Accompanist
+        from .accompanist import Accompanist, chord_velocity
         from .chord_model import ChordModel
         from .harmony import chord_name
 
         acc = Accompanist(ChordModel.load(), pattern=args.pattern)
-        velocity = max(1, round(sorted(n.velocity for n in melody)[len(melody) // 2] * 0.8))
+        velocity = chord_velocity(sorted(n.velocity for n in melody)[len(melody) // 2])
         for k, notes in enumerate(variations, 1):
             chords = acc.harmonise(sorted(melody + notes, key=lambda n: n.onset), content.meters)
             out.tracks.append(notes_to_track(acc.render_chords(chords, content.meters, velocity),

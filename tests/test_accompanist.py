@@ -315,3 +315,29 @@ def test_a_c_major_melody_gets_c_major_chords(chord_model):
         assert len(played) >= len(tune) - 4
         assert sum(c in diatonic for c in played) >= 0.9 * len(played), [chord_name(c) for c in played]
         assert acc.harmonise([Note(i * 12, 12, p) for i, p in enumerate(tune)], METERS)[-1][1] in diatonic
+
+
+def test_the_accompaniment_forgets_a_suggestion_that_will_not_sound(tmp_path, tiny_model_path):
+    """Every change of the audible suggestion reaches the accompanist: planned notes come
+    in with the answer, and clearing the answer takes them away again."""
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path, **{"suggest.mode": "call+harmony"})
+
+    def drain_inbox():
+        while not engine.inbox.empty():
+            engine._handle(*engine.inbox.get_nowait())
+
+    for onset, pitch in ((0, 60), (12, 64), (24, 67), (36, 72)):
+        engine._handle(mido.Message("note_on", note=pitch, velocity=80), at(clock, onset))
+        engine._handle(mido.Message("note_on", note=pitch, velocity=0), at(clock, onset + 12))
+    engine._tick(at(clock, 60))  # phrase end: the answer is planned from the next bar
+    engine.generator.drain()
+    drain_inbox()
+    planned = list(engine.accompanist.planned)
+    assert planned and {(n.onset, n.pitch) for n in planned} == {
+        (e.tick, e.msg.note) for e in engine.scheduler.pending("suggestion") if e.msg.type == "note_on"}
+    engine.perform("clear")
+    drain_inbox()
+    now = engine._now_tick()
+    assert all(n.onset < now for n in engine.accompanist.planned)
+    engine.perform("harmony")  # off: nothing more is posted
+    assert engine.inbox.empty()
