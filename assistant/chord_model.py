@@ -186,11 +186,7 @@ class ChordModel:
         """Open a model file; with ``verify`` its sha256 must match its card (``UserError`` if not)."""
         path = Path(path) if path else DEFAULT_HARMONY_MODEL
         session, config = open_session(path, verify=verify, threads=threads)
-        try:
-            sizes = (int(config["features"]), int(config["vocab"]), int(config["layers"]), int(config["hidden"]))
-        except (KeyError, TypeError, ValueError):
-            sizes = None
-        if sizes is None or sizes[:2] != (FEATURE_SIZE, CHORD_VOCAB_SIZE):
+        if (config.get("features"), config.get("vocab")) != (FEATURE_SIZE, CHORD_VOCAB_SIZE):
             raise UserError(f"harmony model {path} does not fit this program (features or chord vocabulary "
                             f"differ); {REPAIR_HINT}")
         model = cls(session, config, path)
@@ -205,12 +201,13 @@ class ChordModel:
         self.previous = BOS_CHORD
 
     def _run(self, prev: np.ndarray, feats: np.ndarray, state: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if not self.uses_history:  # a model trained without the previous chord (train-harmony --no-history)
+            prev = np.full_like(prev, BOS_CHORD)
         logits, new_state = self.session.run(None, {"previous": prev, "features": feats, "state": state})
         return logits, new_state
 
     def peek(self, previous: int, feats: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(log-probabilities [V], state after)`` of one step, without advancing this model."""
-        previous = previous if self.uses_history else BOS_CHORD
         logits, new_state = self._run(np.array([previous], dtype=np.int64), feats[None, :].astype(np.float32),
                                       self.state if state is None else state)
         return log_softmax(logits[0]), new_state
@@ -229,22 +226,13 @@ class ChordModel:
         self.previous = int(chord)
 
     def forward_all(self, prev: np.ndarray, feats: np.ndarray) -> np.ndarray:
-        """Log-probabilities [T, V] of a whole piece (teacher forcing), batch 1, step by step."""
-        state = np.zeros((self.layers, 1, self.hidden), dtype=np.float32)
-        if not self.uses_history:
-            prev = np.full_like(prev, BOS_CHORD)
-        out = np.zeros((len(prev), CHORD_VOCAB_SIZE))
-        for t in range(len(prev)):
-            logits, state = self._run(prev[t:t + 1], feats[t:t + 1].astype(np.float32), state)
-            out[t] = log_softmax(logits[0])
-        return out
+        """Log-probabilities [T, V] of a whole piece (teacher forcing)."""
+        return self.forward_batch(prev[None], feats[None])[0]
 
     def forward_batch(self, prev: np.ndarray, feats: np.ndarray) -> np.ndarray:
         """Log-probabilities [B, T, V] of ``B`` equal-length sequences, stepped together (evaluation)."""
         b, t = prev.shape
         state = np.zeros((self.layers, b, self.hidden), dtype=np.float32)
-        if not self.uses_history:
-            prev = np.full_like(prev, BOS_CHORD)
         out = np.zeros((b, t, CHORD_VOCAB_SIZE))
         for i in range(t):
             logits, state = self._run(prev[:, i].astype(np.int64), feats[:, i].astype(np.float32), state)

@@ -116,22 +116,23 @@ class Constraints:
     high: int = 127
     onset_pitch_classes: tuple[tuple[int, frozenset[int]], ...] = ()
 
-    def pitch_mask(self, pitch_classes: frozenset[int] | None | str = "default") -> np.ndarray:
+    def pitch_mask(self) -> np.ndarray:
         """Bool [128] of allowed pitches; raises ValueError if none is allowed."""
-        classes = self.pitch_classes if pitch_classes == "default" else pitch_classes
-        allowed = np.zeros(128, dtype=bool)
-        allowed[max(0, self.low):min(127, self.high) + 1] = True
-        if classes is not None:
-            in_class = np.isin(np.arange(128) % 12, sorted(classes))
-            allowed &= in_class
-        if not allowed.any():
-            raise ValueError(f"constraints allow no pitch: range {self.low}..{self.high}, "
-                             f"pitch classes {sorted(classes or [])}")
-        return allowed
+        return _pitch_mask(self.low, self.high, self.pitch_classes)
 
     def onset_masks(self) -> dict[int, np.ndarray]:
         """``{tick: bool [128]}`` for the ticks of ``onset_pitch_classes``."""
-        return {tick: self.pitch_mask(classes) for tick, classes in self.onset_pitch_classes}
+        return {tick: _pitch_mask(self.low, self.high, classes) for tick, classes in self.onset_pitch_classes}
+
+
+def _pitch_mask(low: int, high: int, classes: frozenset[int] | None) -> np.ndarray:
+    allowed = np.zeros(128, dtype=bool)
+    allowed[max(0, low):min(127, high) + 1] = True
+    if classes is not None:
+        allowed &= np.isin(np.arange(128) % 12, sorted(classes))
+    if not allowed.any():
+        raise ValueError(f"constraints allow no pitch: range {low}..{high}, pitch classes {sorted(classes or [])}")
+    return allowed
 
 
 def sample_rows(logits: np.ndarray, allowed: np.ndarray, temperature: float, top_p: float,
