@@ -46,6 +46,7 @@ from typing import Any, Callable
 from .clock import MAX_BPM, MIN_BPM
 from .controls import BINDING_HELP, KEY_HELP, Binding, normalise_key
 from .errors import UserError
+from .keys import parse_key_name
 from .music import Meter
 
 CONFIG_DIR_ENV = "MIDI_ASSISTANT_CONFIG_DIR"
@@ -129,21 +130,6 @@ def _velocity(v):
     if v == "follow" or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 127):
         return v
     raise _Invalid('"follow" or a whole number in 1..127')
-
-
-_KEY_NAME = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*$")
-
-
-def parse_key_name(v: str):
-    """``keys.Key`` of a name like "D minor", "Bb major", "F#m" or "C"; None if not one."""
-    from .keys import Key
-
-    found = _KEY_NAME.match(v) if isinstance(v, str) else None
-    if not found:
-        return None
-    tonic = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}[found.group(1).lower()]
-    tonic += {"#": 1, "b": -1}.get(found.group(2), 0)
-    return Key(tonic % 12, (found.group(3) or "major") in ("minor", "min", "m"))
 
 
 def _key(v):

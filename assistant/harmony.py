@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .keys import NAMES, Key, key_scores
+from .keys import NAMES, Key, key_scores, pitch_class
 from .music import TICKS_PER_QUARTER, Meter, Note, bar_start, meter_at
 
 QUALITIES = ("maj", "min", "dim", "aug", "7", "maj7", "m7", "m7b5", "sus4")
@@ -34,7 +34,6 @@ SUFFIX = {"maj": "", "min": "m", "dim": "dim", "aug": "aug", "7": "7", "maj7": "
           "m7b5": "m7b5", "sus4": "sus4"}
 NO_CHORD = 0
 CHORD_VOCAB_SIZE = 1 + 12 * len(QUALITIES)
-_SPELLING = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
 _NAME_RE = re.compile(r"^([A-G])([#b]*)(.*)$")
 _SUFFIX_TO_QUALITY = {v: k for k, v in SUFFIX.items()} | {"maj": "maj", "min": "min", "M7": "maj7",
                                                           "ø7": "m7b5", "o": "dim", "+": "aug",
@@ -83,8 +82,7 @@ def parse_chord_name(name: str) -> int:
     m = _NAME_RE.match(name)
     if not m or m.group(3) not in _SUFFIX_TO_QUALITY:
         raise ValueError(f"not a chord name: {name!r}")
-    root = _SPELLING[m.group(1)] + m.group(2).count("#") - m.group(2).count("b")
-    return chord_index(root % 12, _SUFFIX_TO_QUALITY[m.group(3)])
+    return chord_index(pitch_class(m.group(1), m.group(2)), _SUFFIX_TO_QUALITY[m.group(3)])
 
 
 def transpose_chord(index: int, semitones: int) -> int:

@@ -14,6 +14,7 @@ tracker on top of this; here is only the one-shot estimate.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,6 +26,13 @@ MINOR_PROFILE = np.array([0.712, 0.084, 0.474, 0.618, 0.049, 0.460, 0.105, 0.747
 MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
 MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor; harmonic/melodic variants add 11 and 9
 NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
+_LETTERS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
+_KEY_NAME = re.compile(r"^\s*([A-Ga-g])([#b]?)\s*(major|minor|maj|min|m)?\s*$")
+
+
+def pitch_class(letter: str, accidentals: str = "") -> int:
+    """The pitch class of a note name: ``("F", "#")`` is 6, ``("b", "b")`` 10 (any case)."""
+    return (_LETTERS[letter.upper()] + accidentals.count("#") - accidentals.count("b")) % 12
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,14 @@ class Key:
         """Scale degrees as pitch classes; minor includes the raised 6th and 7th when asked."""
         scale = MINOR_SCALE + ((9, 11) if raised_leading_tone else ()) if self.minor else MAJOR_SCALE
         return frozenset((self.tonic + d) % 12 for d in scale)
+
+
+def parse_key_name(text: str) -> "Key | None":
+    """The key named "D minor", "Bb major", "F#m" or "C" (major); None if it is not one."""
+    found = _KEY_NAME.match(text) if isinstance(text, str) else None
+    if not found:
+        return None
+    return Key(pitch_class(found.group(1), found.group(2)), (found.group(3) or "major") in ("minor", "min", "m"))
 
 
 def pitch_class_histogram(notes: list[Note], weighted: bool = True) -> np.ndarray:

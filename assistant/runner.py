@@ -96,10 +96,10 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
     """The engine for ``config`` on already opened ``ports`` (also used by the demo and tests)."""
     from .capture import Capture
     from .clock import InternalClock, MidiClockFollower
-    from .config import parse_key_name
     from .controls import ControlMap
     from .engine import Engine, EngineSettings, parse_mode
     from .harmony import KeyTracker
+    from .keys import parse_key_name
     from .model import MelodyModel
     from .planner import Planner
     from .scheduler import Scheduler
