@@ -126,37 +126,39 @@ def _scores(logp_rows: np.ndarray, truth: np.ndarray) -> tuple[list[float], list
     return nll, top1, top3
 
 
-def model_piece(model: ChordModel, piece, ahead: bool = False) -> dict:
-    """The model's figures on one piece; ``ahead``: it also knows each beat's melody note
-    in advance (as for the assistant's own suggestions), else strictly causal."""
-    prev, feats, truth = piece_inputs(piece.melody, piece.beats)
-    if not ahead:
-        feats = causal(feats)
-    logp = model.forward_all(prev, feats)
+def _piece_figures(piece, truth: np.ndarray, logp: np.ndarray, choose_next) -> dict:
+    """Figures of one predictor on one piece: ``logp`` [T, V] under the true history, and
+    ``choose_next(t, previous)`` giving the chord it plays at beat ``t`` running free."""
     nll, top1, top3 = _scores(logp, truth)
-    free: list[int] = []
-    state = np.zeros((model.layers, 1, model.hidden), dtype=np.float32)
-    previous = BOS_CHORD
+    free, previous = [], BOS_CHORD
     for t in range(len(truth)):
-        rows, state = model.peek(previous, feats[t], state)
-        previous = choose_chord(rows)
+        previous = choose_next(t, previous)
         free.append(previous)
     return {"nll": nll, "top1": top1, "top3": top3,
             "nic": note_in_chord(piece.melody, piece.beats, free),
             "nic_tf": note_in_chord(piece.melody, piece.beats, np.argmax(logp, axis=1))}
 
 
+def model_piece(model: ChordModel, piece, ahead: bool = False) -> dict:
+    """The model's figures on one piece; ``ahead``: it also knows each beat's melody note
+    in advance (as for the assistant's own suggestions), else strictly causal."""
+    prev, feats, truth = piece_inputs(piece.melody, piece.beats)
+    if not ahead:
+        feats = causal(feats)
+    state = [np.zeros((model.layers, 1, model.hidden), dtype=np.float32)]
+
+    def choose_next(t: int, previous: int) -> int:
+        rows, state[0] = model.peek(previous, feats[t], state[0])
+        return choose_chord(rows)
+
+    return _piece_figures(piece, truth, model.forward_all(prev, feats), choose_next)
+
+
 def bigram_piece(bigram: ChordBigram, piece) -> dict:
     truth = np.array([c for _, c in piece.beats])
     prev = np.concatenate([[BOS_CHORD], truth[:-1]])
     logp = np.stack([bigram.log_probs(int(a)) for a in prev])
-    nll, top1, top3 = _scores(logp, truth)
-    free, previous = [], BOS_CHORD
-    for _ in truth:
-        previous = choose_chord(bigram.log_probs(previous))
-        free.append(previous)
-    return {"nll": nll, "top1": top1, "top3": top3, "nic": note_in_chord(piece.melody, piece.beats, free),
-            "nic_tf": note_in_chord(piece.melody, piece.beats, np.argmax(logp, axis=1))}
+    return _piece_figures(piece, truth, logp, lambda t, previous: choose_chord(bigram.log_probs(previous)))
 
 
 def rule_chords(melody, beats, ahead: bool = False) -> list[int]:
