@@ -110,6 +110,8 @@ def export_chord_net(net: ChordNet, out) -> None:
     model = onnx.load(str(tmp))
     tmp.unlink()
     del model.metadata_props[:]
+    for node in model.graph.node:  # the exporter's source locations: the file must depend on the weights only
+        del node.metadata_props[:]
     for k, v in {"config": json.dumps(cfg.to_dict()), "vocabulary": "assistant.harmony v1",
                  "features": "assistant.chord_model v1"}.items():
         entry = model.metadata_props.add()

@@ -36,9 +36,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch", type=int, default=32, help="sequences per optimiser step")
     p.add_argument("--crop", type=int, default=192, help="longest training sequence in beats")
     p.add_argument("--epochs", type=int, default=60)
-    p.add_argument("--own-history", type=float, default=0.0,
-                   help="share of previous-chord inputs taken from the model's own draws (scheduled sampling; "
-                        "0.5 measured no better free running and worse validation loss)")
     p.add_argument("--no-history", action="store_true",
                    help="do not give the model the previous chord: it then hears only the melody, and "
                         "running free it cannot feed on its own mistakes")
@@ -131,29 +128,6 @@ def evaluate_loss(net, data, device, batch: int = 64, ahead: float = 0.0) -> dic
     return {"loss": nats, "bits": nats / math.log(2), "top1": hits / max(1, count), "beats": count}
 
 
-def own_history(net, prev, feats, share: float, gen):
-    """Previous-chord inputs with a ``share`` replaced by the model's own choices.
-
-    Parallel scheduled sampling: one pass without gradients gives the model's
-    distribution at every beat under the true history; a chord drawn from it at
-    beat t-1 replaces the true chord as beat t's input. Live, the model only ever
-    hears its own choices; trained on the true ones alone it falls into loops
-    (the same chord beat after beat) when it runs free.
-    """
-    import torch
-
-    was_training = net.training
-    net.eval()
-    with torch.no_grad():
-        probs = torch.softmax(net(prev, feats), dim=-1)
-        drawn = torch.multinomial(probs.reshape(-1, probs.shape[-1]), 1, generator=gen).reshape(prev.shape)
-    net.train(was_training)
-    shifted = torch.cat([prev[:, :1], drawn[:, :-1]], dim=1)
-    take = (torch.rand(prev.shape, generator=gen) < share) & (prev != BOS_CHORD)
-    take[:, 0] = False
-    return torch.where(take, shifted, prev)
-
-
 def run(args, corpus=None) -> int:
     import torch
 
@@ -164,7 +138,6 @@ def run(args, corpus=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    gen = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     corpus = corpus or load_chord_corpus(cache_dir=args.cache_dir, workers=args.workers)
     train_pieces = corpus.train[: args.limit] if args.limit else corpus.train
@@ -196,8 +169,6 @@ def run(args, corpus=None) -> int:
             prev, feats, target = make_batch(items, lambda i: int(shifts[i]), args.crop, rng, args.ahead,
                                              args.noise)
             prev_t, feats_t = torch.from_numpy(prev).to(device), torch.from_numpy(feats).to(device)
-            if args.own_history > 0:
-                prev_t = own_history(net, prev_t, feats_t, args.own_history, gen)
             logits = net(prev_t, feats_t)
             loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]),
                                                      torch.from_numpy(target).to(device).reshape(-1),
@@ -228,8 +199,8 @@ def run(args, corpus=None) -> int:
             (f"--{k.replace('_', '-')}" if v is True else f"--{k.replace('_', '-')} {v}")
             for k, v in sorted(vars(args).items())
             if k in ("hidden", "layers", "dropout", "lr", "weight_decay", "batch", "crop", "epochs", "ahead",
-                     "noise", "own_history", "no_history", "patience", "seed") and v is not None and v is not False),
-        "config": cfg.to_dict(), "ahead": args.ahead, "noise": args.noise, "own_history": args.own_history, "seed": args.seed, "epochs_run": epoch, "best_valid": min(history, key=lambda h: h["loss"]),
+                     "noise", "no_history", "patience", "seed") and v is not None and v is not False),
+        "config": cfg.to_dict(), "ahead": args.ahead, "noise": args.noise, "seed": args.seed, "epochs_run": epoch, "best_valid": min(history, key=lambda h: h["loss"]),
         "history": history, "seconds": round(time.perf_counter() - started, 1),
         "data": {"train_pieces": len(train), "train_beats": int(sum(len(c) for *_, c in train)),
                  "valid_pieces": len(valid), "valid_beats": int(sum(len(c) for *_, c in valid))},
