@@ -353,7 +353,10 @@ class Engine:
         if acc is None:
             return
         meters = self.clock.meters
-        for decision in acc.decide(self.clock.tick_at(ns), meters, self._chord_velocity()):
+        tick = self.clock.tick_at(ns)
+        if not acc.due(tick, meters):  # most polls: no beat is a tick away
+            return
+        for decision in acc.decide(tick, meters, self._chord_velocity()):
             if decision.notes and self.clock.ns_at(decision.beat.tick) >= self.clock.now() + 1_000_000:
                 self.scheduler.schedule(note_events(decision.notes, self.harmony_channel, self.harmony_output),
                                         HARMONY_LANE)
