@@ -171,20 +171,25 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
     return text
 
 
-def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="models/melody.onnx")
-    p.add_argument("--eval", required=True, help="JSON printed by `midi-assistant eval --json`")
+def card_command(description: str, default_model: str, eval_command: str, write) -> int:
+    """The command line of a card writer: ``write(model, evaluation, bench, out)``."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--model", default=default_model)
+    p.add_argument("--eval", required=True, help=f"JSON printed by `{eval_command}`")
     p.add_argument("--bench", help="JSON printed by `midi-assistant bench --json`")
-    p.add_argument("--out", help="card path (default: beside the model, <stem>.md)")
+    p.add_argument("--out", help="card path (default: beside the model, <name>.md)")
     args = p.parse_args()
     model = Path(args.model)
     evaluation = json.loads(Path(args.eval).read_text())
     bench = json.loads(Path(args.bench).read_text()) if args.bench else None
-    out = Path(args.out) if args.out else model.with_name(model.stem + ".md")
-    write_card(model, evaluation, bench, out)
+    out = Path(args.out) if args.out else model.with_name(model.name.split(".")[0] + ".md")
+    write(model, evaluation, bench, out)
     print(f"wrote {out}", file=sys.stderr)
     return 0
+
+
+def main() -> int:
+    return card_command(__doc__.splitlines()[0], "models/melody.onnx", "midi-assistant eval --json", write_card)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ sha256 of the shipped file; the run time checks the sha256 at load
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from ..chord_model import DECISION_TICKS, FEATURE_SIZE
 from ..harmony import CHORD_VOCAB_SIZE, QUALITIES
 from ..model import sha256_of
+from .card import card_command
 
 CHECK_PIECES = 10
 PREDICTORS = ("model", "model_ahead", "bigram", "rule", "rule_ahead", "true")
@@ -180,19 +180,8 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
 
 
 def main() -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", default="models/harmony.onnx")
-    p.add_argument("--eval", required=True, help="JSON printed by `midi-assistant eval --harmony --json`")
-    p.add_argument("--bench", help="JSON printed by `midi-assistant bench --json`")
-    p.add_argument("--out", help="card path (default: beside the model, harmony.md)")
-    args = p.parse_args()
-    model = Path(args.model)
-    evaluation = json.loads(Path(args.eval).read_text())
-    bench = json.loads(Path(args.bench).read_text()) if args.bench else None
-    out = Path(args.out) if args.out else model.with_name(model.name.split(".")[0] + ".md")
-    write_card(model, evaluation, bench, out)
-    print(f"wrote {out}", file=sys.stderr)
-    return 0
+    return card_command(__doc__.splitlines()[0], "models/harmony.onnx", "midi-assistant eval --harmony --json",
+                        write_card)
 
 
 if __name__ == "__main__":
