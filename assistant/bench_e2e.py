@@ -527,6 +527,7 @@ def e2e_figures(args) -> dict:
         time.sleep(1.0)
         rig.close()
         stats = rig.assistant.stats()
+        result["jack_client"] = stats.get("jack_client")  # "native": one JACK client for all ports
         received = stats["messages_received"] - 1  # minus the Start sent by start_clock
         result["dropped"] = 25_000 - received
         result["burst_sender_late_p99_ms"] = round(float(np.percentile(rig.peer.sender.lateness_ns, 99)) / MS, 3)

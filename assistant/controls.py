@@ -305,7 +305,7 @@ def _open_input(config, backend: str | None):
     from . import ports
     p = config.ports
     names = ports.PortNames(input=p.input, output=p.output, accepted=p.accepted or None)
-    return ports.open_ports(backend or p.backend or None, names, attach=p.attach_flag)
+    return ports.open_ports(backend or p.backend or None, names, attach=p.attach_flag, jack_client=p.jack_client)
 
 
 def _wait_for_binding(inbox, timeout: float) -> Binding | None:

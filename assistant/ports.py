@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
 import os
 import queue
 import sys
@@ -44,6 +45,8 @@ import mido
 
 from .clock import now_ns
 from .errors import UserError
+
+log = logging.getLogger(__name__)
 
 BACKEND_APIS: dict[str, str] = {
     "alsa": "LINUX_ALSA",
@@ -380,8 +383,10 @@ class MidiPorts:
     context manager; :meth:`close` is idempotent and closes the input first.
     """
 
-    def __init__(self, backend: str, inbox: queue.SimpleQueue, input_port, outputs: dict):
+    def __init__(self, backend: str, inbox: queue.SimpleQueue, input_port, outputs: dict,
+                 jack_client: str | None = None):
         self.backend = backend
+        self.jack_client = jack_client  # JACK: "native" (one client of ours) or "rtmidi"; else None
         self.inbox = inbox
         self.input = input_port
         self.outputs = outputs
@@ -419,20 +424,29 @@ class MidiPorts:
         self.close()
 
 
+JACK_CLIENTS = ("native", "rtmidi")
+
+
 def open_ports(
     backend: str | None = None,
     names: PortNames = PortNames(),
     *,
     attach: bool | None = None,
     inbox: queue.SimpleQueue | None = None,
+    jack_client: str = "native",
 ) -> MidiPorts:
     """Open (virtual) or attach to our input and outputs on ``backend``.
 
     ``attach`` None: virtual ports, except on Windows where it must attach.
-    Call from the main thread. Raises ``UserError`` with the fix on any failure,
-    after closing what it had opened.
+    ``jack_client`` (JACK only): "native" puts every port on one JACK client of
+    our own (:mod:`assistant.jackmidi`; falls back to "rtmidi", with a warning,
+    where the native module is not built); "rtmidi" opens one python-rtmidi
+    client per port. Call from the main thread. Raises ``UserError`` with the fix
+    on any failure, after closing what it had opened.
     """
     name = resolve_backend(backend)
+    if jack_client not in JACK_CLIENTS:
+        raise ValueError(f"jack_client must be one of {JACK_CLIENTS}, not {jack_client!r}")
     if attach is None:
         attach = name == "windows"
     if not attach and name == "windows":
@@ -448,12 +462,20 @@ def open_ports(
         wanted = [(kind, resolve_port(n, inputs if kind == "input" else outputs, kind, name)) for kind, n in wanted]
     inbox = queue.SimpleQueue() if inbox is None else inbox
     opened: list = []
+    native = _native_jack_client(names.client) if name == "jack" and jack_client == "native" else None
 
     def open_one(kind: str, port_name: str):
         options = {} if attach else {"virtual": True, "client_name": names.client}
         try:
             with _quiet_stderr():
-                if kind == "input":
+                if native is not None:
+                    own = _own_port_name(port_name, names) if attach else port_name
+                    if kind == "input":
+                        port = native.add_input(own, inbox, connect_from=port_name if attach else None)
+                    else:
+                        port = native.add_output(own, connect_to=port_name if attach else None)
+                    port.name = port_name  # as python-rtmidi names it: the port we attached to
+                elif kind == "input":
                     port = RtInput(BACKEND_APIS[name], inbox, port_name, virtual=not attach,
                                    client_name=names.client)
                 else:
@@ -471,12 +493,36 @@ def open_ports(
         for port in reversed(opened):
             with contextlib.suppress(Exception):
                 port.close()
+        if native is not None:
+            native.close()
         raise
     in_port, out_port = ports_[0], ports_[1]
     rest = iter(ports_[2:])
     acc_port = next(rest) if names.accepted else out_port
     harmony_port = next(rest) if names.harmony else out_port
-    return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port})
+    used = ("native" if native is not None else "rtmidi") if name == "jack" else None
+    return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port},
+                     jack_client=used)
+
+
+def _native_jack_client(client_name: str):
+    """Our one JACK client for every port, or None (logged) to use python-rtmidi's."""
+    from . import jackmidi
+
+    reason = jackmidi.available()
+    if reason is not None:
+        log.warning("JACK: %s; using python-rtmidi (one JACK client per port, more idle CPU)", reason)
+        return None
+    try:
+        with _quiet_stderr():
+            return jackmidi.JackClient(client_name)
+    except OSError as err:
+        raise _backend_error("jack", err) from err
+
+
+def _own_port_name(target: str, names: PortNames) -> str:
+    """The name of our own port that is connected to the existing port ``target``."""
+    return target.replace(":", " ")[:200]
 
 
 # -- `midi-assistant ports` ------------------------------------------------------------------

@@ -149,7 +149,7 @@ def write_stats(path: str, engine) -> None:
 
     stats = {"messages_received": engine.messages_received, "trigger_to_ready_ms": engine.latencies_ms,
              "suggestions": engine.suggestions_made, "pid": os.getpid(),
-             "dispatch_lateness_us": engine.scheduler.lateness_us()}
+             "dispatch_lateness_us": engine.scheduler.lateness_us(), "jack_client": engine.ports.jack_client}
     with open(path, "w") as f:
         json.dump(stats, f)
 
@@ -166,7 +166,7 @@ def run(args) -> int:
     p = config.ports
     names = PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client=args.client_name,
                       harmony=p.harmony if p.harmony not in ("", p.output) else None)
-    ports = open_ports(p.backend or None, names, attach=p.attach_flag)
+    ports = open_ports(p.backend or None, names, attach=p.attach_flag, jack_client=p.jack_client)
     engine = None
     stop = threading.Event()
 

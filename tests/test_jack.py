@@ -7,12 +7,14 @@ connects to our ports the way a DAW would. Times on both sides are
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
 import mido
 import pytest
 
+from assistant import jackmidi
 from assistant.cli import main
 from assistant.capture import Capture, MelodyNote
 from assistant.clock import InternalClock, MidiClockFollower, now_ns
@@ -79,10 +81,11 @@ class JackPeer:
             rt.delete()
 
 
-@pytest.fixture
-def rig(jack_server):
+@pytest.fixture(params=["native", "rtmidi"])
+def rig(jack_server, request):
+    """Our ports (on our one native JACK client, or on python-rtmidi's) and a peer."""
     names = PortNames(client=jack_server.client_name("ma"))
-    ours = open_ports("jack", names)
+    ours = open_ports("jack", names, jack_client=request.param)
     tester = JackPeer(jack_server, ours)
     time.sleep(0.05)  # let JACK make the connections
     yield ours, tester
@@ -180,3 +183,76 @@ def test_closing_leaves_no_hanging_note(rig):
     # "accepted" shares nothing with "out" here, so only "out" is seen by the tester
     assert counts == {(1, 60): 0, (1, 64): 0}
     assert mido.Message("control_change", channel=1, control=123, value=0) in [m for m, _ in got]
+
+
+def test_native_client_is_built_in_ci():
+    reason = jackmidi.available()
+    if reason is not None and os.environ.get("CI") == "true":
+        pytest.fail(f"CI needs the native JACK module: {reason}")
+    if reason is not None:
+        pytest.skip(reason)
+
+
+def _our_clients(names: PortNames) -> set[str]:
+    listed = list_ports("jack")
+    return {p.split(":", 1)[0] for p in listed.inputs + listed.outputs if p.split(":", 1)[0].startswith(names.client)}
+
+
+@pytest.mark.parametrize("jack_client, clients", [("native", 1), ("rtmidi", 3)])
+def test_ports_on_one_native_client(jack_server, jack_client, clients):
+    if jack_client == "native" and jackmidi.available() is not None:
+        pytest.skip(jackmidi.available())
+    names = PortNames(client=jack_server.client_name("ma"))
+    with open_ports("jack", names, jack_client=jack_client) as ours:
+        assert len(_our_clients(names)) == clients
+        assert ours.names() == {"in": names.input, "out": names.output, "accepted": names.accepted,
+                                "harmony": names.output}
+    assert _our_clients(names) == set()
+
+
+def test_native_close_sends_what_was_queued(jack_server):
+    """A panic's note-offs sent right before exit still reach the DAW."""
+    if jackmidi.available() is not None:
+        pytest.skip(jackmidi.available())
+    names = PortNames(client=jack_server.client_name("ma"))
+    ours = open_ports("jack", names, jack_client="native")
+    tester = JackPeer(jack_server, ours)
+    time.sleep(0.05)
+    try:
+        offs = [mido.Message("note_off", channel=k % 16, note=k % 128) for k in range(600)]
+        for msg in offs:
+            ours.output.send(msg)
+        ours.close()  # at once: nothing has gone out yet
+        got = [m for m, _ in tester.drain(0.1)]
+    finally:
+        tester.close()
+        ours.close()
+    assert got == offs
+    with pytest.raises(OSError, match="closed"):
+        ours.output.send(offs[0])
+
+
+def test_native_input_stamps_are_taken_on_jacks_thread(jack_server):
+    """Stamps come from JACK's thread, converted to now_ns: a reader that wakes late
+    does not make the message late."""
+    if jackmidi.available() is not None:
+        pytest.skip(jackmidi.available())
+    names = PortNames(client=jack_server.client_name("ma"))
+    with open_ports("jack", names, jack_client="native") as ours:
+        tester = JackPeer(jack_server, ours)
+        try:
+            time.sleep(0.05)
+            lags = []
+            for k in range(50):
+                sent = now_ns()
+                tester.send(mido.Message("note_on", note=60 + k % 12, velocity=80))
+                msg, ns = ours.inbox.get(timeout=1)
+                lags.append((ns - sent) / MS)
+                time.sleep(0.003)
+        finally:
+            tester.close()
+    # the peer writes at frame 0 of its next cycle and we are stamped in the cycle that
+    # carries it: after the send, within a period (two, for a cycle that starts late)
+    period_ms = jack_server.period_ns / MS
+    assert all(0 <= lag <= 2 * period_ms for lag in lags), sorted(lags)
+    assert sorted(lags)[len(lags) // 2] <= period_ms, sorted(lags)

@@ -1,0 +1,485 @@
+/*
+ * _jackmidi.c: one JACK client that carries all of midi-assistant's MIDI ports.
+ *
+ * Why native: python-rtmidi opens one JACK client per port, and JACK wakes
+ * every client once per period (750 times a second at 64 frames / 48 kHz), so
+ * three ports cost three wake-ups per period even with nothing to play. No
+ * Python may run on JACK's realtime thread either (a callback there must take
+ * the GIL, and any GIL hold longer than a period makes the whole graph, the
+ * user's DAW included, miss its deadline). This file is the realtime part
+ * only: a process callback that moves events between JACK's port buffers and
+ * lock-free single-producer/single-consumer rings. Python drives it through
+ * ctypes (assistant/jackmidi.py); ctypes releases the GIL during each call.
+ *
+ * libjack is opened with dlopen at run time, so building needs only a C
+ * compiler (no JACK headers) and the module loads on machines without JACK.
+ *
+ * Threading contract:
+ *  - mj_process runs on JACK's realtime thread: no locks, no allocation, no
+ *    blocking; its only system call is one non-blocking write() on the wake
+ *    pipe in a cycle that received input.
+ *  - The input ring has one producer (mj_process) and one consumer (the
+ *    thread that calls mj_wait/mj_read: Python's reader thread).
+ *  - Each output port's ring has one producer (whoever calls mj_send for that
+ *    port, one thread at a time: Python serialises sends per port) and one
+ *    consumer (mj_process).
+ *  - mj_open, mj_add_port, mj_connect, mj_drain and mj_close are for one
+ *    control thread (Python's main thread).
+ *
+ * Times: JACK's clock (jack_get_time, microseconds; CLOCK_MONOTONIC_RAW in
+ * jack2 on Linux) inside; CLOCK_MONOTONIC nanoseconds (Python's
+ * time.perf_counter_ns) at the interface, converted when read or sent.
+ * An input event is stamped as RtMidi stamps it (the time the process callback
+ * runs) plus its frame offset in the cycle, so events of one cycle keep their
+ * spacing. Not jack_frames_to_time: with jack2 that time lags the callback by
+ * about a period (it is when the cycle's frames began), and every latency
+ * figure of the engine (ports.output_lead_ms) is measured against callback time.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MJ_EXPORT __attribute__((visibility("default")))
+
+typedef uint32_t jack_nframes_t;
+typedef uint64_t jack_time_t;
+typedef struct jack_client_opaque jack_client_t;
+typedef struct jack_port_opaque jack_port_t;
+typedef struct {
+    jack_nframes_t time;
+    size_t size;
+    unsigned char *buffer;
+} jack_midi_event_t;
+
+enum { JACK_NO_START_SERVER = 0x01 };
+enum { JACK_PORT_IS_INPUT = 0x1, JACK_PORT_IS_OUTPUT = 0x2 };
+static const char *const MIDI_TYPE = "8 bit raw midi";
+
+static struct {
+    void *lib;
+    jack_client_t *(*client_open)(const char *, int, int *, ...);
+    int (*client_close)(jack_client_t *);
+    char *(*get_client_name)(jack_client_t *);
+    int (*set_process_callback)(jack_client_t *, int (*)(jack_nframes_t, void *), void *);
+    void (*on_shutdown)(jack_client_t *, void (*)(void *), void *);
+    int (*activate)(jack_client_t *);
+    int (*deactivate)(jack_client_t *);
+    jack_port_t *(*port_register)(jack_client_t *, const char *, const char *, unsigned long, unsigned long);
+    const char *(*port_name)(const jack_port_t *);
+    void *(*port_get_buffer)(jack_port_t *, jack_nframes_t);
+    int (*connect)(jack_client_t *, const char *, const char *);
+    uint32_t (*midi_get_event_count)(void *);
+    int (*midi_event_get)(jack_midi_event_t *, void *, uint32_t);
+    void (*midi_clear_buffer)(void *);
+    int (*midi_event_write)(void *, jack_nframes_t, const unsigned char *, size_t);
+    jack_nframes_t (*last_frame_time)(const jack_client_t *);
+    jack_time_t (*frames_to_time)(const jack_client_t *, jack_nframes_t);
+    jack_nframes_t (*time_to_frames)(const jack_client_t *, jack_time_t);
+    jack_time_t (*get_time)(void);
+    jack_nframes_t (*get_sample_rate)(jack_client_t *);
+    jack_nframes_t (*get_buffer_size)(jack_client_t *);
+} J;
+
+static char load_error[256];
+
+/* Resolve every libjack function we use; 0 on success. */
+static int load_jack(void) {
+    if (J.lib) return 0;
+    const char *names[] = {"libjack.so.0", "libjack.so", "libjack.0.dylib", "libjack.dylib", NULL};
+    void *lib = NULL;
+    for (int i = 0; names[i] && !lib; i++) lib = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        snprintf(load_error, sizeof load_error, "libjack not found (%s)", dlerror());
+        return -1;
+    }
+#define SYM(field, name)                                                                  \
+    do {                                                                                  \
+        *(void **)(&J.field) = dlsym(lib, name);                                          \
+        if (!J.field) {                                                                   \
+            snprintf(load_error, sizeof load_error, "libjack lacks %s", name);            \
+            dlclose(lib);                                                                 \
+            memset(&J, 0, sizeof J);                                                      \
+            return -1;                                                                    \
+        }                                                                                 \
+    } while (0)
+    SYM(client_open, "jack_client_open");
+    SYM(client_close, "jack_client_close");
+    SYM(get_client_name, "jack_get_client_name");
+    SYM(set_process_callback, "jack_set_process_callback");
+    SYM(on_shutdown, "jack_on_shutdown");
+    SYM(activate, "jack_activate");
+    SYM(deactivate, "jack_deactivate");
+    SYM(port_register, "jack_port_register");
+    SYM(port_name, "jack_port_name");
+    SYM(port_get_buffer, "jack_port_get_buffer");
+    SYM(connect, "jack_connect");
+    SYM(midi_get_event_count, "jack_midi_get_event_count");
+    SYM(midi_event_get, "jack_midi_event_get");
+    SYM(midi_clear_buffer, "jack_midi_clear_buffer");
+    SYM(midi_event_write, "jack_midi_event_write");
+    SYM(last_frame_time, "jack_last_frame_time");
+    SYM(frames_to_time, "jack_frames_to_time");
+    SYM(time_to_frames, "jack_time_to_frames");
+    SYM(get_time, "jack_get_time");
+    SYM(get_sample_rate, "jack_get_sample_rate");
+    SYM(get_buffer_size, "jack_get_buffer_size");
+#undef SYM
+    J.lib = lib;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ rings */
+
+#define SLOT_DATA 44 /* longest message carried; longer input (sysex) is counted and dropped */
+#define IN_SLOTS 8192 /* 1.6 s of a 5,000 messages/s burst */
+#define OUT_SLOTS 2048
+#define MAX_PORTS 16
+
+typedef struct {
+    uint64_t time;  /* JACK microseconds; 0 in an output slot: as soon as possible */
+    uint16_t size;
+    uint8_t port;
+    uint8_t pad;
+    uint8_t data[SLOT_DATA];
+} slot_t; /* 56 bytes */
+
+typedef struct {
+    _Atomic uint32_t head; /* written by the producer */
+    _Atomic uint32_t tail; /* written by the consumer */
+    uint32_t mask;
+    slot_t *slots;
+} ring_t;
+
+static int ring_init(ring_t *r, uint32_t n) {
+    r->slots = calloc(n, sizeof(slot_t));
+    if (!r->slots) return -1;
+    r->mask = n - 1;
+    atomic_init(&r->head, 0);
+    atomic_init(&r->tail, 0);
+    return 0;
+}
+
+/* The free slot the producer may fill, or NULL when full. */
+static slot_t *ring_back(ring_t *r) {
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_acquire);
+    return head - tail > r->mask ? NULL : &r->slots[head & r->mask];
+}
+
+static void ring_push(ring_t *r) {
+    atomic_store_explicit(&r->head, atomic_load_explicit(&r->head, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+/* The oldest filled slot, or NULL when empty (consumer side). */
+static slot_t *ring_front(ring_t *r) {
+    uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+    uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+    return tail == head ? NULL : &r->slots[tail & r->mask];
+}
+
+static void ring_pop(ring_t *r) {
+    atomic_store_explicit(&r->tail, atomic_load_explicit(&r->tail, memory_order_relaxed) + 1,
+                          memory_order_release);
+}
+
+static int ring_empty(ring_t *r) {
+    return atomic_load_explicit(&r->head, memory_order_acquire) ==
+           atomic_load_explicit(&r->tail, memory_order_acquire);
+}
+
+/* ------------------------------------------------------------------ client */
+
+typedef struct {
+    jack_port_t *port;
+    int is_output;
+    ring_t out; /* output ports only */
+} port_t;
+
+typedef struct {
+    jack_client_t *client;
+    port_t ports[MAX_PORTS];
+    _Atomic int nports;  /* published after a port is fully set up */
+    ring_t in;           /* every input port's events, in arrival order */
+    int wake[2];         /* pipe: the process callback wakes mj_wait */
+    _Atomic int dead;    /* the server shut the client down */
+    _Atomic uint64_t dropped;   /* input lost to a full ring */
+    _Atomic uint64_t oversize;  /* input longer than SLOT_DATA */
+    _Atomic uint64_t deferred;  /* output events moved to a later cycle (port buffer full) */
+} mj_t;
+
+static int mj_process(jack_nframes_t nframes, void *arg) {
+    mj_t *h = arg;
+    int nports = atomic_load_explicit(&h->nports, memory_order_acquire);
+    jack_nframes_t start = J.last_frame_time(h->client);
+    int received = 0;
+    jack_time_t now = 0; /* read once, at the first input event of the cycle */
+    double us_per_frame = 0;
+    for (int i = 0; i < nports; i++) {
+        port_t *p = &h->ports[i];
+        void *buf = J.port_get_buffer(p->port, nframes);
+        if (!buf) continue;
+        if (p->is_output) {
+            J.midi_clear_buffer(buf);
+            jack_nframes_t last = 0;
+            slot_t *s;
+            while ((s = ring_front(&p->out)) != NULL) {
+                jack_nframes_t offset = 0;
+                if (s->time != 0) {
+                    int32_t d = (int32_t)(J.time_to_frames(h->client, s->time) - start);
+                    if (d >= (int32_t)nframes) break; /* due in a later cycle */
+                    offset = d < 0 ? 0 : (jack_nframes_t)d;
+                }
+                if (offset < last) offset = last; /* JACK wants events in time order */
+                if (J.midi_event_write(buf, offset, s->data, s->size) != 0) {
+                    atomic_fetch_add_explicit(&h->deferred, 1, memory_order_relaxed);
+                    break; /* buffer full: the rest go out next cycle, in order */
+                }
+                last = offset;
+                ring_pop(&p->out);
+            }
+        } else {
+            uint32_t n = J.midi_get_event_count(buf);
+            for (uint32_t k = 0; k < n; k++) {
+                jack_midi_event_t ev;
+                if (J.midi_event_get(&ev, buf, k) != 0) continue;
+                if (ev.size == 0) continue;
+                if (ev.size > SLOT_DATA) {
+                    atomic_fetch_add_explicit(&h->oversize, 1, memory_order_relaxed);
+                    continue;
+                }
+                slot_t *s = ring_back(&h->in);
+                if (!s) {
+                    atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
+                    continue;
+                }
+                if (!now) {
+                    now = J.get_time();
+                    us_per_frame = 1e6 / (double)J.get_sample_rate(h->client);
+                }
+                s->time = now + (jack_time_t)(ev.time * us_per_frame);
+                s->size = (uint16_t)ev.size;
+                s->port = (uint8_t)i;
+                memcpy(s->data, ev.buffer, ev.size);
+                ring_push(&h->in);
+                received = 1;
+            }
+        }
+    }
+    if (received) {
+        char b = 1;
+        ssize_t ignored = write(h->wake[1], &b, 1); /* non-blocking; a full pipe is already awake */
+        (void)ignored;
+    }
+    return 0;
+}
+
+static void mj_shutdown(void *arg) {
+    mj_t *h = arg;
+    atomic_store(&h->dead, 1);
+    char b = 1;
+    ssize_t ignored = write(h->wake[1], &b, 1);
+    (void)ignored;
+}
+
+/* Offset from JACK's clock (us) to CLOCK_MONOTONIC (ns), read now. */
+static int64_t mono_minus_jack_ns(void) {
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    jack_time_t j = J.get_time();
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    int64_t mono = ((int64_t)a.tv_sec * 1000000000 + a.tv_nsec + (int64_t)b.tv_sec * 1000000000 + b.tv_nsec) / 2;
+    return mono - (int64_t)j * 1000;
+}
+
+MJ_EXPORT const char *mj_load_error(void) {
+    return load_error;
+}
+
+/* Open and activate a client named ``name`` (JACK may add a suffix); NULL on failure
+ * (mj_load_error says why). */
+MJ_EXPORT mj_t *mj_open(const char *name) {
+    if (load_jack() != 0) return NULL;
+    mj_t *h = calloc(1, sizeof *h);
+    if (!h) {
+        snprintf(load_error, sizeof load_error, "out of memory");
+        return NULL;
+    }
+    if (ring_init(&h->in, IN_SLOTS) != 0 || pipe(h->wake) != 0) {
+        snprintf(load_error, sizeof load_error, "cannot allocate the input ring or wake pipe");
+        free(h->in.slots);
+        free(h);
+        return NULL;
+    }
+    fcntl(h->wake[0], F_SETFL, O_NONBLOCK);
+    fcntl(h->wake[1], F_SETFL, O_NONBLOCK);
+    fcntl(h->wake[0], F_SETFD, FD_CLOEXEC);
+    fcntl(h->wake[1], F_SETFD, FD_CLOEXEC);
+    int status = 0;
+    h->client = J.client_open(name, JACK_NO_START_SERVER, &status);
+    if (!h->client) {
+        snprintf(load_error, sizeof load_error, "jack_client_open failed (status 0x%x): no JACK server running?", status);
+        goto fail;
+    }
+    J.set_process_callback(h->client, mj_process, h);
+    J.on_shutdown(h->client, mj_shutdown, h);
+    if (J.activate(h->client) != 0) {
+        snprintf(load_error, sizeof load_error, "jack_activate failed");
+        J.client_close(h->client);
+        goto fail;
+    }
+    return h;
+fail:
+    close(h->wake[0]);
+    close(h->wake[1]);
+    free(h->in.slots);
+    free(h);
+    return NULL;
+}
+
+/* Register a port; its index, or -1 (mj_load_error says why). */
+MJ_EXPORT int mj_add_port(mj_t *h, const char *name, int is_output) {
+    int n = atomic_load(&h->nports);
+    if (n >= MAX_PORTS) {
+        snprintf(load_error, sizeof load_error, "more than %d ports", MAX_PORTS);
+        return -1;
+    }
+    port_t *p = &h->ports[n];
+    memset(p, 0, sizeof *p);
+    p->is_output = is_output;
+    if (is_output && ring_init(&p->out, OUT_SLOTS) != 0) {
+        snprintf(load_error, sizeof load_error, "out of memory");
+        return -1;
+    }
+    p->port = J.port_register(h->client, name, MIDI_TYPE, is_output ? JACK_PORT_IS_OUTPUT : JACK_PORT_IS_INPUT, 0);
+    if (!p->port) {
+        snprintf(load_error, sizeof load_error, "jack_port_register(%s) failed: name taken or too long?", name);
+        free(p->out.slots);
+        p->out.slots = NULL;
+        return -1;
+    }
+    atomic_store_explicit(&h->nports, n + 1, memory_order_release);
+    return n;
+}
+
+/* The port's full name ("client:port"). */
+MJ_EXPORT const char *mj_port_name(mj_t *h, int port) {
+    return J.port_name(h->ports[port].port);
+}
+
+MJ_EXPORT int mj_connect(mj_t *h, const char *source, const char *destination) {
+    return J.connect(h->client, source, destination);
+}
+
+MJ_EXPORT int mj_alive(mj_t *h) {
+    return !atomic_load(&h->dead);
+}
+
+MJ_EXPORT uint32_t mj_sample_rate(mj_t *h) {
+    return J.get_sample_rate(h->client);
+}
+
+MJ_EXPORT uint32_t mj_buffer_size(mj_t *h) {
+    return J.get_buffer_size(h->client);
+}
+
+MJ_EXPORT void mj_counters(mj_t *h, uint64_t *dropped, uint64_t *oversize, uint64_t *deferred) {
+    *dropped = atomic_load(&h->dropped);
+    *oversize = atomic_load(&h->oversize);
+    *deferred = atomic_load(&h->deferred);
+}
+
+/* Queue ``size`` bytes on output ``port`` for ``when_ns`` (CLOCK_MONOTONIC; 0: the next
+ * cycle). 0 on success; -1 ring full, -2 client dead, -3 bad port or size. */
+MJ_EXPORT int mj_send(mj_t *h, int port, const uint8_t *data, int size, int64_t when_ns) {
+    if (atomic_load(&h->dead)) return -2;
+    if (port < 0 || port >= atomic_load(&h->nports) || !h->ports[port].is_output || size <= 0 || size > SLOT_DATA)
+        return -3;
+    slot_t *s = ring_back(&h->ports[port].out);
+    if (!s) return -1;
+    s->time = 0;
+    if (when_ns > 0) {
+        int64_t t = (when_ns - mono_minus_jack_ns()) / 1000;
+        s->time = t > 0 ? (uint64_t)t : 1;
+    }
+    s->size = (uint16_t)size;
+    s->port = (uint8_t)port;
+    memcpy(s->data, data, (size_t)size);
+    ring_push(&h->ports[port].out);
+    return 0;
+}
+
+/* Wait up to ``timeout_ms`` for input (or a wake-up); 1 if woken, 0 on timeout. */
+MJ_EXPORT int mj_wait(mj_t *h, int timeout_ms) {
+    if (!ring_empty(&h->in)) return 1;
+    struct pollfd fd = {.fd = h->wake[0], .events = POLLIN};
+    int r = poll(&fd, 1, timeout_ms);
+    char drain[64];
+    while (read(h->wake[0], drain, sizeof drain) > 0) {
+    }
+    return r > 0;
+}
+
+/* Wake a thread blocked in mj_wait (to stop it). */
+MJ_EXPORT void mj_wake(mj_t *h) {
+    char b = 1;
+    ssize_t ignored = write(h->wake[1], &b, 1);
+    (void)ignored;
+}
+
+/* Take up to ``cap`` input events: their bytes go to ``data`` (SLOT_DATA bytes each),
+ * sizes to ``sizes``, ports to ``ports``, CLOCK_MONOTONIC ns to ``times``. Returns the count. */
+MJ_EXPORT int mj_read(mj_t *h, uint8_t *data, int32_t *sizes, int32_t *ports, int64_t *times, int cap) {
+    int n = 0;
+    int64_t offset = mono_minus_jack_ns();
+    slot_t *s;
+    while (n < cap && (s = ring_front(&h->in)) != NULL) {
+        memcpy(data + (size_t)n * SLOT_DATA, s->data, s->size);
+        sizes[n] = s->size;
+        ports[n] = s->port;
+        times[n] = (int64_t)s->time * 1000 + offset;
+        ring_pop(&h->in);
+        n++;
+    }
+    return n;
+}
+
+MJ_EXPORT int mj_slot_data(void) {
+    return SLOT_DATA;
+}
+
+/* Wait up to ``timeout_ms`` until every output ring is empty (sent); 1 if so. */
+MJ_EXPORT int mj_drain(mj_t *h, int timeout_ms) {
+    struct timespec step = {0, 500000};
+    for (int waited = 0; waited <= timeout_ms * 2; waited++) {
+        int pending = 0, n = atomic_load(&h->nports);
+        for (int i = 0; i < n; i++)
+            if (h->ports[i].is_output && !ring_empty(&h->ports[i].out)) pending = 1;
+        if (!pending) return 1;
+        if (atomic_load(&h->dead)) return 0;
+        nanosleep(&step, NULL);
+    }
+    return 0;
+}
+
+/* Deactivate, close and free; ``h`` is invalid afterwards. */
+MJ_EXPORT void mj_close(mj_t *h) {
+    if (!h) return;
+    if (!atomic_load(&h->dead)) J.deactivate(h->client);
+    J.client_close(h->client);
+    int n = atomic_load(&h->nports);
+    for (int i = 0; i < n; i++) free(h->ports[i].out.slots);
+    close(h->wake[0]);
+    close(h->wake[1]);
+    free(h->in.slots);
+    free(h);
+}

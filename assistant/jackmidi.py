@@ -1,0 +1,286 @@
+"""Native JACK MIDI: all our ports on one JACK client, with no Python on JACK's thread.
+
+python-rtmidi opens one JACK client per port, and JACK wakes every client once a
+period, so our three ports cost three realtime wake-ups per period while idle. The
+realtime part here is C (``_jackmidi.c``, built by ``pip install`` as
+``assistant/_jackmidi*.so``; it needs only a C compiler): one client, one process
+callback that copies events between JACK's port buffers and lock-free rings. This
+module drives it through ctypes, which releases the GIL during each call.
+
+Threading contract:
+
+* :class:`JackClient` is opened, given ports and closed on the main thread.
+* :class:`JackInput` runs one reader thread (``midi-in``) that blocks in the C
+  ``mj_wait`` until the process callback has input (no polling: idle costs
+  nothing), then stamps, parses and ``put((msg, ns))`` on the inbox; nothing else.
+  Stamps are taken on JACK's thread (the cycle's callback time plus the event's
+  frame offset, as RtMidi stamps) and converted to :func:`assistant.clock.now_ns`
+  (CLOCK_MONOTONIC) when read: however late the reader wakes, they stay exact.
+* :meth:`JackOutput.send` may be called from any thread, one at a time per port (a
+  lock makes sure); it copies the bytes into the port's ring and returns at once.
+  The event goes out at the start of the next JACK cycle.
+* Closing an output waits (at most ``DRAIN_S``) until what was sent has gone out, so
+  the note-offs of a panic right before exit still reach the DAW. The client closes
+  when its last port does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import importlib.machinery
+import logging
+import os
+import queue
+import threading
+from typing import Callable
+
+import mido
+
+log = logging.getLogger(__name__)
+
+_lib: ctypes.CDLL | None = None
+_lib_error: str | None = None
+
+
+class NativeJackUnavailable(RuntimeError):
+    """The native module is not built or cannot load (the reason is the message)."""
+
+
+def library_path() -> str | None:
+    """The built ``_jackmidi`` shared object inside the package, or None."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        hits = glob.glob(os.path.join(here, f"_jackmidi{suffix}"))
+        if hits:
+            return hits[0]
+    return None
+
+
+def load_library() -> ctypes.CDLL:
+    """The native module with its signatures declared; raises NativeJackUnavailable."""
+    global _lib, _lib_error
+    if _lib is not None:
+        return _lib
+    if _lib_error is not None:
+        raise NativeJackUnavailable(_lib_error)
+    path = library_path()
+    if path is None:
+        _lib_error = ("the native JACK module (assistant/_jackmidi) is not built: reinstall with a C compiler "
+                      "(`apt-get install gcc`, then `pip install -e .`)")
+        raise NativeJackUnavailable(_lib_error)
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as err:
+        _lib_error = f"cannot load {path}: {err}"
+        raise NativeJackUnavailable(_lib_error) from err
+    p, i32, i64, u32, u64 = ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_uint32, ctypes.c_uint64
+    sigs = {
+        "mj_load_error": (ctypes.c_char_p, []),
+        "mj_open": (p, [ctypes.c_char_p]),
+        "mj_add_port": (ctypes.c_int, [p, ctypes.c_char_p, ctypes.c_int]),
+        "mj_port_name": (ctypes.c_char_p, [p, ctypes.c_int]),
+        "mj_connect": (ctypes.c_int, [p, ctypes.c_char_p, ctypes.c_char_p]),
+        "mj_alive": (ctypes.c_int, [p]),
+        "mj_sample_rate": (u32, [p]),
+        "mj_buffer_size": (u32, [p]),
+        "mj_counters": (None, [p, ctypes.POINTER(u64), ctypes.POINTER(u64), ctypes.POINTER(u64)]),
+        "mj_send": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, i64]),
+        "mj_wait": (ctypes.c_int, [p, ctypes.c_int]),
+        "mj_wake": (None, [p]),
+        "mj_read": (ctypes.c_int, [p, p, ctypes.POINTER(i32), ctypes.POINTER(i32), ctypes.POINTER(i64),
+                                   ctypes.c_int]),
+        "mj_slot_data": (ctypes.c_int, []),
+        "mj_drain": (ctypes.c_int, [p, ctypes.c_int]),
+        "mj_close": (None, [p]),
+    }
+    for name, (restype, argtypes) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = restype, argtypes
+    _lib = lib
+    return lib
+
+
+def available() -> str | None:
+    """None if the native backend can be used here, else the reason it cannot."""
+    try:
+        load_library()
+    except NativeJackUnavailable as err:
+        return str(err)
+    return None
+
+
+class JackClient:
+    """One JACK client holding all our ports (main thread: open, add ports, close)."""
+
+    DRAIN_S = 0.2
+
+    def __init__(self, name: str):
+        self._lib = load_library()
+        handle = self._lib.mj_open(name.encode())
+        if not handle:
+            raise OSError(self._lib.mj_load_error().decode(errors="replace"))
+        self._h = ctypes.c_void_p(handle)
+        self._open_ports = 0
+        self._lock = threading.Lock()
+        self.closed = False
+
+    # -- ports
+    def _add(self, name: str, is_output: bool) -> tuple[int, str]:
+        index = self._lib.mj_add_port(self._h, name.encode(), int(is_output))
+        if index < 0:
+            raise OSError(self._lib.mj_load_error().decode(errors="replace"))
+        self._open_ports += 1
+        return index, self._lib.mj_port_name(self._h, index).decode()
+
+    def add_input(self, name: str, inbox: queue.SimpleQueue, *, connect_from: str | None = None) -> "JackInput":
+        index, full = self._add(name, False)
+        port = JackInput(self, index, name, full, inbox)
+        if connect_from is not None:
+            self.connect(connect_from, full)
+        return port
+
+    def add_output(self, name: str, *, connect_to: str | None = None) -> "JackOutput":
+        index, full = self._add(name, True)
+        port = JackOutput(self, index, name, full)
+        if connect_to is not None:
+            self.connect(full, connect_to)
+        return port
+
+    def connect(self, source: str, destination: str) -> None:
+        code = self._lib.mj_connect(self._h, source.encode(), destination.encode())
+        if code not in (0, 17):  # 17 (EEXIST): already connected
+            raise OSError(f"cannot connect JACK port {source!r} to {destination!r} (error {code})")
+
+    # -- facts
+    @property
+    def alive(self) -> bool:
+        return not self.closed and bool(self._lib.mj_alive(self._h))
+
+    def period_ms(self) -> float:
+        return self._lib.mj_buffer_size(self._h) / self._lib.mj_sample_rate(self._h) * 1000.0
+
+    def counters(self) -> dict[str, int]:
+        """Input dropped (ring full), input too long (sysex), output deferred to a later cycle."""
+        values = [ctypes.c_uint64() for _ in range(3)]
+        self._lib.mj_counters(self._h, *[ctypes.byref(v) for v in values])
+        return dict(zip(("dropped", "oversize", "deferred"), (v.value for v in values)))
+
+    # -- closing
+    def _port_closed(self) -> None:
+        with self._lock:
+            self._open_ports -= 1
+            last = self._open_ports == 0
+        if last:
+            self.close()
+
+    def drain(self) -> bool:
+        """Wait until everything sent has gone out (at most ``DRAIN_S``)."""
+        return bool(self._lib.mj_drain(self._h, int(self.DRAIN_S * 1000)))
+
+    def close(self) -> None:
+        """Send what is queued, then close the client; idempotent (main thread)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        self._lib.mj_drain(self._h, int(self.DRAIN_S * 1000))
+        self._lib.mj_close(self._h)
+
+
+class JackInput:
+    """Our input port; a reader thread feeds ``inbox`` with ``(msg, now_ns stamp)``."""
+
+    WAIT_MS = 250  # the reader also wakes this often to notice a stop or a dead server
+
+    def __init__(self, client: JackClient, index: int, name: str, full_name: str, inbox: queue.SimpleQueue,
+                 parse: Callable[[bytes], mido.Message | None] | None = None):
+        from .ports import _parse
+
+        self.name = name
+        self.full_name = full_name
+        self.closed = False
+        self._client = client
+        self._index = index
+        self._parse = parse or _parse
+        self._stop = threading.Event()
+        self._reader = threading.Thread(target=self._read, args=(inbox,), name="midi-in", daemon=True)
+        self._reader.start()
+
+    def _read(self, inbox: queue.SimpleQueue) -> None:
+        """The reader thread: wait for input, stamp, parse, enqueue; nothing else."""
+        lib, h = self._client._lib, self._client._h
+        cap, width = 256, lib.mj_slot_data()
+        data = ctypes.create_string_buffer(cap * width)
+        sizes, ports, times = (ctypes.c_int32 * cap)(), (ctypes.c_int32 * cap)(), (ctypes.c_int64 * cap)()
+        put, parse, stop = inbox.put, self._parse, self._stop
+        lost = {"dropped": 0, "oversize": 0}
+        while not stop.is_set():
+            if not lib.mj_wait(h, self.WAIT_MS):  # a quiet moment: report what the C side lost
+                self._report_losses(lost)
+            while (n := lib.mj_read(h, data, sizes, ports, times, cap)) > 0:
+                raw = data.raw
+                for k in range(n):
+                    if ports[k] != self._index:
+                        continue
+                    msg = parse(raw[k * width:k * width + sizes[k]])
+                    if msg is not None:
+                        put((msg, times[k]))
+            if not lib.mj_alive(h):
+                log.error("JACK shut our client down (server stopped?): no more MIDI in or out; "
+                          "restart the JACK server, then midi-assistant")
+                return
+        self._report_losses(lost)
+
+    def _report_losses(self, lost: dict[str, int]) -> None:
+        """Log input the C side had to drop since the last report (reader thread)."""
+        counters = self._client.counters()
+        for key, why in (("dropped", "the input queue was full"), ("oversize", "longer than a slot (sysex)")):
+            if counters[key] > lost[key]:
+                log.warning("JACK input: %d messages dropped: %s", counters[key] - lost[key], why)
+                lost[key] = counters[key]
+
+    def close(self) -> None:
+        """Stop the reader thread, then release the port; idempotent (main thread)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._stop.set()
+        self._client._lib.mj_wake(self._client._h)
+        self._reader.join()
+        self._client._port_closed()
+
+
+class JackOutput:
+    """Our output port with mido's ``send(msg)``; a send after close raises OSError."""
+
+    def __init__(self, client: JackClient, index: int, name: str, full_name: str):
+        self.name = name
+        self.full_name = full_name
+        self.closed = False
+        self._client = client
+        self._index = index
+        self._lock = threading.Lock()
+
+    def send(self, msg: mido.Message, at_ns: int = 0) -> None:
+        """Queue ``msg`` for the next JACK cycle (or for ``at_ns``, now_ns scale, if given)."""
+        data = bytes(msg.bytes())
+        with self._lock:
+            if self.closed:
+                raise OSError(f"MIDI output {self.name!r} is closed")
+            code = self._client._lib.mj_send(self._client._h, self._index, data, len(data), at_ns)
+        if code == -1:
+            raise OSError(f"MIDI output {self.name!r}: queue full (is the JACK server stalled?)")
+        if code == -2:
+            raise OSError(f"MIDI output {self.name!r}: the JACK server has shut our client down")
+        if code == -3:
+            raise OSError(f"MIDI output {self.name!r}: message of {len(data)} bytes is too long")
+
+    def close(self) -> None:
+        """Let what was sent go out, then release the port; idempotent (main thread)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        self._client.drain()
+        self._client._port_closed()
