@@ -191,7 +191,7 @@ class JackClient:
 class JackInput:
     """Our input port; a reader thread feeds ``inbox`` with ``(msg, now_ns stamp)``."""
 
-    WAIT_MS = 250  # the reader also wakes this often to notice a stop or a dead server
+    WAIT_MS = 1000  # at most this long between reports of dropped input; a stop or a dead server wakes it at once
 
     def __init__(self, client: JackClient, index: int, name: str, full_name: str, inbox: queue.SimpleQueue,
                  parse: Callable[[bytes], mido.Message | None] | None = None):

@@ -104,6 +104,11 @@ def _stamper(inbox: queue.SimpleQueue) -> Callable:
     return on_midi
 
 
+def poll_interval(fast_s: float, idle_s: float, quiet_ns: int, hold_s: float) -> float:
+    """The reader's next wait: ``fast_s`` until input has been quiet for ``hold_s``."""
+    return fast_s if quiet_ns < hold_s * 1e9 else idle_s
+
+
 class ArrivalStamps:
     """Rebuilds arrival times (:func:`now_ns` scale) from RtMidi's delta times.
 
@@ -158,6 +163,10 @@ class RtInput:
     GIL hold. Instead a reader thread (``midi-in``) drains RtMidi's queue every
     ``poll_s`` and stamps with :class:`ArrivalStamps`, so stamps keep
     sub-period precision; the messages reach the inbox up to ``poll_s`` later.
+    After ``FAST_HOLD_S`` without input it polls every ``IDLE_POLL_S`` instead
+    (idle CPU); the first message after a silence longer than the stamps' window
+    (10 s) may then be stamped up to ``IDLE_POLL_S`` late. (The native JACK
+    client of :mod:`assistant.jackmidi` needs no polling at all.)
 
     Closing: python-rtmidi 1.5's ``cancel_callback()`` frees the callback's
     data while a callback may already be waiting for the GIL on the MIDI
@@ -170,6 +179,8 @@ class RtInput:
     """
 
     CLOSE_GRACE_S = 0.01
+    FAST_HOLD_S = 2.0
+    IDLE_POLL_S = 0.01
 
     def __init__(self, api: str, inbox: queue.SimpleQueue, name: str, *, virtual: bool,
                  client_name: str | None, mode: str | None = None, poll_s: float = 0.001):
@@ -210,12 +221,15 @@ class RtInput:
     def _read(self, inbox: queue.SimpleQueue, poll_s: float) -> None:
         """The reader thread: drain, stamp, parse, enqueue; nothing else."""
         get, put, stamps, wait = self._rt.get_message, inbox.put, ArrivalStamps(), self._stop.wait
-        while not wait(poll_s):
+        interval, last_input = poll_s, now_ns()
+        while not wait(interval):
             batch = []
             while (item := get()) is not None:
                 batch.append(item)
             if not batch:
+                interval = poll_interval(poll_s, self.IDLE_POLL_S, now_ns() - last_input, self.FAST_HOLD_S)
                 continue
+            interval, last_input = poll_s, now_ns()
             for (data, _), ns in zip(batch, stamps.stamp_batch([d for _, d in batch], now_ns())):
                 msg = _parse(data)
                 if msg is not None:

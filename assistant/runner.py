@@ -190,7 +190,7 @@ def run(args) -> int:
                  config.clock.source, config.suggest.mode, engine.session.path if engine.session else "-")
         if not use_ui:
             while not stop.is_set() and engine.alive:
-                stop.wait(0.2)
+                stop.wait(1.0)  # a signal or the engine ending wakes it at once or within 1 s
         else:
             from .ui import run_ui
 

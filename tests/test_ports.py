@@ -9,7 +9,7 @@ from assistant import ports
 from assistant.cli import main
 from assistant.errors import UserError
 from assistant.fakeports import FakeInput, fake_pair, fake_ports
-from assistant.ports import ArrivalStamps, PortNames, _stamper, resolve_port
+from assistant.ports import ArrivalStamps, PortNames, _stamper, poll_interval, resolve_port
 
 
 def test_stamper_only_stamps_and_enqueues():
@@ -30,6 +30,11 @@ def test_arrival_stamps_from_deltas():
     assert s.stamp_batch([0.0], poll_ns=2_750_000) == [2_050_000]  # (same instant as the last one)
     # only the window's bounds count: after 10 ms the 50 us-late poll is forgotten
     assert s.stamp_batch([0.020], poll_ns=22_100_000) == [22_100_000]
+
+
+def test_reader_polls_slowly_only_after_a_quiet_spell():
+    assert poll_interval(0.001, 0.01, quiet_ns=1_999_000_000, hold_s=2.0) == 0.001
+    assert poll_interval(0.001, 0.01, quiet_ns=2_000_000_000, hold_s=2.0) == 0.01
 
 
 def test_fake_pair_is_a_cable():
