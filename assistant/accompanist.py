@@ -204,7 +204,7 @@ class Accompanist:
         feats = step_features(self._known(beat.tick - DECISION_TICKS), beat.tick, previous_tick, beat.index, meter,
                               ahead)
         logp = self.model.step(feats)
-        chord = self._choose(logp, beat.index, self.model.previous if self._active else BOS_CHORD)
+        chord = self._choose(logp, beat.index, self.model.previous if self._active else BOS_CHORD, self.model.melody)
         restrike = not self._active or chord != self._sounding_chord
         self.model.commit(chord)
         self._previous_beat = beat.tick
@@ -228,12 +228,13 @@ class Accompanist:
         return self._greedy(beats, meters, melody if melody is not None else self._known(start),
                             self.model.state, self.model.previous, self.current.beat.tick, self.planned)
 
-    def _choose(self, logp: np.ndarray, index: int, previous: int) -> int:
-        """The chord to play (``chord_model.choose_chord``); with the ``bar`` pattern a
-        chord holds until the next downbeat."""
+    def _choose(self, logp: np.ndarray, index: int, previous: int, melody: np.ndarray | None = None) -> int:
+        """The chord to play (``chord_model.choose_chord``, with the model's prediction of the
+        beat's melody where it makes one); with the ``bar`` pattern a chord holds until the
+        next downbeat."""
         if self.pattern == "bar" and index != 0 and previous not in (BOS_CHORD, NO_CHORD):
             return previous
-        return choose_chord(logp)
+        return choose_chord(logp, melody)
 
     def _greedy(self, beats, meters, melody, state, previous, previous_tick, known_ahead=()) -> list[tuple[int, int]]:
         """Chords of ``beats`` chosen one by one from ``state``; ``known_ahead`` are melody
@@ -244,8 +245,8 @@ class Accompanist:
             at = sounding_at(list(known_ahead), tick) if known_ahead else None
             feats = step_features(known, tick, previous_tick, index, meter_at(meters, tick),
                                   at.pitch if at is not None else None)
-            logp, state = self.model.peek(previous, feats, state)
-            previous = self._choose(logp, index, previous)
+            logp, state, predicted = self.model.peek_full(previous, feats, state)
+            previous = self._choose(logp, index, previous, predicted)
             previous_tick = tick
             out.append((tick, previous))
         return out

@@ -50,6 +50,15 @@ def add_arguments(p) -> None:
     p.add_argument("--harmony", action="store_true",
                    help="evaluate the chord model and its baselines instead (see assistant/evaluate_harmony.py)")
     p.add_argument("--harmony-model", help="chord model (.onnx); default models/harmony.onnx")
+    p.add_argument("--melody-weight", type=float, default=None,
+                   help="with --harmony and a chord model with a melody head: the weight of the predicted "
+                        "melody coverage in the chord choice (default chord_model.MELODY_WEIGHT)")
+    p.add_argument("--seventh-credit", type=float, default=None,
+                   help="with --harmony: how much a seventh chord's seventh counts in that coverage, 0..1 "
+                        "(default chord_model.SEVENTH_CREDIT)")
+    p.add_argument("--valid", action="store_true",
+                   help="with --harmony: score the chord corpus's validation pieces in place of the chorales "
+                        "(to tune the chord choice without looking at the evaluation set)")
     p.add_argument("--no-ppm", action="store_true", help="skip the PPM baselines (faster)")
     p.add_argument("--reproduce", action="store_true",
                    help="also run the 10-fold cross-validated PPM reproduction of Pearce (2005)")

@@ -14,8 +14,14 @@ says so) and each predictor it reports:
   outside), per piece, then averaged over pieces, as ReaLchords defines it. For the
   model and the bigram it is measured *free running*, each beat's chord chosen from
   the chords the predictor itself chose before (``chord_model.choose_chord``: the most
-  likely real chord, as the live accompaniment chooses): that is what the live accompaniment plays. ``note_in_chord_teacher_forced`` is the same with the
-  true history.
+  likely real chord, or with a melody head the chord that best fits its predicted melody,
+  as the live accompaniment chooses): that is what the live accompaniment plays.
+  ``note_in_chord_teacher_forced`` is the same with the true history;
+* ``seventh_share``: the share of seventh chords among the real chords played running free
+  (for ``true``: among the labels), to show that a better fit is not bought with bigger chords.
+
+``--melody-weight`` and ``--seventh-credit`` override ``choose_chord``'s settings; ``--valid``
+scores the validation pieces in place of the chorales (to tune those settings).
 
 Predictors: ``model`` (``models/harmony.onnx``, strictly causal);
 ``model_ahead`` (the same model told each beat's melody note in advance, as it is
@@ -41,7 +47,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, causal, choose_chord, piece_inputs, sounding_at
+from .chord_model import (
+    BOS_CHORD, DECISION_TICKS, MELODY_WEIGHT, SEVENTH_CREDIT, ChordModel, causal, choose_chord, piece_inputs,
+    sounding_at,
+)
 from .harmony import CHORD_VOCAB_SIZE, NO_CHORD, KeyTracker, chord_pitch_classes, rule_chord, transpose_chord
 from .music import Note
 
@@ -77,6 +86,27 @@ def note_in_chord(melody, beats: list[tuple[int, int]], chords) -> float | None:
             hits += n.pitch % 12 in pcs[j]
             f += FRAME_TICKS
     return hits / frames if frames else None
+
+
+def frame_pitch_classes(melody, beats: list[tuple[int, int]]) -> np.ndarray:
+    """Counts [T, 12] of the sixteenth frames of each beat by the pitch class sounding in them,
+    on the frames ``note_in_chord`` scores (so its hits are these counts summed over chord tones)."""
+    out = np.zeros((len(beats), 12))
+    if not beats:
+        return out
+    ticks = [t for t, _ in beats]
+    j = 0
+    for n in melody.notes:
+        first = max(n.onset, ticks[0])
+        f = first + (-(first - ticks[0]) % FRAME_TICKS)
+        while f < n.end:
+            while j + 1 < len(ticks) and ticks[j + 1] <= f:
+                j += 1
+            while j > 0 and ticks[j] > f:
+                j -= 1
+            out[j, n.pitch % 12] += 1
+            f += FRAME_TICKS
+    return out
 
 
 # ------------------------------------------------------------------- bigram
@@ -126,32 +156,47 @@ def _scores(logp_rows: np.ndarray, truth: np.ndarray) -> tuple[list[float], list
     return nll, top1, top3
 
 
-def _piece_figures(piece, truth: np.ndarray, logp: np.ndarray, choose_next) -> dict:
+def seventh_counts(chords) -> tuple[int, int]:
+    """``(seventh chords, real chords)`` among ``chords`` (N.C. is not a real chord)."""
+    real = [int(c) for c in chords if int(c) != NO_CHORD]
+    return sum(len(chord_pitch_classes(c)) == 4 for c in real), len(real)
+
+
+def _piece_figures(piece, truth: np.ndarray, logp: np.ndarray, choose_next, tf_chords=None) -> dict:
     """Figures of one predictor on one piece: ``logp`` [T, V] under the true history, and
-    ``choose_next(t, previous)`` giving the chord it plays at beat ``t`` running free."""
+    ``choose_next(t, previous)`` giving the chord it plays at beat ``t`` running free;
+    ``tf_chords``: the chords it plays with the true history (default: the most likely)."""
     nll, top1, top3 = _scores(logp, truth)
     free, previous = [], BOS_CHORD
     for t in range(len(truth)):
         previous = choose_next(t, previous)
         free.append(previous)
+    sevenths, real = seventh_counts(free)
     return {"nll": nll, "top1": top1, "top3": top3,
             "nic": note_in_chord(piece.melody, piece.beats, free),
-            "nic_tf": note_in_chord(piece.melody, piece.beats, np.argmax(logp, axis=1))}
+            "nic_tf": note_in_chord(piece.melody, piece.beats,
+                                    np.argmax(logp, axis=1) if tf_chords is None else tf_chords),
+            "sevenths": [sevenths], "real": [real]}
 
 
-def model_piece(model: ChordModel, piece, ahead: bool = False) -> dict:
+def model_piece(model: ChordModel, piece, ahead: bool = False, decision: dict | None = None) -> dict:
     """The model's figures on one piece; ``ahead``: it also knows each beat's melody note
-    in advance (as for the assistant's own suggestions), else strictly causal."""
+    in advance (as for the assistant's own suggestions), else strictly causal.
+    ``decision``: keyword arguments of ``choose_chord`` (``weight``, ``seventh_credit``) for a
+    model with a melody head."""
     prev, feats, truth = piece_inputs(piece.melody, piece.beats)
     if not ahead:
         feats = causal(feats)
-    state = [np.zeros((model.layers, 1, model.hidden), dtype=np.float32)]
+    decision = decision or {}
+    state = [np.zeros((model.state_layers, 1, model.hidden), dtype=np.float32)]
 
     def choose_next(t: int, previous: int) -> int:
-        rows, state[0] = model.peek(previous, feats[t], state[0])
-        return choose_chord(rows)
+        rows, state[0], melody = model.peek_full(previous, feats[t], state[0])
+        return choose_chord(rows, melody, **decision)
 
-    return _piece_figures(piece, truth, model.forward_all(prev, feats), choose_next)
+    logp, melody = model.forward_all_full(prev, feats)
+    tf_chords = None if melody is None else [choose_chord(logp[t], melody[t], **decision) for t in range(len(truth))]
+    return _piece_figures(piece, truth, logp, choose_next, tf_chords)
 
 
 def bigram_piece(bigram: ChordBigram, piece) -> dict:
@@ -186,8 +231,9 @@ def rule_chords(melody, beats, ahead: bool = False) -> list[int]:
 def rule_piece(piece, ahead: bool = False) -> dict:
     truth = [c for _, c in piece.beats]
     chords = rule_chords(piece.melody, piece.beats, ahead)
+    sevenths, real = seventh_counts(chords)
     return {"top1": [int(a == b) for a, b in zip(chords, truth)],
-            "nic": note_in_chord(piece.melody, piece.beats, chords)}
+            "nic": note_in_chord(piece.melody, piece.beats, chords), "sevenths": [sevenths], "real": [real]}
 
 
 def _mean(xs) -> float | None:
@@ -207,23 +253,29 @@ def summarise(results: list[dict]) -> dict:
     out["note_in_chord"] = _mean(r.get("nic") for r in results)
     if any("nic_tf" in r for r in results):
         out["note_in_chord_teacher_forced"] = _mean(r.get("nic_tf") for r in results)
+    real = sum(sum(r.get("real", [])) for r in results)
+    if real:
+        out["seventh_share"] = round(sum(sum(r.get("sevenths", [])) for r in results) / real, 4)
     return out
 
 
-def evaluate_set(model: ChordModel, bigram: ChordBigram, pieces) -> dict:
+def evaluate_set(model: ChordModel, bigram: ChordBigram, pieces, decision: dict | None = None) -> dict:
     if not pieces:
         return {"pieces": 0, "beats": 0,
                 "note": "no pieces: music21's ryansMammoth and oneills1850 carry no chord symbols "
                         "(their quoted texts are fingerings), so there are no chord-annotated tunes to hold out"}
     entry = {
         "pieces": len(pieces), "beats": sum(len(p.beats) for p in pieces),
-        "model": summarise([model_piece(model, p) for p in pieces]),
+        "model": summarise([model_piece(model, p, decision=decision) for p in pieces]),
         "bigram": summarise([bigram_piece(bigram, p) for p in pieces]),
         "rule": summarise([rule_piece(p) for p in pieces]),
-        "model_ahead": summarise([model_piece(model, p, ahead=True) for p in pieces]),
+        "model_ahead": summarise([model_piece(model, p, ahead=True, decision=decision) for p in pieces]),
         "rule_ahead": summarise([rule_piece(p, ahead=True) for p in pieces]),
         "true": {"note_in_chord": _mean(note_in_chord(p.melody, p.beats, [c for _, c in p.beats]) for p in pieces),
-                 "no_chord_share": _mean([int(c == NO_CHORD) for p in pieces for _, c in p.beats])},
+                 "no_chord_share": _mean([int(c == NO_CHORD) for p in pieces for _, c in p.beats]),
+                 "seventh_share": round(sum(seventh_counts([c for _, c in p.beats])[0] for p in pieces)
+                                        / max(1, sum(seventh_counts([c for _, c in p.beats])[1] for p in pieces)),
+                                        4)},
     }
     m, b, r, t = entry["model"], entry["bigram"], entry["rule"], entry["true"]
     entry["targets"] = {
@@ -255,10 +307,17 @@ def run_harmony(args) -> dict:
         raise UserError(f"unknown harmony evaluation set {', '.join(unknown)}; choose from {', '.join(HARMONY_SETS)}")
     bigram = ChordBigram().fit(corpus.train)
     k = bigram.choose_k(corpus.valid)
+    decision = {k: v for k, v in (("weight", getattr(args, "melody_weight", None)),
+                                  ("seventh_credit", getattr(args, "seventh_credit", None))) if v is not None}
     result: dict = {"model": str(path), "model_sha256": sha256_of(path), "bigram_k": k}
+    if model.has_melody:
+        result["decision"] = {"weight": decision.get("weight", MELODY_WEIGHT),
+                              "seventh_credit": decision.get("seventh_credit", SEVENTH_CREDIT)}
     for name in names:
         pieces = corpus.eval_sets[name][: args.limit] if args.limit else corpus.eval_sets[name]
-        result[name] = evaluate_set(model, bigram, pieces)
+        if getattr(args, "valid", False) and name == "chorales":
+            pieces = corpus.valid  # the validation pieces instead (to tune the decision without the test set)
+        result[name] = evaluate_set(model, bigram, pieces, decision)
     result["seconds"] = round(time.monotonic() - started, 1)
     return result
 

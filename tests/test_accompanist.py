@@ -123,6 +123,27 @@ def test_bar_pattern_holds_the_chord_until_the_next_downbeat(chord_model):
     assert all(len(chords - {NO_CHORD}) <= 1 for chords in by_bar.values())
 
 
+def test_live_chords_are_the_evaluated_free_running_choices(chord_model):
+    """The accompaniment plays what ``eval --harmony`` scores: each chord chosen by
+    ``choose_chord`` from the model's chord and melody predictions, its own choices as history."""
+    chord_model.reset()  # the module's model: other tests leave it mid-piece
+    acc = Accompanist(chord_model, pattern="beat")
+    for n in PHRASE:
+        acc.add_note(n)
+    live = [(d.beat.tick, d.chord) for d in run_until(acc, 130)]
+    beats = [(t, NO_CHORD) for t, _ in live]
+    _, feats, _ = piece_inputs(Melody("p", "p", PHRASE, METERS), beats)
+    feats = causal(feats)
+    state, previous, expected = None, BOS_CHORD, []
+    model = ChordModel.load()
+    for i, (tick, _) in enumerate(beats):
+        logp, state, melody = model.peek_full(previous, feats[i], state)
+        assert (melody is not None) == model.has_melody
+        previous = choose_chord(logp, melody)
+        expected.append((tick, previous))
+    assert live == expected
+
+
 def test_silence_resets_the_chord_sequence(chord_model):
     acc = Accompanist(chord_model, pattern="beat", idle_bars=1)
     for n in PHRASE[:4]:

@@ -45,6 +45,53 @@ def test_incremental_onnx_steps_equal_the_full_forward(random_net_and_file):
     np.testing.assert_array_equal(model.state, state)
 
 
+@pytest.mark.parametrize("tower,to_chords", [(False, False), (True, False), (True, True)])
+def test_melody_head_steps_equal_the_full_forward(tmp_path, tower, to_chords):
+    torch = need("torch")
+    from assistant.train.chord_net import ChordNet, ChordNetConfig, export_chord_net
+
+    torch.manual_seed(0)
+    net = ChordNet(ChordNetConfig(hidden=32, layers=2, dropout=0.0, melody=True, melody_tower=tower,
+                                  tower_to_chords=to_chords)).eval()
+    path = tmp_path / "harmony.onnx"
+    export_chord_net(net, path)
+    model = ChordModel.load(path, verify=False)
+    assert model.has_melody and model.state_layers == 2 + tower
+    rng = np.random.default_rng(2)
+    prev = rng.integers(0, CHORD_VOCAB_SIZE + 1, (2, 30))
+    feats = rng.random((2, 30, FEATURE_SIZE)).astype(np.float32)
+    with torch.no_grad():
+        chords, melody = net.forward_heads(torch.from_numpy(prev), torch.from_numpy(feats))
+        chords, melody = torch.log_softmax(chords, -1).numpy(), torch.log_softmax(melody, -1).numpy()
+    logp, mel = model.forward_batch_full(prev, feats)
+    np.testing.assert_allclose(logp, chords, atol=1e-4)
+    np.testing.assert_allclose(mel, melody, atol=1e-4)
+    model.reset()
+    for t in range(4):
+        model.step(feats[1, t], previous=int(prev[1, t]))
+        np.testing.assert_allclose(model.melody, melody[1, t], atol=1e-4)
+    if tower:  # the melody tower does not hear the chords
+        other = model.forward_batch_full(np.full_like(prev, BOS_CHORD), feats)[1]
+        np.testing.assert_allclose(other, mel, atol=1e-5)
+
+
+def test_choose_chord_with_a_melody_prediction():
+    from assistant.chord_model import choose_chord
+    from assistant.harmony import parse_chord_name as chord
+
+    logp = np.log(np.full(CHORD_VOCAB_SIZE, 1.0 / CHORD_VOCAB_SIZE))
+    logp[chord("C")] += 0.5  # C is the most likely chord,
+    logp[chord("Bm7b5")] += 0.3  # then a seventh chord whose seventh is A,
+    logp[chord("F")] += 0.2  # then F
+    melody = np.log(np.full(12, 1e-4))
+    melody[9] = 0.0  # but the melody will almost surely be an A
+    assert choose_chord(logp) == chord("C")
+    assert choose_chord(logp, melody, weight=1.0) == chord("F")  # a seventh earns nothing by its seventh
+    assert choose_chord(logp, melody, weight=1.0, seventh_credit=1.0) == chord("Bm7b5")
+    logp[0] = np.log(0.6)
+    assert choose_chord(logp, melody) == NO_CHORD
+
+
 def test_features_of_a_transposed_melody_are_the_transposed_features():
     notes = [Note(0, 6, 60), Note(6, 6, 62), Note(12, 24, 64), Note(36, 12, 67)]
     beats = [(t, NO_CHORD) for t in range(0, 48, 12)]

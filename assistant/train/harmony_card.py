@@ -31,8 +31,34 @@ def check_figures(model_path: Path) -> dict:
 
     model = ChordModel.load(model_path, verify=False, warmup=False)
     pieces = load_chord_corpus(progress=False).eval_sets["chorales"][:CHECK_PIECES]
-    return {name: summarise([model_piece(model, p, ahead=ahead) for p in pieces])
-            for name, ahead in (("model", False), ("model_ahead", True))}
+    keep = ("chord_nll_bits", "top1", "top3", "note_in_chord", "note_in_chord_teacher_forced")
+    out = {}
+    for name, ahead in (("model", False), ("model_ahead", True)):
+        figures = summarise([model_piece(model, p, ahead=ahead) for p in pieces])
+        out[name] = {k: figures[k] for k in keep if k in figures}
+    return out
+
+
+CHOICES = ((0.0, 0.0), (4.0, 0.0), (8.0, 0.0), (16.0, 0.0), (24.0, 0.0), (16.0, 0.5), (16.0, 1.0))
+
+
+def choice_rows(model_path: Path) -> list[tuple[str, str, str]]:
+    """Causal free-running note_in_chord and seventh-chord share on the validation pieces for
+    the chord-choice settings ``CHOICES`` (weight, seventh credit), and the labels' share."""
+    from ..chord_model import ChordModel
+    from ..evaluate_harmony import model_piece, seventh_counts, summarise
+    from .chord_corpus import load_chord_corpus
+
+    model = ChordModel.load(model_path, verify=False, warmup=False)
+    pieces = load_chord_corpus(progress=False).valid
+    rows = []
+    for weight, credit in CHOICES:
+        m = summarise([model_piece(model, p, decision={"weight": weight, "seventh_credit": credit}) for p in pieces])
+        rows.append((f"weight {weight:g}, seventh credit {credit:g}", f"{m['note_in_chord']:.3f}",
+                     f"{m.get('seventh_share', 0.0):.3f}"))
+    counts = [seventh_counts([c for _, c in p.beats]) for p in pieces]
+    rows.append(("the labels", "-", f"{sum(a for a, _ in counts) / max(1, sum(b for _, b in counts)):.3f}"))
+    return rows
 
 
 def _cell(entry: dict, key: str) -> str:
@@ -42,19 +68,21 @@ def _cell(entry: dict, key: str) -> str:
 
 def _metrics_table(evaluation: dict) -> list[str]:
     rows = ["| set | predictor | chord_nll_bits | top1 | top3 | note_in_chord (free running) | "
-            "note_in_chord (true history) |", "| --- | --- | --- | --- | --- | --- | --- |"]
+            "note_in_chord (true history) | seventh chords (free running) |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for name in ("chorales", "tunes"):
         entry = evaluation.get(name)
         if not entry:
             continue
         if not entry.get("pieces"):
-            rows.append(f"| {name} (0 pieces) | - | - | - | - | - | - |")
+            rows.append(f"| {name} (0 pieces) | - | - | - | - | - | - | - |")
             continue
         for predictor in PREDICTORS:
             m = entry.get(predictor, {})
             rows.append(f"| {name} ({entry['pieces']} pieces, {entry['beats']} beats) | {predictor} | "
                         f"{_cell(m, 'chord_nll_bits')} | {_cell(m, 'top1')} | {_cell(m, 'top3')} | "
-                        f"{_cell(m, 'note_in_chord')} | {_cell(m, 'note_in_chord_teacher_forced')} |")
+                        f"{_cell(m, 'note_in_chord')} | {_cell(m, 'note_in_chord_teacher_forced')} | "
+                        f"{_cell(m, 'seventh_share')} |")
     return rows
 
 
@@ -65,6 +93,8 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
     report = info.get("corpus_report", {})
     best = info.get("best_valid", {})
     targets = evaluation.get("chorales", {}).get("targets", {})
+    decision = evaluation.get("decision", {})
+    melody = cfg.get("melody") and cfg.get("melody_tower")
     lines = [
         "# harmony.onnx: the chord model",
         "",
@@ -117,19 +147,44 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
         "## Architecture",
         "",
         f"Embedding of the previous chord ({cfg['embed']}) and the features -> linear {cfg['hidden']} -> GRU "
-        f"{cfg['layers']} x {cfg['hidden']} -> linear {cfg['vocab']}; dropout {cfg['dropout']}. ONNX graph of",
-        "one step: inputs `previous` [batch] int64, `features` [batch, F], `state` [layers, batch, hidden];",
-        "outputs `logits` [batch, vocab] and `new_state`. The chord played is the most likely real chord",
-        "(`chord_model.choose_chord`, which says what other choices were measured and why not).",
+        f"{cfg['layers']} x {cfg['hidden']} -> linear {cfg['vocab']}; dropout {cfg['dropout']}.",
+        *([f"Beside it a melody tower that never sees the chords: the features -> linear {cfg['hidden']} -> GRU "
+           f"1 x {cfg['hidden']} -> linear 12, the pitch classes of the melody of the beat being decided",
+           "(trained on their shares of the beat's sixteenth frames, with weight "
+           f"{info.get('melody_weight', '?')} beside the chord loss)"
+           + ("; the chord logits add a linear read of that tower's state." if cfg.get("tower_to_chords") else "."),
+           "Running free, the chord GRU hears the model's own earlier choices; the tower does not, so its",
+           "prediction of the coming melody stays as good as with the true chords."] if melody else []),
+        "ONNX graph of one step: inputs `previous` [batch] int64, `features` [batch, F], `state`",
+        "[layers, batch, hidden]" + (" (one more layer for the melody tower)" if melody else "") + "; outputs "
+        "`logits` [batch, vocab], `new_state`" + (" and `melody` [batch, 12] (log-probabilities)." if melody else "."),
+        "",
+        "## Chord choice",
+        "",
+        *(["N.C. while the model gives it more than half its mass; else the real chord maximising",
+           f"`log p(chord) + {decision.get('weight', '?')} * log(coverage)`: coverage is the predicted share",
+           "of the beat's melody frames that are tones of the chord's *triad*. A seventh chord's seventh",
+           "earns nothing, so covering more pitch classes is not rewarded: compare the seventh-chord",
+           "column below with the labels' share. `chord_model.choose_chord` says what else was measured.",
+           "The weight was chosen on the validation pieces (causal, free running; `eval --harmony --valid",
+           "--melody-weight W --seventh-credit C` gives these figures):",
+           "",
+           "| chord choice (validation pieces, this model) | note_in_chord | seventh chords |",
+           "| --- | --- | --- |",
+           *[f"| {row[0]} | {row[1]} | {row[2]} |" for row in choice_rows(model)],
+           ] if melody else
+          ["The chord played is the most likely real chord (`chord_model.choose_chord`, which says what",
+           "other choices were measured and why not)."]),
         "",
         "## Training",
         "",
-        "Reproduce (CPU, 2 cores, about 1.5 minutes, bit-identical on this machine):",
+        f"Reproduce (CPU, {info.get('threads') or 2} thread(s), about {max(1, round(info['seconds'] / 60))} minutes, "
+        "bit-identical on this machine):",
         "",
         "```sh",
         "pip install -e '.[train]'",
         "midi-assistant corpus --harmony",
-        f"{info['command']} --threads 2",
+        f"{info['command']} --threads {info.get('threads') or 2}",
         "midi-assistant eval --harmony --json > runs/harmony-eval.json",
         "midi-assistant bench --json > runs/bench.json",
         "python -m assistant.train.harmony_card --eval runs/harmony-eval.json --bench runs/bench.json",
