@@ -170,7 +170,8 @@ class Peer:
             inbox: queue.SimpleQueue = queue.SimpleQueue()
             self._inboxes[label] = inbox
             self._ins.append(RtInput("UNIX_JACK", inbox, self._full_name(names, port), virtual=False,
-                                     client_name=f"{client_prefix}-rx-{label}", mode="poll"))
+                                     client_name=f"{client_prefix}-rx-{label}", mode="poll",
+                                     idle_poll_s=0.001))  # a measuring instrument: always fast
         self.tx = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"{client_prefix}-tx")
         self.tx.open_port(self._index(self.tx, our_input), "tx")
         self.sender = TimedSender(self.tx.send_message)

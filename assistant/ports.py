@@ -104,6 +104,15 @@ def _stamper(inbox: queue.SimpleQueue) -> Callable:
     return on_midi
 
 
+def jack_clock_ns() -> Callable[[], int] | None:
+    """JACK's clock (what RtMidi's JACK deltas are measured in) in ns, where we know it:
+    CLOCK_MONOTONIC_RAW for jack2 on Linux. None elsewhere."""
+    if sys.platform.startswith("linux") and hasattr(time, "CLOCK_MONOTONIC_RAW"):
+        raw = time.CLOCK_MONOTONIC_RAW
+        return lambda: time.clock_gettime_ns(raw)
+    return None
+
+
 def poll_interval(fast_s: float, idle_s: float, quiet_ns: int, hold_s: float) -> float:
     """The reader's next wait: ``fast_s`` until input has been quiet for ``hold_s``."""
     return fast_s if quiet_ns < hold_s * 1e9 else idle_s
@@ -123,8 +132,8 @@ class ArrivalStamps:
     one reader thread only.
     """
 
-    def __init__(self, window_ns: int = 10 * 1_000_000_000):
-        self.window_ns = window_ns
+    def __init__(self, window_ns: int | None = 10 * 1_000_000_000):
+        self.window_ns = window_ns  # None: no drift between the clocks, every bound stays valid
         self._chain_ns = 0
         self._started = False
         self._bounds: deque[tuple[int, int]] = deque()  # (poll_ns, bound), bounds increasing
@@ -142,7 +151,7 @@ class ArrivalStamps:
         while bounds and bounds[-1][1] >= bound:
             bounds.pop()
         bounds.append((poll_ns, bound))
-        while bounds[0][0] < poll_ns - self.window_ns:
+        while self.window_ns is not None and bounds[0][0] < poll_ns - self.window_ns:
             bounds.popleft()
         offset = bounds[0][1]
         return [offset + c for c in chains]
@@ -163,10 +172,13 @@ class RtInput:
     GIL hold. Instead a reader thread (``midi-in``) drains RtMidi's queue every
     ``poll_s`` and stamps with :class:`ArrivalStamps`, so stamps keep
     sub-period precision; the messages reach the inbox up to ``poll_s`` later.
-    After ``FAST_HOLD_S`` without input it polls every ``IDLE_POLL_S`` instead
-    (idle CPU); the first message after a silence longer than the stamps' window
-    (10 s) may then be stamped up to ``IDLE_POLL_S`` late. (The native JACK
-    client of :mod:`assistant.jackmidi` needs no polling at all.)
+    After ``FAST_HOLD_S`` without input it polls every ``idle_poll_s`` instead
+    (idle CPU). Stamps stay exact after a quiet spell because on Linux the polls
+    are timed on JACK's own clock (jack2's ``jack_get_time`` is
+    CLOCK_MONOTONIC_RAW), so the offset estimate needs no drift window and the
+    best bound ever seen keeps serving; each stamp is then moved to the
+    :func:`now_ns` scale by the two clocks' offset read at that poll. (The
+    native JACK client of :mod:`assistant.jackmidi` needs no polling at all.)
 
     Closing: python-rtmidi 1.5's ``cancel_callback()`` frees the callback's
     data while a callback may already be waiting for the GIL on the MIDI
@@ -183,7 +195,8 @@ class RtInput:
     IDLE_POLL_S = 0.01
 
     def __init__(self, api: str, inbox: queue.SimpleQueue, name: str, *, virtual: bool,
-                 client_name: str | None, mode: str | None = None, poll_s: float = 0.001):
+                 client_name: str | None, mode: str | None = None, poll_s: float = 0.001,
+                 idle_poll_s: float | None = None):
         import rtmidi
 
         self.name = name
@@ -210,7 +223,7 @@ class RtInput:
                 # python-rtmidi holds the callback data only in a private slot: keep it alive ourselves
                 self._pinned = [r for r in gc.get_referents(self._rt) if isinstance(r, tuple)]
             else:
-                self._reader = threading.Thread(target=self._read, args=(inbox, poll_s),
+                self._reader = threading.Thread(target=self._read, args=(inbox, poll_s, idle_poll_s or self.IDLE_POLL_S),
                                                 name="midi-in", daemon=True)
                 self._reader.start()
         except BaseException:
@@ -218,22 +231,27 @@ class RtInput:
             raise
         self.closed = False
 
-    def _read(self, inbox: queue.SimpleQueue, poll_s: float) -> None:
+    def _read(self, inbox: queue.SimpleQueue, poll_s: float, idle_poll_s: float) -> None:
         """The reader thread: drain, stamp, parse, enqueue; nothing else."""
-        get, put, stamps, wait = self._rt.get_message, inbox.put, ArrivalStamps(), self._stop.wait
+        get, put, wait = self._rt.get_message, inbox.put, self._stop.wait
+        jack_clock = jack_clock_ns()
+        stamps = ArrivalStamps(window_ns=None if jack_clock else 10 * 1_000_000_000)
         interval, last_input = poll_s, now_ns()
         while not wait(interval):
             batch = []
             while (item := get()) is not None:
                 batch.append(item)
             if not batch:
-                interval = poll_interval(poll_s, self.IDLE_POLL_S, now_ns() - last_input, self.FAST_HOLD_S)
+                interval = poll_interval(poll_s, idle_poll_s, now_ns() - last_input, self.FAST_HOLD_S)
                 continue
-            interval, last_input = poll_s, now_ns()
-            for (data, _), ns in zip(batch, stamps.stamp_batch([d for _, d in batch], now_ns())):
+            last_input = now_ns()
+            poll = jack_clock() if jack_clock else last_input
+            shift = last_input - poll  # JACK's clock -> now_ns, read at this poll
+            interval = poll_s
+            for (data, _), ns in zip(batch, stamps.stamp_batch([d for _, d in batch], poll)):
                 msg = _parse(data)
                 if msg is not None:
-                    put((msg, ns))
+                    put((msg, ns + shift))
 
     def close(self) -> None:
         """Stop input without racing the MIDI thread (see the class docstring); idempotent."""
