@@ -29,11 +29,13 @@
  * Times: JACK's clock (jack_get_time, microseconds; CLOCK_MONOTONIC_RAW in
  * jack2 on Linux) inside; CLOCK_MONOTONIC nanoseconds (Python's
  * time.perf_counter_ns) at the interface, converted when read or sent.
- * An input event is stamped as RtMidi stamps it (the time the process callback
- * runs) plus its frame offset in the cycle, so events of one cycle keep their
- * spacing. Not jack_frames_to_time: with jack2 that time lags the callback by
- * about a period (it is when the cycle's frames began), and every latency
- * figure of the engine (ports.output_lead_ms) is measured against callback time.
+ * Both directions live on JACK's frame clock: an input event is stamped with
+ * the time of its frame (jack_frames_to_time), and an output event with a time
+ * goes out in the cycle that holds that time's frame, at that frame. So what
+ * the engine plans against the DAW's clock pulses lands on the DAW's frames,
+ * whatever the period. (The time of a cycle's frames runs about a period
+ * behind the moment its process callback runs: they are the frames of the
+ * period that has just been captured.)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -222,8 +224,6 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
     int nports = atomic_load_explicit(&h->nports, memory_order_acquire);
     jack_nframes_t start = J.last_frame_time(h->client);
     int received = 0;
-    jack_time_t now = 0; /* read once, at the first input event of the cycle */
-    double us_per_frame = 0;
     for (int i = 0; i < nports; i++) {
         port_t *p = &h->ports[i];
         void *buf = J.port_get_buffer(p->port, nframes);
@@ -262,11 +262,7 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
                     atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
                     continue;
                 }
-                if (!now) {
-                    now = J.get_time();
-                    us_per_frame = 1e6 / (double)J.get_sample_rate(h->client);
-                }
-                s->time = now + (jack_time_t)(ev.time * us_per_frame);
+                s->time = J.frames_to_time(h->client, start + ev.time);
                 s->size = (uint16_t)ev.size;
                 s->port = (uint8_t)i;
                 memcpy(s->data, ev.buffer, ev.size);
@@ -291,14 +287,22 @@ static void mj_shutdown(void *arg) {
     (void)ignored;
 }
 
-/* Offset from JACK's clock (us) to CLOCK_MONOTONIC (ns), read now. */
+/* Offset from JACK's clock (us) to CLOCK_MONOTONIC (ns), read now: the JACK reading
+ * bracketed by two of ours, best of three (a preemption inside a bracket spoils it). */
 static int64_t mono_minus_jack_ns(void) {
-    struct timespec a, b;
-    clock_gettime(CLOCK_MONOTONIC, &a);
-    jack_time_t j = J.get_time();
-    clock_gettime(CLOCK_MONOTONIC, &b);
-    int64_t mono = ((int64_t)a.tv_sec * 1000000000 + a.tv_nsec + (int64_t)b.tv_sec * 1000000000 + b.tv_nsec) / 2;
-    return mono - (int64_t)j * 1000;
+    int64_t best = 0, best_width = INT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        jack_time_t j = J.get_time();
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        int64_t ta = (int64_t)a.tv_sec * 1000000000 + a.tv_nsec, tb = (int64_t)b.tv_sec * 1000000000 + b.tv_nsec;
+        if (tb - ta < best_width) {
+            best_width = tb - ta;
+            best = (ta + tb) / 2 - (int64_t)j * 1000;
+        }
+    }
+    return best;
 }
 
 MJ_EXPORT const char *mj_load_error(void) {

@@ -88,10 +88,15 @@ def start_dummy_jack(period: int = 64, rate: int = 48000) -> JackServer:
 # ------------------------------------------------------------------ timed sending
 
 class TimedSender:
-    """Sends ``(ns, bytes)`` pairs at their times from one thread (sleep, then spin)."""
+    """Sends ``(ns, bytes)`` pairs at their times from one thread (sleep, then spin).
 
-    def __init__(self, send):
+    ``ahead_ns`` > 0: ``send(data, ns)`` is called that much early with each item's
+    time, for a port that places messages at their frame itself (as a DAW does).
+    """
+
+    def __init__(self, send, ahead_ns: int = 0):
         self._send = send
+        self.ahead_ns = ahead_ns
         self._items: list[tuple[int, int, bytes]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -130,19 +135,23 @@ class TimedSender:
                 self._wake.wait(0.05)
                 self._wake.clear()
                 continue
-            delay = head[0] - now()
+            due = head[0] - self.ahead_ns
+            delay = due - now()
             if delay > 1 * MS:
                 self._wake.wait((delay - 1 * MS) / 1e9)
                 self._wake.clear()
                 continue
-            while now() < head[0]:
+            while now() < due:
                 pass
             with self._lock:
                 if not self._items or self._items[0] != head:
                     continue
                 self._items.pop(0)
-            self._send(list(head[2]))
-            self.lateness_ns.append(now() - head[0])
+            if self.ahead_ns:
+                self._send(list(head[2]), head[0])
+            else:
+                self._send(list(head[2]))
+            self.lateness_ns.append(now() - due)
 
 
 # ------------------------------------------------------------------ the peer (the "DAW")
@@ -150,22 +159,44 @@ class TimedSender:
 class Peer:
     """A JACK client beside the assistant: sends into its input, records its outputs.
 
-    Its inputs poll (``assistant.ports.RtInput`` in poll mode), so no Python runs on
-    JACK's process thread and closing cannot race a callback.
+    ``frame_accurate`` (where the native module is built): it acts as a DAW does on
+    JACK: it places what it sends at the frame of its time and stamps what it
+    receives with the time of its frame (:mod:`assistant.jackmidi`, one client).
+    Otherwise plain python-rtmidi: sends go out at the start of the next cycle and
+    the inputs poll (``assistant.ports.RtInput``), stamped when JACK's callback ran.
     """
 
-    def __init__(self, client_prefix: str, our_input: str, outputs: dict[str, str]):
+
+    def __init__(self, client_prefix: str, our_input: str, outputs: dict[str, str], frame_accurate: bool = True):
         import rtmidi
 
+        from . import jackmidi
         from .ports import RtInput
 
         self._inboxes: dict[str, queue.SimpleQueue] = {}
         self._ins = []
         probe = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=f"{client_prefix}-probe")
+        probe_out = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"{client_prefix}-probe-out")
         try:
-            names = probe.get_ports()
+            names, writable = probe.get_ports(), probe_out.get_ports()
         finally:
             probe.delete()
+            probe_out.delete()
+        self.frame_accurate = frame_accurate and jackmidi.available() is None
+        self._native = None
+        self.tx = None
+        if self.frame_accurate:
+            self._native = jackmidi.JackClient(client_prefix)
+            for label, port in outputs.items():
+                inbox = queue.SimpleQueue()
+                self._inboxes[label] = inbox
+                self._ins.append(self._native.add_input(f"rx-{label}", inbox, connect_from=self._full_name(names, port)))
+            tx = self._native.add_output("tx", connect_to=self._full_name(writable, our_input))
+            self._ins.append(tx)
+            self.sender = TimedSender(lambda data, ns: tx.send(mido.Message.from_bytes(data), ns),
+                                      ahead_ns=jackmidi.hand_over_ahead_ns(self._native.period_ms()))
+            self.log: list[tuple[str, mido.Message, int]] = []
+            return
         for label, port in outputs.items():
             inbox: queue.SimpleQueue = queue.SimpleQueue()
             self._inboxes[label] = inbox
@@ -204,10 +235,11 @@ class Peer:
 
     def close(self) -> None:
         self.sender.close()
-        for rx in self._ins:
-            rx.close()
-        self.tx.close_port()
-        self.tx.delete()
+        for port in self._ins:
+            port.close()
+        if self.tx is not None:
+            self.tx.close_port()
+            self.tx.delete()
 
 
 def wait_for_ports(names: list[str], timeout: float = 30.0) -> None:

@@ -10,15 +10,19 @@ module drives it through ctypes, which releases the GIL during each call.
 Threading contract:
 
 * :class:`JackClient` is opened, given ports and closed on the main thread.
-* :class:`JackInput` runs one reader thread (``midi-in``) that blocks in the C
-  ``mj_wait`` until the process callback has input (no polling: idle costs
-  nothing), then stamps, parses and ``put((msg, ns))`` on the inbox; nothing else.
-  Stamps are taken on JACK's thread (the cycle's callback time plus the event's
-  frame offset, as RtMidi stamps) and converted to :func:`assistant.clock.now_ns`
-  (CLOCK_MONOTONIC) when read: however late the reader wakes, they stay exact.
+* The client runs one reader thread (``midi-in``) for all its inputs that blocks
+  in the C ``mj_wait`` until the process callback has input (no polling: idle
+  costs nothing), then parses and ``put((msg, ns))`` on the port's inbox; nothing else.
+  Stamps are the events' frame times on JACK's clock, converted to
+  :func:`assistant.clock.now_ns` (CLOCK_MONOTONIC) when read: exact to the frame
+  however late the reader wakes (and about a period earlier than python-rtmidi's
+  stamps, which are the moment the process callback ran).
 * :meth:`JackOutput.send` may be called from any thread, one at a time per port (a
   lock makes sure); it copies the bytes into the port's ring and returns at once.
-  The event goes out at the start of the next JACK cycle.
+  Without a time the event goes out at the start of the next JACK cycle; with
+  ``at_ns`` at the frame of that time, in the cycle that holds it (hand it over a
+  little before: a cycle's frames are processed about a period after their time).
+  Events leave a port in the order they were sent.
 * Closing an output waits (at most ``DRAIN_S``) until what was sent has gone out, so
   the note-offs of a panic right before exit still reach the DAW. The client closes
   when its last port does.
@@ -101,6 +105,15 @@ def load_library() -> ctypes.CDLL:
     return lib
 
 
+def hand_over_ahead_ns(period_ms: float) -> int:
+    """How early a timed message must reach its port: two periods and a millisecond.
+
+    The cycle whose frames hold a time is processed within about a period of that
+    time, before or after (jack2's frame clock is not the callback's), so a message
+    handed over later than a period before its time may miss its cycle."""
+    return round((2 * period_ms + 1.0) * 1e6)
+
+
 def available() -> str | None:
     """None if the native backend can be used here, else the reason it cannot."""
     try:
@@ -121,6 +134,7 @@ class JackClient:
         if not handle:
             raise OSError(self._lib.mj_load_error().decode(errors="replace"))
         self._h = ctypes.c_void_p(handle)
+        self._reader: _Reader | None = None
         self._open_ports = 0
         self._lock = threading.Lock()
         self.closed = False
@@ -133,12 +147,28 @@ class JackClient:
         self._open_ports += 1
         return index, self._lib.mj_port_name(self._h, index).decode()
 
-    def add_input(self, name: str, inbox: queue.SimpleQueue, *, connect_from: str | None = None) -> "JackInput":
+    def add_input(self, name: str, inbox: queue.SimpleQueue, *, connect_from: str | None = None,
+                  parse: Callable[[bytes], mido.Message | None] | None = None) -> "JackInput":
+        from .ports import _parse
+
         index, full = self._add(name, False)
-        port = JackInput(self, index, name, full, inbox)
+        port = JackInput(self, index, name, full)
+        if self._reader is None:
+            self._reader = _Reader(self)
+        self._reader.inboxes[index] = (inbox, parse or _parse)
         if connect_from is not None:
             self.connect(connect_from, full)
         return port
+
+    def _stop_input(self, index: int) -> None:
+        """No more deliveries for input ``index``; the last one stops the reader thread."""
+        reader = self._reader
+        if reader is None:
+            return
+        reader.inboxes.pop(index, None)
+        if not reader.inboxes:
+            self._reader = None
+            reader.stop()
 
     def add_output(self, name: str, *, connect_to: str | None = None) -> "JackOutput":
         index, full = self._add(name, True)
@@ -184,48 +214,67 @@ class JackClient:
             if self.closed:
                 return
             self.closed = True
+        if self._reader is not None:
+            self._reader.inboxes.clear()
+            self._reader.stop()
+            self._reader = None
         self._lib.mj_drain(self._h, int(self.DRAIN_S * 1000))
         self._lib.mj_close(self._h)
 
 
 class JackInput:
-    """Our input port; a reader thread feeds ``inbox`` with ``(msg, now_ns stamp)``."""
+    """Our input port: the client's reader thread feeds ``inbox`` with ``(msg, now_ns stamp)``."""
 
-    WAIT_MS = 1000  # at most this long between reports of dropped input; a stop or a dead server wakes it at once
-
-    def __init__(self, client: JackClient, index: int, name: str, full_name: str, inbox: queue.SimpleQueue,
-                 parse: Callable[[bytes], mido.Message | None] | None = None):
-        from .ports import _parse
-
+    def __init__(self, client: JackClient, index: int, name: str, full_name: str):
         self.name = name
         self.full_name = full_name
         self.closed = False
         self._client = client
         self._index = index
-        self._parse = parse or _parse
-        self._stop = threading.Event()
-        self._reader = threading.Thread(target=self._read, args=(inbox,), name="midi-in", daemon=True)
-        self._reader.start()
 
-    def _read(self, inbox: queue.SimpleQueue) -> None:
-        """The reader thread: wait for input, stamp, parse, enqueue; nothing else."""
-        lib, h = self._client._lib, self._client._h
+    def close(self) -> None:
+        """Stop delivering to the inbox, then release the port; idempotent (main thread)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._client._stop_input(self._index)
+        self._client._port_closed()
+
+
+class _Reader:
+    """The client's one ``midi-in`` thread: waits for input, stamps, parses, enqueues.
+
+    Every input port of the client shares one ring, so one thread reads it all and
+    hands each message to its port's inbox (a port without an inbox drops it).
+    """
+
+    WAIT_MS = 1000  # at most this long between reports of dropped input; a stop or a dead server wakes it at once
+
+    def __init__(self, client: JackClient):
+        self._client = client
+        self.inboxes: dict[int, tuple[queue.SimpleQueue, Callable]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="midi-in", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        lib, h, inboxes = self._client._lib, self._client._h, self.inboxes
         cap, width = 256, lib.mj_slot_data()
         data = ctypes.create_string_buffer(cap * width)
         sizes, ports, times = (ctypes.c_int32 * cap)(), (ctypes.c_int32 * cap)(), (ctypes.c_int64 * cap)()
-        put, parse, stop = inbox.put, self._parse, self._stop
         lost = {"dropped": 0, "oversize": 0}
-        while not stop.is_set():
+        while not self._stop.is_set():
             if not lib.mj_wait(h, self.WAIT_MS):  # a quiet moment: report what the C side lost
                 self._report_losses(lost)
             while (n := lib.mj_read(h, data, sizes, ports, times, cap)) > 0:
                 raw = data.raw
                 for k in range(n):
-                    if ports[k] != self._index:
+                    target = inboxes.get(ports[k])
+                    if target is None:
                         continue
-                    msg = parse(raw[k * width:k * width + sizes[k]])
+                    msg = target[1](raw[k * width:k * width + sizes[k]])
                     if msg is not None:
-                        put((msg, times[k]))
+                        target[0].put((msg, times[k]))
             if not lib.mj_alive(h):
                 log.error("JACK shut our client down (server stopped?): no more MIDI in or out; "
                           "restart the JACK server, then midi-assistant")
@@ -240,19 +289,20 @@ class JackInput:
                 log.warning("JACK input: %d messages dropped: %s", counters[key] - lost[key], why)
                 lost[key] = counters[key]
 
-    def close(self) -> None:
-        """Stop the reader thread, then release the port; idempotent (main thread)."""
-        if self.closed:
-            return
-        self.closed = True
+    def stop(self) -> None:
         self._stop.set()
         self._client._lib.mj_wake(self._client._h)
-        self._reader.join()
-        self._client._port_closed()
+        self._thread.join()
 
 
 class JackOutput:
-    """Our output port with mido's ``send(msg)``; a send after close raises OSError."""
+    """Our output port with mido's ``send(msg)``; a send after close raises OSError.
+
+    ``timed``: :class:`assistant.scheduler.Scheduler` hands it events early with
+    their time (``send(msg, at_ns)``), and they go out at their own frame.
+    """
+
+    timed = True
 
     def __init__(self, client: JackClient, index: int, name: str, full_name: str):
         self.name = name

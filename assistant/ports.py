@@ -104,15 +104,6 @@ def _stamper(inbox: queue.SimpleQueue) -> Callable:
     return on_midi
 
 
-def jack_clock_ns() -> Callable[[], int] | None:
-    """JACK's clock (what RtMidi's JACK deltas are measured in) in ns, where we know it:
-    CLOCK_MONOTONIC_RAW for jack2 on Linux. None elsewhere."""
-    if sys.platform.startswith("linux") and hasattr(time, "CLOCK_MONOTONIC_RAW"):
-        raw = time.CLOCK_MONOTONIC_RAW
-        return lambda: time.clock_gettime_ns(raw)
-    return None
-
-
 def poll_interval(fast_s: float, idle_s: float, quiet_ns: int, hold_s: float) -> float:
     """The reader's next wait: ``fast_s`` until input has been quiet for ``hold_s``."""
     return fast_s if quiet_ns < hold_s * 1e9 else idle_s
@@ -132,8 +123,8 @@ class ArrivalStamps:
     one reader thread only.
     """
 
-    def __init__(self, window_ns: int | None = 10 * 1_000_000_000):
-        self.window_ns = window_ns  # None: no drift between the clocks, every bound stays valid
+    def __init__(self, window_ns: int = 10 * 1_000_000_000):
+        self.window_ns = window_ns
         self._chain_ns = 0
         self._started = False
         self._bounds: deque[tuple[int, int]] = deque()  # (poll_ns, bound), bounds increasing
@@ -151,7 +142,7 @@ class ArrivalStamps:
         while bounds and bounds[-1][1] >= bound:
             bounds.pop()
         bounds.append((poll_ns, bound))
-        while self.window_ns is not None and bounds[0][0] < poll_ns - self.window_ns:
+        while bounds[0][0] < poll_ns - self.window_ns:
             bounds.popleft()
         offset = bounds[0][1]
         return [offset + c for c in chains]
@@ -173,12 +164,11 @@ class RtInput:
     ``poll_s`` and stamps with :class:`ArrivalStamps`, so stamps keep
     sub-period precision; the messages reach the inbox up to ``poll_s`` later.
     After ``FAST_HOLD_S`` without input it polls every ``idle_poll_s`` instead
-    (idle CPU). Stamps stay exact after a quiet spell because on Linux the polls
-    are timed on JACK's own clock (jack2's ``jack_get_time`` is
-    CLOCK_MONOTONIC_RAW), so the offset estimate needs no drift window and the
-    best bound ever seen keeps serving; each stamp is then moved to the
-    :func:`now_ns` scale by the two clocks' offset read at that poll. (The
-    native JACK client of :mod:`assistant.jackmidi` needs no polling at all.)
+    (idle CPU). The stamps' bounds are kept for 10 s (RtMidi's deltas drift
+    against our clock: we measured about 300 ppm through the dummy driver), so
+    the first message after a longer silence may be stamped up to
+    ``idle_poll_s`` late. (The native JACK client of :mod:`assistant.jackmidi`
+    needs no polling and stamps every event with its frame's time.)
 
     Closing: python-rtmidi 1.5's ``cancel_callback()`` frees the callback's
     data while a callback may already be waiting for the GIL on the MIDI
@@ -234,8 +224,7 @@ class RtInput:
     def _read(self, inbox: queue.SimpleQueue, poll_s: float, idle_poll_s: float) -> None:
         """The reader thread: drain, stamp, parse, enqueue; nothing else."""
         get, put, wait = self._rt.get_message, inbox.put, self._stop.wait
-        jack_clock = jack_clock_ns()
-        stamps = ArrivalStamps(window_ns=None if jack_clock else 10 * 1_000_000_000)
+        stamps = ArrivalStamps()
         interval, last_input = poll_s, now_ns()
         while not wait(interval):
             batch = []
@@ -244,14 +233,11 @@ class RtInput:
             if not batch:
                 interval = poll_interval(poll_s, idle_poll_s, now_ns() - last_input, self.FAST_HOLD_S)
                 continue
-            last_input = now_ns()
-            poll = jack_clock() if jack_clock else last_input
-            shift = last_input - poll  # JACK's clock -> now_ns, read at this poll
-            interval = poll_s
-            for (data, _), ns in zip(batch, stamps.stamp_batch([d for _, d in batch], poll)):
+            interval, last_input = poll_s, now_ns()
+            for (data, _), ns in zip(batch, stamps.stamp_batch([d for _, d in batch], last_input)):
                 msg = _parse(data)
                 if msg is not None:
-                    put((msg, ns + shift))
+                    put((msg, ns))
 
     def close(self) -> None:
         """Stop input without racing the MIDI thread (see the class docstring); idempotent."""
@@ -419,6 +405,7 @@ class MidiPorts:
                  jack_client: str | None = None):
         self.backend = backend
         self.jack_client = jack_client  # JACK: "native" (one client of ours) or "rtmidi"; else None
+        self.jack_period_ms: float | None = None  # native JACK: the server's period
         self.inbox = inbox
         self.input = input_port
         self.outputs = outputs
@@ -533,8 +520,11 @@ def open_ports(
     acc_port = next(rest) if names.accepted else out_port
     harmony_port = next(rest) if names.harmony else out_port
     used = ("native" if native is not None else "rtmidi") if name == "jack" else None
-    return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port},
-                     jack_client=used)
+    result = MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port},
+                       jack_client=used)
+    if native is not None:
+        result.jack_period_ms = native.period_ms()
+    return result
 
 
 def _native_jack_client(client_name: str):

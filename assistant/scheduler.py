@@ -16,7 +16,12 @@ transport stop, close and the crash path send a note-off for each of them and CC
 
 Outputs are sinks: a callable ``sink(msg)`` or an object with ``send(msg)`` (a
 mido output port, :class:`assistant.fakeports.FakeOutput`), keyed by name;
-``Event.output`` picks one ("out" by default).
+``Event.output`` picks one ("out" by default). A sink with ``timed = True``
+(:class:`assistant.jackmidi.JackOutput`) takes ``send(msg, at_ns)`` and places the
+message at that time itself (to the audio frame, on JACK): its events are handed
+over ``timed_ahead_ns`` early, with their time, instead of being sent on time.
+Messages without a time (panic, orphan note-offs) go to it with ``at_ns=0`` (at
+once, but never before what it already holds).
 
 Threading contract:
 
@@ -139,11 +144,14 @@ class Scheduler:
         rt_priority: int | None = 5,
         name: str = "scheduler",
         lead_ns: int = 0,
+        timed_ahead_ns: int = 2_000_000,
     ):
         self.clock = clock
         if not isinstance(outputs, Mapping):
             outputs = {DEFAULT_OUTPUT: outputs}
         self._send = {name_: _sink_send(s) for name_, s in outputs.items()}
+        self._timed = {name_: s.send for name_, s in outputs.items() if getattr(s, "timed", False)}
+        self.timed_ahead_ns = timed_ahead_ns
         self.spin_ns = spin_ns
         self.lead_ns = lead_ns  # send this much before each event's time (the output's latency)
         self.max_sleep_ns = int(max_sleep_s * NS_PER_S)
@@ -286,8 +294,10 @@ class Scheduler:
         return None
 
     def _deadline(self, tick: float, item: _Item) -> int:
-        """When an event is sent: its tick's time plus its micro-timing, less the output latency."""
-        return self.clock.ns_at(tick) + item.offset_ns - self.lead_ns
+        """When an event is sent: its tick's time plus its micro-timing, less the output
+        latency; for a timed output, ``timed_ahead_ns`` before that (the time goes with it)."""
+        ahead = self.timed_ahead_ns if item.output in self._timed else 0
+        return self.clock.ns_at(tick) + item.offset_ns - self.lead_ns - ahead
 
     def lateness_us(self) -> dict[str, float]:
         """p50/p99/max of send time minus deadline over the recent dispatches, in us."""
@@ -315,12 +325,13 @@ class Scheduler:
             if deadline > now:
                 break
             tick, order, _, item = heapq.heappop(heap)
-            if self._send_locked(item, order):
+            if self._send_locked(item, order, deadline + self.timed_ahead_ns):
                 sent += 1
                 self.lateness_ns.append(now - deadline)
         return sent
 
-    def _send_locked(self, item: _Item, order: int) -> bool:
+    def _send_locked(self, item: _Item, order: int, at_ns: int) -> bool:
+        """Send ``item`` (``at_ns``: its time, for a timed output); False if it was dropped."""
         msg = item.msg
         is_note = msg.type in ("note_on", "note_off")
         if is_note:
@@ -336,7 +347,11 @@ class Scheduler:
                 self._sounding[key] += 1
         if hasattr(msg, "channel"):
             self._channels.add((item.output, msg.channel))
-        self._send[item.output](msg)
+        timed = self._timed.get(item.output)
+        if timed is not None:
+            timed(msg, at_ns)
+        else:
+            self._send[item.output](msg)
         return True
 
     def _silence_locked(self) -> None:
