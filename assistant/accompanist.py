@@ -86,6 +86,10 @@ class Accompanist:
         self.pattern = pattern
         self.voicer = Voicer(low, high, voices)
         self.idle_bars = idle_bars
+        # how many ticks before its beat a chord is decided: DECISION_TICKS (what the model
+        # was trained on), more where the output must have its events earlier than that
+        # (the engine sets it: long JACK periods); the features are the melody until then
+        self.decision_ticks = DECISION_TICKS
         self.notes: list[Note] = []
         self.planned: list[Note] = []  # audible suggestion notes, known ahead
         self.held: Note | None = None  # the melody note sounding now (duration unknown)
@@ -172,7 +176,7 @@ class Accompanist:
     def due(self, now_tick: float, meters: list[Meter]) -> bool:
         if self._next is None:
             self._next = self._beat_after(meters, int(now_tick + TICK_EPS) + 1)
-        return now_tick + TICK_EPS >= self._next.tick - DECISION_TICKS
+        return now_tick + TICK_EPS >= self._next.tick - self.decision_ticks
 
     def decide(self, now_tick: float, meters: list[Meter], velocity: int) -> list[ChordDecision]:
         """Chords of every beat whose decision tick has come, with the notes to play."""
@@ -201,7 +205,7 @@ class Accompanist:
         if self.held is None:  # the player's notes are never known ahead; our own planned ones are
             planned = sounding_at(self.planned, beat.tick)
             ahead = planned.pitch if planned is not None else None
-        feats = step_features(self._known(beat.tick - DECISION_TICKS), beat.tick, previous_tick, beat.index, meter,
+        feats = step_features(self._known(beat.tick - self.decision_ticks), beat.tick, previous_tick, beat.index, meter,
                               ahead)
         logp = self.model.step(feats)
         chord = self._choose(logp, beat.index, self.model.previous if self._active else BOS_CHORD, self.model.melody)

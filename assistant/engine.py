@@ -31,6 +31,7 @@ from .capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from .clock import floor_tick
 from .generator import GenerationRequest, GeneratorWorker, SuggestionSet
 from .accompanist import chord_tones_by_beat, chord_velocity
+from .chord_model import DECISION_TICKS
 from .harmony import KeyTracker, beat_ticks, chord_name, chord_of_pitches
 from .music import Note, bar_start, meter_at, next_bar_start
 from .planner import Planner, next_start_tick, shift_until_in_time
@@ -42,6 +43,7 @@ CLOCK_TYPES = {"clock", "start", "stop", "continue", "songpos"}
 ANSWER_GUARD_NS = 8_000_000  # an answer starts on the first beat/bar at least this far ahead
 POLL_S = 0.005  # while a phrase may end or a bar line may need a ghost refresh
 IDLE_POLL_S = 0.25  # otherwise (nothing held, no phrase in progress): inbox items still wake at once
+CHORD_DECIDE_NS = 10_000_000  # time allowed for deciding a beat's chord (about 3 ms measured)
 SPECULATE_BEFORE_TICKS = 6  # prepare the answer half a beat before the expected phrase end
 SUGGESTION_LANE, ACCEPTED_LANE, HARMONY_LANE = "suggestion", "accepted", "harmony"
 MELODY_MODES = ("call", "ghost", "none")
@@ -354,6 +356,7 @@ class Engine:
             return
         meters = self.clock.meters
         tick = self.clock.tick_at(ns)
+        acc.decision_ticks = self._chord_decision_ticks(tick)
         if not acc.due(tick, meters):  # most polls: no beat is a tick away
             return
         for decision in acc.decide(tick, meters, self._chord_velocity()):
@@ -362,6 +365,15 @@ class Engine:
                                         HARMONY_LANE)
         current = chord_name(acc.current.chord) if acc.current is not None else None
         self._harmony_view = (current, [(t, chord_name(c)) for t, c in acc.forecast])
+
+    def _chord_decision_ticks(self, tick: float) -> int:
+        """A tick before the beat (what the chord model was trained on), or as many more as
+        the harmony output needs to have its events early enough (its lead and hand-over,
+        plus CHORD_DECIDE_NS for the decision itself): at long JACK periods a tick is not
+        enough (at 1024 frames our native port wants them 3 periods, 64 ms, early)."""
+        need = self.scheduler.send_lead_ns(self.harmony_output) + CHORD_DECIDE_NS
+        tick_ns = max(1, self.clock.ns_at(tick + 1) - self.clock.ns_at(tick))
+        return max(DECISION_TICKS, -(-need // tick_ns))
 
     def _chord_tones(self, start_tick: int, bars: int) -> dict[int, frozenset[int]] | None:
         """Chord tones per beat for a suggestion from ``start_tick`` (the chord scale lock)."""

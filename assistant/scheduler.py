@@ -293,6 +293,10 @@ class Scheduler:
                 return self._deadline(self._heap[0][0], self._heap[0][3])
         return None
 
+    def send_lead_ns(self, output: str) -> int:
+        """How long before its time an event for ``output`` leaves the scheduler."""
+        return self.lead_ns + (self.timed_ahead_ns if output in self._timed else 0)
+
     def _deadline(self, tick: float, item: _Item) -> int:
         """When an event is sent: its tick's time plus its micro-timing, less the output
         latency; for a timed output, ``timed_ahead_ns`` before that (the time goes with it)."""

@@ -232,6 +232,18 @@ def test_harmony_mode_schedules_chords_on_the_beat_and_panic_closes_them(tmp_pat
     assert any(m.type == "control_change" and m.control == 123 and m.channel == 2 for m in ports.output.messages())
 
 
+def test_chords_are_decided_earlier_when_the_output_needs_them_earlier(tmp_path, tiny_model_path):
+    """At a long JACK period the harmony port wants its events well before their beat:
+    the chord is decided as many ticks before the beat as that takes (a tick is 41.7 ms
+    at 120 BPM; 60 ms of output lead and 10 ms for the decision make two ticks)."""
+    engine, clock, _ = make_engine(tmp_path, tiny_model_path)
+    engine.scheduler.lead_ns = 60_000_000
+    play_until_chords(engine, clock)
+    beat = engine.scheduler.pending("harmony")[0].tick
+    assert clock.tick_at(clock.now()) == pytest.approx(beat - 2)
+    assert engine.accompanist.decision_ticks == 2
+
+
 def test_a_beat_whose_moment_has_passed_is_not_played(tmp_path, tiny_model_path):
     engine, clock, ports = make_engine(tmp_path, tiny_model_path)
     play_until_chords(engine, clock)
