@@ -34,7 +34,7 @@ from .accompanist import chord_tones_by_beat, chord_velocity
 from .chord_model import DECISION_TICKS
 from .harmony import KeyTracker, beat_ticks, chord_name, chord_of_pitches
 from .music import Note, bar_start, meter_at, next_bar_start
-from .planner import Planner, next_start_tick, shift_until_in_time
+from .planner import LATE_GUARD_NS, Planner, next_start_tick, shift_until_in_time
 from .scheduler import note_events
 
 log = logging.getLogger(__name__)
@@ -306,7 +306,7 @@ class Engine:
                 self.session.add_player_note(event.played.note)
         elif isinstance(event, PhraseEnd):
             if self.settings.mode == "call" and self._transport_ok():
-                start = next_start_tick(self.clock, self.clock.meters, self.settings.answer_on, ANSWER_GUARD_NS, ns)
+                start = next_start_tick(self.clock, self.clock.meters, self.settings.answer_on, self._guard_ns(ANSWER_GUARD_NS), ns)
                 if not self._promote_speculation(start, ns):
                     self._request("call", start, ns)
             else:
@@ -366,6 +366,12 @@ class Engine:
         current = chord_name(acc.current.chord) if acc.current is not None else None
         self._harmony_view = (current, [(t, chord_name(c)) for t, c in acc.forecast])
 
+    def _guard_ns(self, base_ns: int, output: str = "out") -> int:
+        """``base_ns`` plus how early the scheduler lets events for ``output`` go (the
+        output's lead and, for our native JACK ports, the hand-over): an answer must
+        start at least that far ahead to be on time (long JACK periods make it large)."""
+        return base_ns + self.scheduler.send_lead_ns(output)
+
     def _chord_decision_ticks(self, tick: float) -> int:
         """A tick before the beat (what the chord model was trained on), or as many more as
         the harmony output needs to have its events early enough (its lead and hand-over,
@@ -394,8 +400,9 @@ class Engine:
             self._select(1 if action == "next" else -1)
         elif action == "regenerate":
             current = self._current
-            start = next_start_tick(self.clock, self.clock.meters, s.answer_on, ANSWER_GUARD_NS, self.clock.now())
-            if current is not None and current.request.start_tick > self.clock.tick_at(self.clock.now() + ANSWER_GUARD_NS):
+            guard = self._guard_ns(ANSWER_GUARD_NS)
+            start = next_start_tick(self.clock, self.clock.meters, s.answer_on, guard, self.clock.now())
+            if current is not None and current.request.start_tick > self.clock.tick_at(self.clock.now() + guard):
                 start = current.request.start_tick
             self._request("regenerate", start, self.clock.now())
         elif action == "clear":
@@ -481,7 +488,8 @@ class Engine:
         now = self._now_tick()
         meters = self.clock.meters
         first_bar = bar_start(meters, notes[0].onset + shift)
-        target = next_bar_start(meters, floor_tick(self.clock.tick_at(self.clock.now() + ANSWER_GUARD_NS)))
+        guard = self._guard_ns(ANSWER_GUARD_NS, self.accepted_output)
+        target = next_bar_start(meters, floor_tick(self.clock.tick_at(self.clock.now() + guard)))
         offset = target - first_bar + shift
         placed = [self.planner.humanise(n, offset) for n in notes]
         self._plan_suggestion([], now)
@@ -551,7 +559,7 @@ class Engine:
             return None
         now = self.clock.now()
         if first_index == 0:
-            self._shift = shift_until_in_time(self.clock, notes[0].onset, now=now)
+            self._shift = shift_until_in_time(self.clock, notes[0].onset, self._guard_ns(LATE_GUARD_NS), now=now)
         placed = [self.planner.humanise(n, self._shift) for n in notes]
         if first_index > 0:
             placed = [(n, off) for n, off in placed if self.clock.ns_at(n.onset) + off >= now + 1_000_000]
@@ -593,7 +601,7 @@ class Engine:
         end = self.capture.expected_end_tick()
         if end is None or end - self.clock.tick_at(ns) > SPECULATE_BEFORE_TICKS:
             return
-        start = next_start_tick(self.clock, self.clock.meters, self.settings.answer_on, ANSWER_GUARD_NS,
+        start = next_start_tick(self.clock, self.clock.meters, self.settings.answer_on, self._guard_ns(ANSWER_GUARD_NS),
                                 self.clock.ns_at(end))
         spec = self._speculation
         if spec is not None and spec.start_tick == start:

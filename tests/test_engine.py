@@ -243,3 +243,14 @@ def test_playing_on_cancels_the_prepared_answer(tmp_path, tiny_model_path):
     engine.generator.drain()
     pending = engine.scheduler.pending("suggestion")
     assert pending and min(e.tick for e in pending) == 96
+
+
+@pytest.mark.parametrize("lead_ms, start", [(0, 72), (600, 84)])
+def test_answer_starts_no_sooner_than_the_output_can_take_it(tmp_path, tiny_model_path, lead_ms, start):
+    """The answer's first beat must be further away than the output's lead and hand-over
+    (long JACK periods); otherwise its first notes would go out late. A tick is 41.7 ms."""
+    engine, clock, _ = make_engine(tmp_path, tiny_model_path, **{"suggest.answer_on": "beat"})
+    engine.scheduler.lead_ns = lead_ms * 1_000_000
+    answer(engine, clock)  # the phrase ends at tick 60
+    assert engine.snapshot().suggestion_start == start
+    assert min(e.tick for e in engine.scheduler.pending("suggestion")) == start
