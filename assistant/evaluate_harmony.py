@@ -68,24 +68,12 @@ def note_in_chord(melody, beats: list[tuple[int, int]], chords) -> float | None:
     ``beats`` gives the beat ticks; ``chords[i]`` is the chord played on beat ``i``.
     None when no frame has a sounding note.
     """
-    if not beats:
+    counts = frame_pitch_classes(melody, beats)
+    frames = counts.sum()
+    if not frames:
         return None
-    ticks = [t for t, _ in beats]
-    pcs = [set(chord_pitch_classes(int(c))) for c in chords]
-    hits = frames = 0
-    j = 0
-    for n in melody.notes:
-        first = max(n.onset, ticks[0])
-        f = first + (-(first - ticks[0]) % FRAME_TICKS)
-        while f < n.end:
-            while j + 1 < len(ticks) and ticks[j + 1] <= f:
-                j += 1
-            while j > 0 and ticks[j] > f:
-                j -= 1
-            frames += 1
-            hits += n.pitch % 12 in pcs[j]
-            f += FRAME_TICKS
-    return hits / frames if frames else None
+    hits = sum(counts[j, list(chord_pitch_classes(int(c)))].sum() for j, c in enumerate(chords[:len(beats)]))
+    return float(hits / frames)
 
 
 def frame_pitch_classes(melody, beats: list[tuple[int, int]]) -> np.ndarray:

@@ -222,8 +222,8 @@ class JackClient:
         self._lib.mj_close(self._h)
 
 
-class JackInput:
-    """Our input port: the client's reader thread feeds ``inbox`` with ``(msg, now_ns stamp)``."""
+class _Port:
+    """One port of a :class:`JackClient`: its name as asked for and as JACK knows it."""
 
     def __init__(self, client: JackClient, index: int, name: str, full_name: str):
         self.name = name
@@ -231,6 +231,10 @@ class JackInput:
         self.closed = False
         self._client = client
         self._index = index
+
+
+class JackInput(_Port):
+    """Our input port: the client's reader thread feeds ``inbox`` with ``(msg, now_ns stamp)``."""
 
     def close(self) -> None:
         """Stop delivering to the inbox, then release the port; idempotent (main thread)."""
@@ -295,7 +299,7 @@ class _Reader:
         self._thread.join()
 
 
-class JackOutput:
+class JackOutput(_Port):
     """Our output port with mido's ``send(msg)``; a send after close raises OSError.
 
     ``timed``: :class:`assistant.scheduler.Scheduler` hands it events early with
@@ -305,11 +309,7 @@ class JackOutput:
     timed = True
 
     def __init__(self, client: JackClient, index: int, name: str, full_name: str):
-        self.name = name
-        self.full_name = full_name
-        self.closed = False
-        self._client = client
-        self._index = index
+        super().__init__(client, index, name, full_name)
         self._lock = threading.Lock()
 
     def send(self, msg: mido.Message, at_ns: int = 0) -> None:
