@@ -103,6 +103,7 @@ class TimedSender:
         self._stop = False
         self._seq = 0
         self.lateness_ns: list[int] = []
+        self.sent: list[tuple[int, list[int]]] = []  # (time, bytes) in the order sent
         self._thread = threading.Thread(target=self._run, name="timed-sender", daemon=True)
         self._thread.start()
 
@@ -151,6 +152,7 @@ class TimedSender:
                 self._send(list(head[2]), head[0])
             else:
                 self._send(list(head[2]))
+            self.sent.append((head[0], list(head[2])))
             self.lateness_ns.append(now() - due)
 
 
@@ -525,7 +527,8 @@ def e2e_figures(args) -> dict:
         result["note_timing_error_ms"] = {**_pcts([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
                                           "mean_signed": round(float(np.mean(errors)), 3)} if errors else None
         result["answers"] = {"phrases": phrases, "suggestions": stats["suggestions"], "notes": len(ons),
-                             "exit_code": code, "hanging_notes": len(hanging_notes(rig.peer.log))}
+                             "exit_code": code, "hanging_notes": len(hanging_notes(rig.peer.log)),
+                             **_pulse_counts(stats, rig)}
 
         # 1b. live accompaniment (harmony mode, a chord struck on every beat) under 16 bars
         # of melody: chord note-on arrival vs the beat it is meant for
@@ -602,7 +605,15 @@ def _chord_figures(server: str, model: str | None, repeats: int = 4) -> dict:
             "chords": {"beats": len(expected), "beats_with_chord": sum(1 for b in expected if b in beats),
                        "notes": len(ons), "exit_code": code,
                        "unclosed_after_stop": len(unclosed_notes(log)),
-                       "hanging_notes": len(hanging_notes(rig.peer.log))}}
+                       "hanging_notes": len(hanging_notes(rig.peer.log)),
+                       **_pulse_counts(rig.assistant.stats(), rig)}}
+
+
+def _pulse_counts(stats: dict, rig: Rig) -> dict:
+    """Clock pulses the peer sent, the assistant counted, and those it inferred lost."""
+    sent = sum(1 for _, data in rig.peer.sender.sent if data == [0xF8])
+    return {"clock_pulses_sent": sent, "clock_pulses_counted": stats.get("clock_pulses"),
+            "clock_pulses_inferred_lost": stats.get("missed_pulses")}
 
 
 def _pcts(values) -> dict | None:
@@ -615,19 +626,34 @@ def _pcts(values) -> dict | None:
 
 
 def _tempo_error(server: str, follower_class, bpm: float = 120.0, trials: int = 5) -> dict:
-    """Feed a MidiClockFollower with pulses received through JACK; tempo error after 2 beats."""
+    """Feed a MidiClockFollower with pulses received through JACK; tempo error after 2 beats.
+
+    As the assistant hears them: on our native client where it is built (the sender
+    then places the pulses at their frames, as a DAW does), else through python-rtmidi."""
     import rtmidi
 
+    from . import jackmidi
     from .ports import RtInput
 
+    native = jackmidi.available() is None
     errors = []
     for _ in range(trials):
         inbox: queue.SimpleQueue = queue.SimpleQueue()
-        rx = RtInput("UNIX_JACK", inbox, "in", virtual=True, client_name=f"tempo-rx-{uuid.uuid4().hex[:6]}",
-                     mode="poll")
-        tx = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"tempo-tx-{uuid.uuid4().hex[:6]}")
-        tx.open_port(Peer._index(tx, "in"), "tx")
-        sender = TimedSender(tx.send_message)
+        if native:
+            rx_client = jackmidi.JackClient(f"tempo-rx-{uuid.uuid4().hex[:6]}")
+            rx = rx_client.add_input("in", inbox)
+            tx_client = jackmidi.JackClient(f"tempo-tx-{uuid.uuid4().hex[:6]}")
+            out = tx_client.add_output("tx", connect_to=rx.full_name)
+            sender = TimedSender(lambda data, ns: out.send(mido.Message.from_bytes(data), ns),
+                                 ahead_ns=jackmidi.hand_over_ahead_ns(tx_client.period_ms()))
+            closers = [sender.close, rx.close, out.close]
+        else:
+            rx = RtInput("UNIX_JACK", inbox, "in", virtual=True, client_name=f"tempo-rx-{uuid.uuid4().hex[:6]}",
+                         mode="poll")
+            tx = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"tempo-tx-{uuid.uuid4().hex[:6]}")
+            tx.open_port(Peer._index(tx, "in"), "tx")
+            sender = TimedSender(tx.send_message)
+            closers = [sender.close, rx.close, tx.close_port, tx.delete]
         t0 = now() + 200 * MS
         sender.add(clock_schedule(t0, bpm, 2))
         time.sleep(0.2 + 2 * 60 / bpm + 0.1)
@@ -639,8 +665,6 @@ def _tempo_error(server: str, follower_class, bpm: float = 120.0, trials: int = 
                 break
             follower.feed(msg, ns)
         errors.append(abs(follower.tempo_bpm - bpm))
-        sender.close()
-        rx.close()
-        tx.close_port()
-        tx.delete()
+        for close in closers:
+            close()
     return {"max": round(max(errors), 4), "trials": trials, "bpm": bpm}

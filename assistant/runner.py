@@ -172,6 +172,9 @@ def write_stats(path: str, engine) -> None:
     stats = {"messages_received": engine.messages_received, "trigger_to_ready_ms": engine.latencies_ms,
              "suggestions": engine.suggestions_made, "pid": os.getpid(),
              "dispatch_lateness_us": engine.scheduler.lateness_us(), "jack_client": engine.ports.jack_client}
+    follower = engine.follower
+    if follower is not None:
+        stats.update(clock_pulses=follower.pulse_count, missed_pulses=follower.missed_pulses)
     with open(path, "w") as f:
         json.dump(stats, f)
 
