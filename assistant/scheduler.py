@@ -116,13 +116,16 @@ def _order(msg: mido.Message) -> int:
     return _ON if msg.type == "note_on" else _OTHER
 
 
-def _sink_send(sink: Sink) -> Callable[[mido.Message], None]:
+def _sink_send(sink: Sink) -> Callable[[mido.Message, int], None]:
+    """``send(msg, at_ns)`` for ``sink``: its own for a timed sink, else one that drops the time."""
     send = getattr(sink, "send", None)
-    if callable(send):
+    if not callable(send):
+        send = sink if callable(sink) else None
+    if send is None:
+        raise TypeError(f"output sink {sink!r} is neither callable nor has send(msg)")
+    if getattr(sink, "timed", False):
         return send
-    if callable(sink):
-        return sink
-    raise TypeError(f"output sink {sink!r} is neither callable nor has send(msg)")
+    return lambda msg, _at_ns: send(msg)
 
 
 class Scheduler:
@@ -149,9 +152,9 @@ class Scheduler:
         self.clock = clock
         if not isinstance(outputs, Mapping):
             outputs = {DEFAULT_OUTPUT: outputs}
-        self._send = {name_: _sink_send(s) for name_, s in outputs.items()}
-        self._timed = {name_: s.send for name_, s in outputs.items() if getattr(s, "timed", False)}
-        self.timed_ahead_ns = timed_ahead_ns
+        self._send = {name_: _sink_send(s) for name_, s in outputs.items()}  # send(msg, at_ns)
+        # how much earlier than its (lead-corrected) time an event leaves for each output
+        self._ahead = {name_: timed_ahead_ns if getattr(s, "timed", False) else 0 for name_, s in outputs.items()}
         self.spin_ns = spin_ns
         self.lead_ns = lead_ns  # send this much before each event's time (the output's latency)
         self.max_sleep_ns = int(max_sleep_s * NS_PER_S)
@@ -295,13 +298,12 @@ class Scheduler:
 
     def send_lead_ns(self, output: str) -> int:
         """How long before its time an event for ``output`` leaves the scheduler."""
-        return self.lead_ns + (self.timed_ahead_ns if output in self._timed else 0)
+        return self.lead_ns + self._ahead[output]
 
     def _deadline(self, tick: float, item: _Item) -> int:
         """When an event is sent: its tick's time plus its micro-timing, less the output
         latency; for a timed output, ``timed_ahead_ns`` before that (the time goes with it)."""
-        ahead = self.timed_ahead_ns if item.output in self._timed else 0
-        return self.clock.ns_at(tick) + item.offset_ns - self.lead_ns - ahead
+        return self.clock.ns_at(tick) + item.offset_ns - self.lead_ns - self._ahead[item.output]
 
     def lateness_us(self) -> dict[str, float]:
         """p50/p99/max of send time minus deadline over the recent dispatches, in us."""
@@ -329,7 +331,7 @@ class Scheduler:
             if deadline > now:
                 break
             tick, order, _, item = heapq.heappop(heap)
-            if self._send_locked(item, order, deadline + self.timed_ahead_ns):
+            if self._send_locked(item, order, deadline + self._ahead[item.output]):
                 sent += 1
                 self.lateness_ns.append(now - deadline)
         return sent
@@ -351,11 +353,7 @@ class Scheduler:
                 self._sounding[key] += 1
         if hasattr(msg, "channel"):
             self._channels.add((item.output, msg.channel))
-        timed = self._timed.get(item.output)
-        if timed is not None:
-            timed(msg, at_ns)
-        else:
-            self._send[item.output](msg)
+        self._send[item.output](msg, at_ns)
         return True
 
     def _silence_locked(self) -> None:
@@ -374,7 +372,7 @@ class Scheduler:
 
     def _try_send(self, output: str, msg: mido.Message) -> int:
         try:
-            self._send[output](msg)
+            self._send[output](msg, 0)
             return 0
         except Exception:  # a dead port must not stop us silencing the others
             log.debug("scheduler: send %s on %s failed", msg, output, exc_info=True)
