@@ -402,10 +402,10 @@ class MidiPorts:
     """
 
     def __init__(self, backend: str, inbox: queue.SimpleQueue, input_port, outputs: dict,
-                 jack_client: str | None = None):
+                 jack_client: str | None = None, jack_period_ms: float | None = None):
         self.backend = backend
         self.jack_client = jack_client  # JACK: "native" (one client of ours) or "rtmidi"; else None
-        self.jack_period_ms: float | None = None  # native JACK: the server's period
+        self.jack_period_ms = jack_period_ms  # native JACK: the server's period (its outputs are timed)
         self.inbox = inbox
         self.input = input_port
         self.outputs = outputs
@@ -488,7 +488,7 @@ def open_ports(
         try:
             with _quiet_stderr():
                 if native is not None:
-                    own = _own_port_name(port_name, names) if attach else port_name
+                    own = _own_port_name(port_name) if attach else port_name
                     if kind == "input":
                         port = native.add_input(own, inbox, connect_from=port_name if attach else None)
                     else:
@@ -520,11 +520,8 @@ def open_ports(
     acc_port = next(rest) if names.accepted else out_port
     harmony_port = next(rest) if names.harmony else out_port
     used = ("native" if native is not None else "rtmidi") if name == "jack" else None
-    result = MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port},
-                       jack_client=used)
-    if native is not None:
-        result.jack_period_ms = native.period_ms()
-    return result
+    return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port},
+                     jack_client=used, jack_period_ms=native.period_ms() if native is not None else None)
 
 
 def _native_jack_client(client_name: str):
@@ -542,7 +539,7 @@ def _native_jack_client(client_name: str):
         raise _backend_error("jack", err) from err
 
 
-def _own_port_name(target: str, names: PortNames) -> str:
+def _own_port_name(target: str) -> str:
     """The name of our own port that is connected to the existing port ``target``."""
     return target.replace(":", " ")[:200]
 
