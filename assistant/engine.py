@@ -360,7 +360,8 @@ class Engine:
         if not acc.due(tick, meters):  # most polls: no beat is a tick away
             return
         for decision in acc.decide(tick, meters, self._chord_velocity()):
-            if decision.notes and self.clock.ns_at(decision.beat.tick) >= self.clock.now() + 1_000_000:
+            if decision.notes and self.clock.ns_at(decision.beat.tick) >= self.clock.now() + self._guard_ns(
+                    1_000_000, self.harmony_output):  # a chord that cannot go out on its beat is not played
                 self.scheduler.schedule(note_events(decision.notes, self.harmony_channel, self.harmony_output),
                                         HARMONY_LANE)
         current = chord_name(acc.current.chord) if acc.current is not None else None
@@ -562,7 +563,8 @@ class Engine:
             self._shift = shift_until_in_time(self.clock, notes[0].onset, self._guard_ns(LATE_GUARD_NS), now=now)
         placed = [self.planner.humanise(n, self._shift) for n in notes]
         if first_index > 0:
-            placed = [(n, off) for n, off in placed if self.clock.ns_at(n.onset) + off >= now + 1_000_000]
+            in_time = now + self._guard_ns(1_000_000)
+            placed = [(n, off) for n, off in placed if self.clock.ns_at(n.onset) + off >= in_time]
         replace_from = min(placed[0][0].onset, self._now_tick()) if first_index == 0 else None
         return placed, replace_from
 
