@@ -7,13 +7,11 @@ import pytest
 
 from assistant.accompanist import Accompanist, Beat, render
 from assistant.chord_model import BOS_CHORD, ChordModel, causal, choose_chord, piece_inputs, step_features
-from assistant.clock import FakeClock
 from assistant.config import load_config
-from assistant.fakeports import fake_ports
 from assistant.harmony import NO_CHORD, chord_name, chord_pitch_classes, parse_chord_name
-from assistant.model import MelodyModel
 from assistant.music import Melody, Meter, Note
-from assistant.runner import build_engine
+
+from tiny_model import at, fake_engine
 
 METERS = [Meter(0, 4, 4)]
 
@@ -173,22 +171,11 @@ def test_chords_for_a_planned_melody_do_not_change_the_live_state(chord_model):
 
 
 def make_engine(tmp_path, model_path, **overrides):
-    clock = FakeClock(120.0, ns=0)
-    ports = fake_ports(now=clock.now)
-    settings = {"clock.source": "internal", "session.folder": str(tmp_path / "sessions"),
-                "suggest.phrase_end_beats": 1.0, "suggest.bars": 1, "suggest.alternatives": 2,
+    settings = {"suggest.phrase_end_beats": 1.0, "suggest.bars": 1, "suggest.alternatives": 2,
                 "humanise.velocity_spread": 0, "suggest.register": "fixed", "suggest.channel": 1,
                 "suggest.accepted_channel": 5, "suggest.harmony_channel": 3, "harmony.pattern": "beat",
                 "harmony.velocity": 64, "suggest.mode": "harmony"}
-    settings.update(overrides)
-    config = load_config(None, settings)
-    engine = build_engine(config, ports, seed=3, model=MelodyModel.load(model_path), clock=clock)
-    return engine, clock, ports
-
-
-def at(clock, tick):
-    clock.set_time(clock.ns_at(tick))
-    return clock.now()
+    return fake_engine(tmp_path, {**settings, **overrides}, model_path)
 
 
 def play_until_chords(engine, clock, limit=240, key=False):

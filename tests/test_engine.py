@@ -8,32 +8,18 @@ assertion is exact and deterministic.
 import mido
 import pytest
 
-from assistant.clock import FakeClock
-from assistant.config import load_config
-from assistant.fakeports import fake_ports
-from assistant.model import MelodyModel
-from assistant.runner import build_engine
 from assistant.scheduler import note_events
+
+from tiny_model import at, fake_engine
 
 PHRASE = [(0, 12, 60, 90), (12, 12, 64, 70), (24, 12, 67, 100), (36, 12, 72, 80)]  # ends at tick 48
 
 
 def make_engine(tmp_path, model_path, **overrides):
-    clock = FakeClock(120.0, ns=0)
-    ports = fake_ports(now=clock.now)
-    settings = {"clock.source": "internal", "session.folder": str(tmp_path / "sessions"),
-                "suggest.phrase_end_beats": 1.0, "suggest.answer_on": "bar", "suggest.bars": 1,
+    settings = {"suggest.phrase_end_beats": 1.0, "suggest.answer_on": "bar", "suggest.bars": 1,
                 "suggest.alternatives": 3, "humanise.velocity_spread": 0, "suggest.register": "fixed",
                 "suggest.channel": 1, "suggest.accepted_channel": 5}
-    settings.update(overrides)
-    config = load_config(None, settings)
-    engine = build_engine(config, ports, seed=3, model=MelodyModel.load(model_path), clock=clock)
-    return engine, clock, ports
-
-
-def at(clock, tick):
-    clock.set_time(clock.ns_at(tick))
-    return clock.now()
+    return fake_engine(tmp_path, {**settings, **overrides}, model_path)
 
 
 def play(engine, clock, phrase=PHRASE):

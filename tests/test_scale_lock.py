@@ -9,13 +9,11 @@ the accompaniment's chords.
 import mido
 import pytest
 
-from assistant.clock import FakeClock
-from assistant.config import load_config
-from assistant.fakeports import fake_ports
 from assistant.keys import Key
 from assistant.model import Constraints, MelodyModel
 from assistant.music import Note
-from assistant.runner import build_engine
+
+from tiny_model import fake_engine
 
 
 @pytest.fixture(scope="module")
@@ -73,12 +71,9 @@ def test_chord_lock_keeps_strong_beat_notes_on_chord_tones(model):
 
 
 def make_engine(tmp_path, **overrides):
-    clock = FakeClock(120.0, ns=0)
-    ports = fake_ports(now=clock.now)
-    settings = {"clock.source": "internal", "session.folder": str(tmp_path / "s"), "suggest.channel": 1,
-                "suggest.accepted_channel": 5}
-    settings.update(overrides)
-    return build_engine(load_config(None, settings), ports, seed=1, clock=clock), clock
+    engine, clock, _ = fake_engine(tmp_path, {"suggest.channel": 1, "suggest.accepted_channel": 5, **overrides},
+                                   seed=1)
+    return engine, clock
 
 
 def test_engine_locks_to_the_fixed_key_and_to_the_accompaniments_chords(tmp_path):
