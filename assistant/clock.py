@@ -377,6 +377,7 @@ class MidiClockFollower(_TickMap):
     JUMP_PULSES = 3
     JUMP_NS = 2_000_000  # above JACK's period jitter (1.33 ms) at any sane period
     GAP_NS = 60 * NS_PER_S // (int(MIN_BPM) * MIDI_PPQN)  # slower than MIN_BPM: a new series
+    BUNCHED_NS = 60 * NS_PER_S // (int(MAX_BPM) * MIDI_PPQN) // 2  # faster than 2 x MAX_BPM: bunched
 
     def __init__(self, meters: list[Meter] | None = None, tempo_bpm: float = 120.0,
                  now: Callable[[], int] = now_ns):
@@ -474,8 +475,12 @@ class MidiClockFollower(_TickMap):
             return -suspect if counted else 0
         if len(pulses) < self.WINDOW:
             return 0
-        period = _fit_line(list(pulses))[1]
-        ratio = (ns - pulses[-1]) / period if period > 0 else 0.0
+        offset, period = _fit_line(list(pulses))
+        # The gap is measured from where the line puts the last pulse, not from its
+        # arrival: when the server stalls, pulses of the stalled cycles are stamped
+        # together (one a period early) and the next gap is two periods long although
+        # nothing was lost. From the line that gap is one period and a fraction.
+        ratio = (ns - (pulses[-1] + offset)) / period if period > 0 else 0.0
         whole = round(ratio)
         if 2 <= whole <= 3 and abs(ratio - whole) < 0.1:
             lost = whole - 1
@@ -500,7 +505,9 @@ class MidiClockFollower(_TickMap):
             o_int, o_slope = _fit_line(older)
             base = older[-1] + o_int
             res = [p - (base + o_slope * (j + 1)) for j, p in enumerate(pts[-k:])]
-            if all(r > self.JUMP_NS for r in res) or all(r < -self.JUMP_NS for r in res):
+            # pulses closer together than MAX_BPM allows were bunched by a stall, not a new tempo
+            bunched = any(b - a < self.BUNCHED_NS for a, b in zip(pts[-k - 1:], pts[-k:]))
+            if not bunched and (all(r > self.JUMP_NS for r in res) or all(r < -self.JUMP_NS for r in res)):
                 pts = pts[-(k + 1):]
                 self._pulses.clear()
                 self._pulses.extend(pts)

@@ -76,6 +76,18 @@ def tolerance_ms(jack_server):
     return jack_server.period_ns / MS + 1.0  # one period plus 1 ms
 
 
+def timing_context(rig, jack_server) -> str:
+    """What a timing failure needs to be understood: both sides' lateness, the clock
+    pulses sent and counted, and the end of jackd's log."""
+    stats = rig.assistant.stats()
+    sent = sum(1 for _, data in rig.peer.sender.sent if data == [0xF8])
+    log = jack_server.log.read_text(errors="replace").strip().splitlines()[-5:] if jack_server.log.exists() else []
+    return (f"the assistant's dispatch lateness (us): {stats.get('dispatch_lateness_us')}; this side's timed "
+            f"sender (clock, notes) late by up to {max(rig.peer.sender.lateness_ns, default=0) / MS:.2f} ms; "
+            f"clock pulses sent {sent}, counted {stats.get('clock_pulses')}, inferred lost "
+            f"{stats.get('missed_pulses')}; jackd's log ends: {log}")
+
+
 def test_answer_on_the_bar_accept_to_accepted_port_and_capture_file(jack_server, tmp_path, model_path):
     phrase = phrase_from_midi_file(tmp_path)
     rig = Rig(jack_server.name, model=model_path, workdir=tmp_path)
@@ -94,7 +106,7 @@ def test_answer_on_the_bar_accept_to_accepted_port_and_capture_file(jack_server,
     first_tick = round(rig.tick_of(answer[0][2]))
     assert first_tick == 192
     errors = timing_errors_ms(rig, answer)
-    assert max(abs(e) for e in errors) <= tolerance_ms(jack_server), errors
+    assert max(abs(e) for e in errors) <= tolerance_ms(jack_server), (errors, timing_context(rig, jack_server))
     accepted = note_ons(log, "accepted")
     assert accepted, "accept did not play on the accepted port"
     assert round(rig.tick_of(accepted[0][2])) == 240
@@ -187,9 +199,7 @@ def test_harmony_chords_on_every_beat_in_time_and_closed_after_stop(jack_server,
     off_beat = [(round(rig.tick_of(ns), 2), m.note, round(e, 3)) for (_, m, ns), e in zip(ons, errors)
                 if abs(e) > tolerance_ms(jack_server)]
     assert not off_beat, (f"{len(off_beat)} of {len(ons)} chord notes more than {tolerance_ms(jack_server):.2f} ms "
-                          f"from their beat (tick, pitch, ms): {off_beat[:8]}; the assistant's dispatch lateness "
-                          f"(us): {rig.assistant.stats().get('dispatch_lateness_us')}; this side's timed sender "
-                          f"(clock, notes) late by up to {max(rig.peer.sender.lateness_ns, default=0) / MS:.2f} ms")
+                          f"from their beat (tick, pitch, ms): {off_beat[:8]}; {timing_context(rig, jack_server)}")
 
     # a chord of 3-4 distinct notes, struck once, on each beat while the melody sounds: from
     # the beat after its first note (decided a tick before that beat, when the note was
@@ -215,4 +225,56 @@ def test_harmony_chords_on_every_beat_in_time_and_closed_after_stop(jack_server,
             if p not in released or released[p] > stop_at + 10 * MS}
     assert not slow, f"the chord sounding at Stop was not released within 10 ms (pitch: ms after Stop): {slow}"
     assert unclosed_notes(log) == {}, "notes left sounding after Stop"
+    assert hanging_notes(rig.peer.log) == {}
+
+
+def test_a_stall_of_the_jack_server_does_not_shift_the_grid(jack_server, tmp_path, model_path):
+    """The JACK server stops for 35-45 ms, four times (SIGSTOP: an xrun, a VM's hiccup): the clock
+    pulses of the stalled cycles arrive stamped together and a two-period gap follows,
+    though none was lost. Chords a beat after the stall are on their beats again, and the
+    assistant counted every pulse and inferred none lost (it used to take the gap for a
+    lost pulse and play a pulse, 21 ms, early from then on). JACK's own time base (frames
+    to time) wanders by up to 6 ms for several seconds after such a stall, for every client
+    alike (measured with two bare clients: 4-6 ms in seconds 2-5, 1 ms in second 9; our
+    chords go through it twice, in and out, and were seen 11 ms late 3 s after), so timing
+    is judged from 8 s after the stall: every chord on its beat within one period plus 1 ms."""
+    phrase = c_major_phrase_from_midi_file(tmp_path)
+    rig = Rig(jack_server.name, model=model_path, workdir=tmp_path,
+              settings={"suggest.mode": "harmony", "harmony.pattern": "beat"})
+    beat = TICKS_PER_QUARTER
+    start, end = 4 * beat, 4 * beat + 2 * 192  # the 4-bar phrase twice
+    stalls = [(5 * beat + 3, 0.040), (6 * beat + 8, 0.035), (7 * beat + 5, 0.045), (8 * beat + 1, 0.040)]
+    stall_tick = stalls[-1][0]
+    settled = stall_tick + 16 * beat  # 8 s later at 120 BPM
+    try:
+        rig.start_clock(beats=(end + 8 * beat) / beat)
+        rig.play(phrase, at_tick=start)
+        rig.play(phrase, at_tick=start + 192)
+        for tick, seconds in stalls:  # at several phases of the pulse: the pattern depends on it
+            rig.wait_until_tick(tick)
+            os.kill(jack_server.pid, signal.SIGSTOP)
+            try:
+                time.sleep(seconds)
+            finally:
+                os.kill(jack_server.pid, signal.SIGCONT)
+        stop_at = rig.time_of(end + 4 * beat + 6)
+        rig.peer.sender.cancel_after(stop_at)  # every pulse sent arrives before the assistant closes
+        rig.peer.sender.add([(stop_at, [0xFC])])
+        rig.wait_until_tick(end + 4 * beat + 6)
+        time.sleep(0.5)
+        log = list(rig.peer.collect())
+    finally:
+        code = rig.close()
+    assert code == 0, rig.assistant.log_text()[-2000:]
+    stats = rig.assistant.stats()
+    sent = sum(1 for _, data in rig.peer.sender.sent if data == [0xF8])
+    assert stats["clock_pulses"] == sent, timing_context(rig, jack_server)
+    assert stats["missed_pulses"] == 0, timing_context(rig, jack_server)
+    after = [item for item in note_ons(log, "out") if settled < rig.tick_of(item[2]) < end + 4 * beat]
+    late = list(zip(after, chord_timing_errors_ms(rig, after)))
+    assert len(late) >= 12 * 3, "too few chords after the stall: " + rig.assistant.log_text()[-2000:]
+    off_beat = [(round(rig.tick_of(ns), 2), m.note, round(e, 3)) for (_, m, ns), e in late
+                if abs(e) > tolerance_ms(jack_server)]
+    assert not off_beat, f"{len(off_beat)} of {len(late)} chord notes off their beat 8 s after the stall: " \
+                         f"{off_beat[:8]}; {timing_context(rig, jack_server)}"
     assert hanging_notes(rig.peer.log) == {}
