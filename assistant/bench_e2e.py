@@ -52,6 +52,14 @@ class JackServer:
     name: str
     proc: subprocess.Popen | None  # None: a server we did not start
     period_ns: int
+    log: Path | None = None  # its output, where we started it
+
+    def xruns(self) -> int | None:
+        """Cycles the server itself ran late so far (its 'Process XRun' lines); None if unknown.
+        After one, JACK's own frame-to-time mapping wanders by a few ms for seconds."""
+        if self.log is None or not self.log.exists():
+            return None
+        return self.log.read_text(errors="replace").count("Process XRun")
 
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
@@ -62,6 +70,8 @@ class JackServer:
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
+        if self.log is not None:
+            self.log.unlink(missing_ok=True)
 
 
 def start_dummy_jack(period: int = 64, rate: int = 48000) -> JackServer:
@@ -70,18 +80,21 @@ def start_dummy_jack(period: int = 64, rate: int = 48000) -> JackServer:
     if jackd is None:
         raise RuntimeError("jackd is not installed (Debian package jackd2)")
     name = f"midi-assistant-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
-    proc = subprocess.Popen([jackd, "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    log = Path(tempfile.gettempdir()) / f"{name}.log"
+    with open(log, "wb") as fh:
+        proc = subprocess.Popen([jackd, "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],
+                                stdin=subprocess.DEVNULL, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
     end = time.monotonic() + 10
     while time.monotonic() < end:
         if proc.poll() is not None:
             raise RuntimeError(f"jackd exited with {proc.returncode}")
         r = subprocess.run(["jack_wait", "-s", name, "-c"], capture_output=True, text=True)
         if r.returncode == 0 and "not running" not in r.stdout:
-            return JackServer(name, proc, period * 1_000_000_000 // rate)
+            return JackServer(name, proc, period * 1_000_000_000 // rate, log)
         time.sleep(0.05)
     proc.kill()
+    log.unlink(missing_ok=True)
     raise RuntimeError("jackd did not start within 10 s")
 
 
@@ -370,6 +383,36 @@ def read_process_memory(pid: int) -> dict:
     return out
 
 
+def reference_idle_cpu(server: str, our_pid: int, seconds: float = 10.0) -> dict | None:
+    """The floor under ``idle_cpu_pct`` on this machine: JACK's own minimal MIDI client
+    (``jack_midi_dump``, C, a process callback and nothing else) measured over the same
+    kind of window, beside ours. JACK wakes every client once a period, so no client can
+    idle below what this one costs; on a VM a cross-CPU wake-up is far dearer than on
+    bare metal. None where ``jack_midi_dump`` is not installed."""
+    dump = shutil.which("jack_midi_dump")
+    if dump is None:
+        return None
+    env = {**os.environ, "JACK_DEFAULT_SERVER": server, "JACK_NO_START_SERVER": "1"}
+    proc = subprocess.Popen([dump], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=env)
+    try:
+        time.sleep(2.0)
+        if proc.poll() is not None:
+            return None
+        r0, o0, w0 = process_cpu_seconds(proc.pid), process_cpu_seconds(our_pid), time.monotonic()
+        time.sleep(seconds)
+        wall = time.monotonic() - w0
+        return {"client": "jack_midi_dump", "pct": round((process_cpu_seconds(proc.pid) - r0) / wall * 100, 2),
+                "ours_same_window_pct": round((process_cpu_seconds(our_pid) - o0) / wall * 100, 2)}
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def process_cpu_seconds(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as f:
         parts = f.read().rsplit(")", 1)[1].split()
@@ -509,8 +552,15 @@ def e2e_figures(args) -> dict:
         own = start_dummy_jack()
         server = own.name
     result: dict = {"jack_server": server, "period_frames": 64 if own else None}
+    xruns: dict = {}
+
+    def count_xruns(scenario: str, before: int | None) -> None:
+        after = own.xruns() if own is not None else None
+        if after is not None and before is not None:
+            xruns[scenario] = after - before
     try:
         # 1. call and response, many phrases: trigger-to-ready and note timing
+        before = own.xruns() if own is not None else None
         rig = Rig(server, model=args.model)
         phrases = max(4, min(20, args.repeats // 10))
         beats = 8 + phrases * 12
@@ -532,7 +582,10 @@ def e2e_figures(args) -> dict:
 
         # 1b. live accompaniment (harmony mode, a chord struck on every beat) under 16 bars
         # of melody: chord note-on arrival vs the beat it is meant for
+        count_xruns("answers", before)
+        before = own.xruns() if own is not None else None
         result.update(_chord_figures(server, args.model))
+        count_xruns("chords", before)
 
         # 2. clock tempo estimate after 2 beats of a steady clock, through JACK
         result["clock_tempo_error_bpm"] = _tempo_error(server, MidiClockFollower)
@@ -546,6 +599,7 @@ def e2e_figures(args) -> dict:
         cpu = (process_cpu_seconds(pid) - c0) / (time.monotonic() - w0) * 100
         memory = read_process_memory(pid)
         result["idle_cpu_pct"] = round(cpu, 2)
+        result["idle_cpu_reference"] = reference_idle_cpu(server, pid)
         result.update(memory)
 
         # 4. a burst of 5,000 note messages per second for 5 s: nothing dropped
@@ -567,6 +621,8 @@ def e2e_figures(args) -> dict:
         received = stats["messages_received"] - 1  # minus the Start sent by start_clock
         result["dropped"] = 25_000 - received
         result["burst_sender_late_p99_ms"] = round(float(np.percentile(rig.peer.sender.lateness_ns, 99)) / MS, 3)
+        if own is not None:
+            result["jack_server_xruns"] = {**xruns, "total": own.xruns()}
     finally:
         if own is not None:
             own.stop()

@@ -233,7 +233,7 @@ def test_follower_does_not_invent_pulses_when_the_tempo_halves():
 def test_follower_does_not_take_pulses_bunched_by_a_stall_for_lost_ones(stamps):
     """When the JACK server stalls (an xrun; a VM's hiccup) the pulses of the stalled cycles
     are stamped together and the next interval is two or three periods long, although every
-    pulse came (measured: a SIGSTOP of 40 and 60 ms on jackd, /tmp/dup in session 4). Taking
+    pulse came (measured: jackd SIGSTOPped for 40 and 60 ms between two bare native clients). Taking
     the gap for a lost pulse put the whole grid one pulse (21 ms) early until the next Start."""
     import mido
 
