@@ -43,6 +43,7 @@ CLOCK_TYPES = {"clock", "start", "stop", "continue", "songpos"}
 ANSWER_GUARD_NS = 8_000_000  # an answer starts on the first beat/bar at least this far ahead
 POLL_S = 0.005  # while a phrase may end or a bar line may need a ghost refresh
 IDLE_POLL_S = 0.25  # otherwise (nothing held, no phrase in progress): inbox items still wake at once
+IN_TIME_NS = 1_000_000  # a chord or a suggestion's later note is played only if it can leave this early
 CHORD_DECIDE_NS = 10_000_000  # time allowed for deciding a beat's chord (about 3 ms measured)
 SPECULATE_BEFORE_TICKS = 6  # prepare the answer half a beat before the expected phrase end
 SUGGESTION_LANE, ACCEPTED_LANE, HARMONY_LANE = "suggestion", "accepted", "harmony"
@@ -361,7 +362,7 @@ class Engine:
             return
         for decision in acc.decide(tick, meters, self._chord_velocity()):
             if decision.notes and self.clock.ns_at(decision.beat.tick) >= self.clock.now() + self._guard_ns(
-                    1_000_000, self.harmony_output):  # a chord that cannot go out on its beat is not played
+                    IN_TIME_NS, self.harmony_output):  # a chord that cannot go out on its beat is not played
                 self.scheduler.schedule(note_events(decision.notes, self.harmony_channel, self.harmony_output),
                                         HARMONY_LANE)
         current = chord_name(acc.current.chord) if acc.current is not None else None
@@ -563,7 +564,7 @@ class Engine:
             self._shift = shift_until_in_time(self.clock, notes[0].onset, self._guard_ns(LATE_GUARD_NS), now=now)
         placed = [self.planner.humanise(n, self._shift) for n in notes]
         if first_index > 0:
-            in_time = now + self._guard_ns(1_000_000)
+            in_time = now + self._guard_ns(IN_TIME_NS)
             placed = [(n, off) for n, off in placed if self.clock.ns_at(n.onset) + off >= in_time]
         replace_from = min(placed[0][0].onset, self._now_tick()) if first_index == 0 else None
         return placed, replace_from
