@@ -16,6 +16,7 @@ from assistant.bench_e2e import (
     Rig,
     chord_timing_errors_ms,
     chords_by_beat,
+    pulse_counts,
     hanging_notes,
     note_ons,
     timing_errors_ms,
@@ -80,12 +81,12 @@ def timing_context(rig, jack_server) -> str:
     """What a timing failure needs to be understood: both sides' lateness, the clock
     pulses sent and counted, and the end of jackd's log."""
     stats = rig.assistant.stats()
-    sent = sum(1 for _, data in rig.peer.sender.sent if data == [0xF8])
+    pulses = pulse_counts(stats, rig)
     log = jack_server.log.read_text(errors="replace").strip().splitlines()[-5:] if jack_server.log.exists() else []
     return (f"the assistant's dispatch lateness (us): {stats.get('dispatch_lateness_us')}; this side's timed "
             f"sender (clock, notes) late by up to {max(rig.peer.sender.lateness_ns, default=0) / MS:.2f} ms; "
-            f"clock pulses sent {sent}, counted {stats.get('clock_pulses')}, inferred lost "
-            f"{stats.get('missed_pulses')}; jackd's log ends: {log}")
+            f"clock pulses sent {pulses['clock_pulses_sent']}, counted {pulses['clock_pulses_counted']}, "
+            f"inferred lost {pulses['clock_pulses_inferred_lost']}; jackd's log ends: {log}")
 
 
 def test_answer_on_the_bar_accept_to_accepted_port_and_capture_file(jack_server, tmp_path, model_path):
@@ -267,9 +268,9 @@ def test_a_stall_of_the_jack_server_does_not_shift_the_grid(jack_server, tmp_pat
         code = rig.close()
     assert code == 0, rig.assistant.log_text()[-2000:]
     stats = rig.assistant.stats()
-    sent = sum(1 for _, data in rig.peer.sender.sent if data == [0xF8])
-    assert stats["clock_pulses"] == sent, timing_context(rig, jack_server)
-    assert stats["missed_pulses"] == 0, timing_context(rig, jack_server)
+    pulses = pulse_counts(stats, rig)
+    assert pulses["clock_pulses_counted"] == pulses["clock_pulses_sent"], timing_context(rig, jack_server)
+    assert pulses["clock_pulses_inferred_lost"] == 0, timing_context(rig, jack_server)
     after = [item for item in note_ons(log, "out") if settled < rig.tick_of(item[2]) < end + 4 * beat]
     late = list(zip(after, chord_timing_errors_ms(rig, after)))
     assert len(late) >= 12 * 3, "too few chords after the stall: " + rig.assistant.log_text()[-2000:]
