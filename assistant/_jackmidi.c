@@ -20,9 +20,18 @@
  *    pipe in a cycle that received input.
  *  - The input ring has one producer (mj_process) and one consumer (the
  *    thread that calls mj_wait/mj_read: Python's reader thread).
- *  - Each output port's ring has one producer (whoever calls mj_send for that
- *    port, one thread at a time: Python serialises sends per port) and one
- *    consumer (mj_process).
+ *  - Each output port's ring has one producer (whoever calls mj_send and
+ *    mj_withdraw for that port, one thread at a time: Python serialises them per
+ *    port) and one consumer (mj_process), which moves what arrives into the port's
+ *    pending list (time order) and writes each event in the cycle of its frame. So
+ *    a sender may hand events over long before their time (tens of ms), and
+ *    mj_withdraw takes back those not yet committed: a plan that changes, or a
+ *    panic, never has to wait for what was handed over. The withdrawal is a
+ *    request the process callback answers at its next cycle (a lock-free state
+ *    machine: nothing on the realtime thread waits).
+ *  - Input that jack2 hands a second time after a stall (a cycle with the
+ *    first frame of the last one, holding that cycle's events again) is counted
+ *    and dropped: see process_input.
  *  - mj_open, mj_add_port, mj_connect, mj_drain and mj_close are for one
  *    control thread (Python's main thread).
  *
@@ -61,6 +70,7 @@ typedef struct {
     size_t size;
     unsigned char *buffer;
 } jack_midi_event_t;
+
 
 enum { JACK_NO_START_SERVER = 0x01 };
 enum { JACK_PORT_IS_INPUT = 0x1, JACK_PORT_IS_OUTPUT = 0x2 };
@@ -148,11 +158,12 @@ static int load_jack(void) {
 
 typedef struct {
     uint64_t time;  /* JACK microseconds; 0 in an output slot: as soon as possible */
+    uint32_t id;    /* output: the sender's id for the event (mj_withdraw reports it) */
     uint16_t size;
     uint8_t port;
-    uint8_t pad;
+    uint8_t asap;   /* output: sent without a time (goes after what the port holds) */
     uint8_t data[SLOT_DATA];
-} slot_t; /* 56 bytes */
+} slot_t; /* 64 bytes */
 
 typedef struct {
     _Atomic uint32_t head; /* written by the producer */
@@ -201,10 +212,36 @@ static int ring_empty(ring_t *r) {
 
 /* ------------------------------------------------------------------ client */
 
+#define PEND_SLOTS 4096 /* events an output holds for later cycles (tens of ms of dense MIDI) */
+
+/* A withdrawal request's state: Python moves IDLE -> ASKED (or ASKED -> IDLE when it
+ * gives up), the process callback ASKED -> TAKEN -> DONE, Python DONE -> IDLE. */
+enum { WD_IDLE = 0, WD_ASKED = 1, WD_TAKEN = 2, WD_DONE = 3 };
+
+#define PREV_EVENTS 32 /* an input's events of the last cycle, to tell a cycle handed again */
+
+typedef struct {
+    uint32_t offset;
+    uint16_t size;
+    uint8_t data[8]; /* the first bytes (all of any message but a sysex) */
+} seen_t;
+
 typedef struct {
     jack_port_t *port;
     int is_output;
-    ring_t out; /* output ports only */
+    seen_t prev[PREV_EVENTS]; /* input ports: what the last cycle held (process callback only) */
+    int prev_count;
+    ring_t out;          /* output ports: events from the sender, in the order sent */
+    /* output ports, owned by the process callback: events moved from ``out``, sorted by
+     * time (stable), a circular array of PEND_SLOTS */
+    slot_t *pend;
+    uint32_t pend_head, pend_count;
+    _Atomic uint32_t pend_visible; /* pend_count as others may read it (mj_drain) */
+    _Atomic int wd_state;
+    uint64_t wd_from;    /* JACK us: withdraw timed events at or after this (or the next cycle) */
+    uint64_t wd_cutoff;  /* JACK us: what was withdrawn is at or after this, the rest will play */
+    int wd_count;
+    uint32_t *wd_ids;    /* PEND_SLOTS ids of the withdrawn events */
 } port_t;
 
 typedef struct {
@@ -217,60 +254,173 @@ typedef struct {
     _Atomic uint64_t dropped;   /* input lost to a full ring */
     _Atomic uint64_t oversize;  /* input longer than SLOT_DATA */
     _Atomic uint64_t deferred;  /* output events moved to a later cycle (port buffer full) */
+    _Atomic uint64_t frame_jumps; /* cycles whose first frame was not the last one's end */
+    _Atomic uint64_t repeated;    /* input events of a cycle handed again, dropped */
+    _Atomic uint64_t cycles;    /* process callbacks */
+    jack_nframes_t next_frame;  /* where the next cycle should start (process callback only) */
+    jack_nframes_t last_start;  /* the first frame of the last cycle (process callback only) */
+    int have_frame;
 } mj_t;
+
+/* Insert ``s`` into the port's pending events, after every event of the same or an
+ * earlier time (process callback). 0, or -1 when full. */
+static int pend_insert(port_t *p, const slot_t *s, uint64_t earliest) {
+    if (p->pend_count >= PEND_SLOTS) return -1;
+    uint32_t mask = PEND_SLOTS - 1;
+    slot_t item = *s;
+    if (item.asap) { /* after everything held, never before */
+        item.time = earliest;
+        if (p->pend_count) {
+            uint64_t last = p->pend[(p->pend_head + p->pend_count - 1) & mask].time;
+            if (last > item.time) item.time = last;
+        }
+    }
+    uint32_t k = p->pend_count;
+    while (k > 0 && p->pend[(p->pend_head + k - 1) & mask].time > item.time) {
+        p->pend[(p->pend_head + k) & mask] = p->pend[(p->pend_head + k - 1) & mask];
+        k--;
+    }
+    p->pend[(p->pend_head + k) & mask] = item;
+    p->pend_count++;
+    return 0;
+}
+
+/* Answer a withdrawal request (process callback, before this cycle's events are written):
+ * timed events at or after max(wd_from, the first frame of the next cycle) leave ``pend``. */
+static void pend_withdraw(mj_t *h, port_t *p, jack_nframes_t start, jack_nframes_t nframes) {
+    int expected = WD_ASKED;
+    if (!atomic_compare_exchange_strong(&p->wd_state, &expected, WD_TAKEN)) return;
+    uint64_t cutoff = J.frames_to_time(h->client, start + nframes);
+    if (p->wd_from > cutoff) cutoff = p->wd_from;
+    uint32_t mask = PEND_SLOTS - 1, kept = 0;
+    int count = 0;
+    for (uint32_t k = 0; k < p->pend_count; k++) {
+        slot_t *s = &p->pend[(p->pend_head + k) & mask];
+        if (!s->asap && s->time >= cutoff) {
+            p->wd_ids[count++] = s->id;
+        } else {
+            if (kept != k) p->pend[(p->pend_head + kept) & mask] = *s;
+            kept++;
+        }
+    }
+    p->pend_count = kept;
+    p->wd_cutoff = cutoff;
+    p->wd_count = count;
+    atomic_store_explicit(&p->wd_state, WD_DONE, memory_order_release);
+}
+
+static void process_output(mj_t *h, port_t *p, void *buf, jack_nframes_t start, jack_nframes_t nframes) {
+    J.midi_clear_buffer(buf);
+    uint64_t now_us = J.frames_to_time(h->client, start);
+    slot_t *s;
+    while ((s = ring_front(&p->out)) != NULL) {
+        if (pend_insert(p, s, now_us) != 0) {
+            atomic_fetch_add_explicit(&h->deferred, 1, memory_order_relaxed);
+            break; /* full: the rest wait in the ring */
+        }
+        ring_pop(&p->out);
+    }
+    pend_withdraw(h, p, start, nframes);
+    uint32_t mask = PEND_SLOTS - 1;
+    jack_nframes_t last = 0;
+    while (p->pend_count) {
+        s = &p->pend[p->pend_head & mask];
+        int32_t d = (int32_t)(J.time_to_frames(h->client, s->time) - start);
+        if (d >= (int32_t)nframes) break; /* due in a later cycle */
+        jack_nframes_t offset = d < 0 ? 0 : (jack_nframes_t)d;
+        if (offset < last) offset = last; /* JACK wants events in time order */
+        if (J.midi_event_write(buf, offset, s->data, s->size) != 0) {
+            atomic_fetch_add_explicit(&h->deferred, 1, memory_order_relaxed);
+            break; /* buffer full: the rest go out next cycle, in order */
+        }
+        last = offset;
+        p->pend_head++;
+        p->pend_count--;
+    }
+    atomic_store_explicit(&p->pend_visible, p->pend_count, memory_order_release);
+}
+
+static int same_event(const seen_t *a, const jack_midi_event_t *ev) {
+    size_t n = ev->size < sizeof a->data ? ev->size : sizeof a->data;
+    return a->offset == ev->time && a->size == ev->size && memcmp(a->data, ev->buffer, n) == 0;
+}
+
+/* Move one input port's events into the input ring. ``again``: this cycle has the first
+ * frame of the last one. After a stall of the server jack2 then hands some of the last
+ * cycle's events a second time, at the same frames (seen: 2-4 of 1,500 messages in 25
+ * stalls of 35-45 ms); an event equal to one of the last cycle's, at the same offset,
+ * is such a repeat: counted and dropped. Other events of that cycle are new. */
+static int process_input(mj_t *h, port_t *p, int index, void *buf, jack_nframes_t start, int again) {
+    int received = 0;
+    seen_t prev[PREV_EVENTS];
+    int prev_count = again ? p->prev_count : 0;
+    if (prev_count) memcpy(prev, p->prev, (size_t)prev_count * sizeof(seen_t));
+    p->prev_count = 0;
+    uint32_t n = J.midi_get_event_count(buf);
+    for (uint32_t k = 0; k < n; k++) {
+        jack_midi_event_t ev;
+        if (J.midi_event_get(&ev, buf, k) != 0) continue;
+        if (ev.size == 0) continue;
+        if (p->prev_count < PREV_EVENTS) {
+            seen_t *seen = &p->prev[p->prev_count++];
+            seen->offset = ev.time;
+            seen->size = (uint16_t)(ev.size > 0xFFFF ? 0xFFFF : ev.size);
+            memcpy(seen->data, ev.buffer, ev.size < sizeof seen->data ? ev.size : sizeof seen->data);
+        }
+        int repeat = 0;
+        for (int j = 0; j < prev_count && !repeat; j++) {
+            if (same_event(&prev[j], &ev)) {
+                prev[j] = prev[--prev_count]; /* each earlier event matches once */
+                repeat = 1;
+            }
+        }
+        if (repeat) {
+            atomic_fetch_add_explicit(&h->repeated, 1, memory_order_relaxed);
+            continue;
+        }
+        if (ev.size > SLOT_DATA) {
+            atomic_fetch_add_explicit(&h->oversize, 1, memory_order_relaxed);
+            continue;
+        }
+        slot_t *s = ring_back(&h->in);
+        if (!s) {
+            atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
+            continue;
+        }
+        s->time = J.frames_to_time(h->client, start + ev.time);
+        s->size = (uint16_t)ev.size;
+        s->port = (uint8_t)index;
+        memcpy(s->data, ev.buffer, ev.size);
+        ring_push(&h->in);
+        received = 1;
+    }
+    return received;
+}
 
 static int mj_process(jack_nframes_t nframes, void *arg) {
     mj_t *h = arg;
     int nports = atomic_load_explicit(&h->nports, memory_order_acquire);
     jack_nframes_t start = J.last_frame_time(h->client);
     int received = 0;
+    int again = h->have_frame && start == h->last_start;
+    atomic_fetch_add_explicit(&h->cycles, 1, memory_order_relaxed);
     for (int i = 0; i < nports; i++) {
         port_t *p = &h->ports[i];
         void *buf = J.port_get_buffer(p->port, nframes);
         if (!buf) continue;
-        if (p->is_output) {
-            J.midi_clear_buffer(buf);
-            jack_nframes_t last = 0;
-            slot_t *s;
-            while ((s = ring_front(&p->out)) != NULL) {
-                jack_nframes_t offset = 0;
-                if (s->time != 0) {
-                    int32_t d = (int32_t)(J.time_to_frames(h->client, s->time) - start);
-                    if (d >= (int32_t)nframes) break; /* due in a later cycle */
-                    offset = d < 0 ? 0 : (jack_nframes_t)d;
-                }
-                if (offset < last) offset = last; /* JACK wants events in time order */
-                if (J.midi_event_write(buf, offset, s->data, s->size) != 0) {
-                    atomic_fetch_add_explicit(&h->deferred, 1, memory_order_relaxed);
-                    break; /* buffer full: the rest go out next cycle, in order */
-                }
-                last = offset;
-                ring_pop(&p->out);
-            }
-        } else {
-            uint32_t n = J.midi_get_event_count(buf);
-            for (uint32_t k = 0; k < n; k++) {
-                jack_midi_event_t ev;
-                if (J.midi_event_get(&ev, buf, k) != 0) continue;
-                if (ev.size == 0) continue;
-                if (ev.size > SLOT_DATA) {
-                    atomic_fetch_add_explicit(&h->oversize, 1, memory_order_relaxed);
-                    continue;
-                }
-                slot_t *s = ring_back(&h->in);
-                if (!s) {
-                    atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
-                    continue;
-                }
-                s->time = J.frames_to_time(h->client, start + ev.time);
-                s->size = (uint16_t)ev.size;
-                s->port = (uint8_t)i;
-                memcpy(s->data, ev.buffer, ev.size);
-                ring_push(&h->in);
-                received = 1;
-            }
-        }
+        if (p->is_output)
+            process_output(h, p, buf, start, nframes);
+        else
+            received |= process_input(h, p, i, buf, start, again);
     }
+    /* After a stall of the server, jack2 may start a cycle a period ahead and then give
+     * the next one the same first frame: the events are distinct (nothing is handed
+     * twice), but their frame times are off by a period. Counted, for the diagnostics. */
+    if (h->have_frame && start != h->next_frame)
+        atomic_fetch_add_explicit(&h->frame_jumps, 1, memory_order_relaxed);
+    h->next_frame = start + nframes;
+    h->last_start = start;
+    h->have_frame = 1;
     if (received) {
         char b = 1;
         ssize_t ignored = write(h->wake[1], &b, 1); /* non-blocking; a full pipe is already awake */
@@ -360,15 +510,25 @@ MJ_EXPORT int mj_add_port(mj_t *h, const char *name, int is_output) {
     port_t *p = &h->ports[n];
     memset(p, 0, sizeof *p);
     p->is_output = is_output;
-    if (is_output && ring_init(&p->out, OUT_SLOTS) != 0) {
-        snprintf(load_error, sizeof load_error, "out of memory");
-        return -1;
+    if (is_output) {
+        p->pend = calloc(PEND_SLOTS, sizeof(slot_t));
+        p->wd_ids = calloc(PEND_SLOTS, sizeof(uint32_t));
+        if (!p->pend || !p->wd_ids || ring_init(&p->out, OUT_SLOTS) != 0) {
+            free(p->pend);
+            free(p->wd_ids);
+            free(p->out.slots);
+            memset(p, 0, sizeof *p);
+            snprintf(load_error, sizeof load_error, "out of memory");
+            return -1;
+        }
     }
     p->port = J.port_register(h->client, name, MIDI_TYPE, is_output ? JACK_PORT_IS_OUTPUT : JACK_PORT_IS_INPUT, 0);
     if (!p->port) {
         snprintf(load_error, sizeof load_error, "jack_port_register(%s) failed: name taken or too long?", name);
         free(p->out.slots);
-        p->out.slots = NULL;
+        free(p->pend);
+        free(p->wd_ids);
+        memset(p, 0, sizeof *p);
         return -1;
     }
     atomic_store_explicit(&h->nports, n + 1, memory_order_release);
@@ -396,30 +556,77 @@ MJ_EXPORT uint32_t mj_buffer_size(mj_t *h) {
     return J.get_buffer_size(h->client);
 }
 
-MJ_EXPORT void mj_counters(mj_t *h, uint64_t *dropped, uint64_t *oversize, uint64_t *deferred) {
-    *dropped = atomic_load(&h->dropped);
-    *oversize = atomic_load(&h->oversize);
-    *deferred = atomic_load(&h->deferred);
+/* Counters since the client opened: input dropped (ring full), input too long, output
+ * deferred to a later cycle, cycles that did not start where the last one ended, input
+ * events of a cycle handed again (dropped), cycles. */
+MJ_EXPORT void mj_counters(mj_t *h, uint64_t *out) {
+    out[0] = atomic_load(&h->dropped);
+    out[1] = atomic_load(&h->oversize);
+    out[2] = atomic_load(&h->deferred);
+    out[3] = atomic_load(&h->frame_jumps);
+    out[4] = atomic_load(&h->repeated);
+    out[5] = atomic_load(&h->cycles);
 }
 
-/* Queue ``size`` bytes on output ``port`` for ``when_ns`` (CLOCK_MONOTONIC; 0: the next
- * cycle). 0 on success; -1 ring full, -2 client dead, -3 bad port or size. */
-MJ_EXPORT int mj_send(mj_t *h, int port, const uint8_t *data, int size, int64_t when_ns) {
+/* Queue ``size`` bytes on output ``port`` for ``when_ns`` (CLOCK_MONOTONIC; 0: as soon as
+ * possible, but after every event the port already holds), with the sender's ``id``.
+ * Held events go out in time order (stable). 0 on success; -1 ring full, -2 client dead,
+ * -3 bad port or size. */
+MJ_EXPORT int mj_send(mj_t *h, int port, const uint8_t *data, int size, int64_t when_ns, uint32_t id) {
     if (atomic_load(&h->dead)) return -2;
     if (port < 0 || port >= atomic_load(&h->nports) || !h->ports[port].is_output || size <= 0 || size > SLOT_DATA)
         return -3;
     slot_t *s = ring_back(&h->ports[port].out);
     if (!s) return -1;
     s->time = 0;
+    s->asap = when_ns <= 0;
     if (when_ns > 0) {
         int64_t t = (when_ns - mono_minus_jack_ns()) / 1000;
         s->time = t > 0 ? (uint64_t)t : 1;
     }
+    s->id = id;
     s->size = (uint16_t)size;
     s->port = (uint8_t)port;
     memcpy(s->data, data, (size_t)size);
     ring_push(&h->ports[port].out);
     return 0;
+}
+
+/* Take back the timed events of output ``port`` that are not yet committed: those at or
+ * after ``from_ns`` (CLOCK_MONOTONIC; 0: now) and after the cycle the server is in when it
+ * answers. Their ids go to ``ids`` (PEND_SLOTS of room), the cutoff (CLOCK_MONOTONIC)
+ * to ``*cutoff_ns``; everything else sent before this call will play. Waits for the
+ * process callback (about a period), at most ``timeout_ms``. Returns the count withdrawn,
+ * -1 if the server did not answer in time (nothing withdrawn), -2 if the client is dead.
+ * One caller at a time per port (the sender of that port). */
+MJ_EXPORT int mj_withdraw(mj_t *h, int port, int64_t from_ns, uint32_t *ids, int64_t *cutoff_ns, int timeout_ms) {
+    if (atomic_load(&h->dead)) return -2;
+    if (port < 0 || port >= atomic_load(&h->nports) || !h->ports[port].is_output) return -3;
+    port_t *p = &h->ports[port];
+    int64_t from = from_ns > 0 ? (from_ns - mono_minus_jack_ns()) / 1000 : 0;
+    p->wd_from = from > 0 ? (uint64_t)from : 0;
+    atomic_store_explicit(&p->wd_state, WD_ASKED, memory_order_release);
+    struct timespec step = {0, 100000};
+    for (int waited = 0; waited <= timeout_ms * 10; waited++) {
+        if (atomic_load_explicit(&p->wd_state, memory_order_acquire) == WD_DONE) break;
+        if (atomic_load(&h->dead)) break;
+        nanosleep(&step, NULL);
+    }
+    int expected = WD_ASKED;
+    if (atomic_compare_exchange_strong(&p->wd_state, &expected, WD_IDLE))
+        return atomic_load(&h->dead) ? -2 : -1; /* not taken: given up, nothing withdrawn */
+    while (atomic_load_explicit(&p->wd_state, memory_order_acquire) != WD_DONE) {
+        /* taken: the process callback finishes it within microseconds */
+    }
+    int count = p->wd_count;
+    memcpy(ids, p->wd_ids, (size_t)count * sizeof(uint32_t));
+    *cutoff_ns = (int64_t)p->wd_cutoff * 1000 + mono_minus_jack_ns();
+    atomic_store_explicit(&p->wd_state, WD_IDLE, memory_order_release);
+    return count;
+}
+
+MJ_EXPORT int mj_pending_slots(void) {
+    return PEND_SLOTS;
 }
 
 /* Wait up to ``timeout_ms`` for input (or a wake-up); 1 if woken, 0 on timeout. */
@@ -461,13 +668,15 @@ MJ_EXPORT int mj_slot_data(void) {
     return SLOT_DATA;
 }
 
-/* Wait up to ``timeout_ms`` until every output ring is empty (sent); 1 if so. */
+/* Wait up to ``timeout_ms`` until every output has sent all it holds; 1 if so. */
 MJ_EXPORT int mj_drain(mj_t *h, int timeout_ms) {
     struct timespec step = {0, 500000};
     for (int waited = 0; waited <= timeout_ms * 2; waited++) {
         int pending = 0, n = atomic_load(&h->nports);
         for (int i = 0; i < n; i++)
-            if (h->ports[i].is_output && !ring_empty(&h->ports[i].out)) pending = 1;
+            if (h->ports[i].is_output &&
+                (!ring_empty(&h->ports[i].out) || atomic_load(&h->ports[i].pend_visible) > 0))
+                pending = 1;
         if (!pending) return 1;
         if (atomic_load(&h->dead)) return 0;
         nanosleep(&step, NULL);
@@ -481,7 +690,11 @@ MJ_EXPORT void mj_close(mj_t *h) {
     if (!atomic_load(&h->dead)) J.deactivate(h->client);
     J.client_close(h->client);
     int n = atomic_load(&h->nports);
-    for (int i = 0; i < n; i++) free(h->ports[i].out.slots);
+    for (int i = 0; i < n; i++) {
+        free(h->ports[i].out.slots);
+        free(h->ports[i].pend);
+        free(h->ports[i].wd_ids);
+    }
     close(h->wake[0]);
     close(h->wake[1]);
     free(h->in.slots);

@@ -208,7 +208,7 @@ class Peer:
                 self._ins.append(self._native.add_input(f"rx-{label}", inbox, connect_from=self._full_name(names, port)))
             tx = self._native.add_output("tx", connect_to=self._full_name(writable, our_input))
             self._ins.append(tx)
-            self.sender = TimedSender(lambda data, ns: tx.send(mido.Message.from_bytes(data), ns),
+            self.sender = TimedSender(lambda data, ns: tx.send_bytes(bytes(data), ns),
                                       ahead_ns=jackmidi.hand_over_ahead_ns(self._native.period_ms()))
             self.log: list[tuple[str, mido.Message, int]] = []
             return
@@ -662,9 +662,11 @@ def _chord_figures(server: str, model: str | None, repeats: int = 4) -> dict:
 
 
 def pulse_counts(stats: dict, rig: Rig) -> dict:
-    """Clock pulses the peer sent, the assistant counted, and those it inferred lost."""
+    """Clock pulses the peer sent, the assistant counted (all that arrived), those it took
+    for repeats and dropped, and those it inferred lost."""
     sent = sum(1 for _, data in rig.peer.sender.sent if data == [0xF8])
     return {"clock_pulses_sent": sent, "clock_pulses_counted": stats.get("clock_pulses"),
+            "clock_pulses_repeated": stats.get("repeated_pulses"),
             "clock_pulses_inferred_lost": stats.get("missed_pulses")}
 
 

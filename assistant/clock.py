@@ -388,6 +388,8 @@ class MidiClockFollower(_TickMap):
         self._last_ns = 0
         self.pulse_count = 0
         self.missed_pulses = 0  # pulses inferred lost on the way (see _confirmed_missed_pulses)
+        self.repeated_pulses = 0  # pulses taken for repeats and dropped (see _repeat_suspect)
+        self._held_pulse: int | None = None  # a pulse that may be a repeat, until the next one tells
         # (pulses taken as lost at the last gap, the period then, whether they were counted)
         self._suspect: tuple[int, float, bool] = (0, 0.0, False)
 
@@ -418,6 +420,11 @@ class MidiClockFollower(_TickMap):
         self._last_ns = ns
         self.pulse_count += 1
         with self._lock:
+            if self._held_pulse is not None and self._settle_repeat(ns):
+                self.repeated_pulses += 1
+            elif self._repeat_suspect(ns):
+                self._held_pulse = ns
+                return
             pulses = self._pulses
             if pulses and ns - pulses[-1] > self.GAP_NS:
                 pulses.clear()
@@ -448,6 +455,52 @@ class MidiClockFollower(_TickMap):
                 npt = 2 * nominal
             npt = min(max(npt, 0.5 * nominal), 2 * nominal)
             self._push(ns, here, npt)
+
+    REPEAT_RATIO = 0.35  # a pulse this little of a period after the line's place for the last one
+    REPEAT_MIN_GAP_NS = 200_000  # ...and at least this long after it (a JACK period is >= 0.33 ms)
+    STEADY_NS = 600_000  # ...when every pulse of the window was this close to the fitted line
+    CONFIRM_NS = 800_000  # the next pulse this close to the line's place for it confirms a repeat
+
+    def _repeat_suspect(self, ns: int) -> bool:
+        """True if this pulse may repeat the last one (lock held): then it is held back
+        until the next pulse tells (see :meth:`_settle_repeat`).
+
+        The mirror of a lost pulse. When a client misses its deadline, JACK2 may hand
+        its events again, and a DAW's MIDI driver may repeat a message after its own
+        xrun; one extra pulse would put the whole grid a pulse (21 ms at 120 BPM) early
+        until the next Start. A repeat comes at least a JACK period after the original,
+        less than ``REPEAT_RATIO`` of a pulse period, while the clock was steady (every
+        pulse of a full window within ``STEADY_NS`` of the fitted line). Pulses bunched
+        by a stall of the server carry one stamp (the gap is under ``REPEAT_MIN_GAP_NS``),
+        and after a stall JACK's own frame times wobble by a millisecond or more, so the
+        window is not steady there: neither is taken for a repeat.
+        """
+        pulses = self._pulses
+        if len(pulses) < self.WINDOW or self._suspect[0] or ns - pulses[-1] < self.REPEAT_MIN_GAP_NS:
+            return False
+        points = list(pulses)
+        offset, period = _fit_line(points)
+        if period <= 0:
+            return False
+        line_last = points[-1] + offset
+        n = len(points)
+        if any(abs(p - (line_last - (n - 1 - i) * period)) > self.STEADY_NS for i, p in enumerate(points)):
+            return False
+        return (ns - line_last) / period < self.REPEAT_RATIO
+
+    def _settle_repeat(self, ns: int) -> bool:
+        """At the pulse after a held one: True if the held one was a repeat (this pulse is
+        on the line through the window, one period after the original). Otherwise the
+        held pulse was real and is counted now, before this one. Lock held."""
+        held, self._held_pulse = self._held_pulse, None
+        pulses = self._pulses
+        offset, period = _fit_line(list(pulses))
+        if period > 0 and abs(ns - (pulses[-1] + offset + period)) < self.CONFIRM_NS:
+            return True
+        pulses.append(held)
+        if self._running and not self._await_first:
+            self._next_pulse += 1
+        return False
 
     def _confirmed_missed_pulses(self, ns: int) -> int:
         """Pulses lost on the way (positive), or taken back (negative), at this pulse.
@@ -520,8 +573,18 @@ class MidiClockFollower(_TickMap):
             return None
         return intercept, slope
 
+    def _release_held(self) -> None:
+        """A transport message before the pulse that would tell: a held pulse counts as
+        real (the safe side: the grid never runs early). Lock held."""
+        if self._held_pulse is not None:
+            self._pulses.append(self._held_pulse)
+            if self._running and not self._await_first:
+                self._next_pulse += 1
+            self._held_pulse = None
+
     def _transport(self, event: str, ns: int, position: int | None) -> None:
         with self._lock:
+            self._release_held()
             if position is not None:  # Start: a relocation, the old mapping is void
                 self._next_pulse = position
                 self._history.clear()
@@ -535,6 +598,7 @@ class MidiClockFollower(_TickMap):
 
     def _stop(self, ns: int) -> None:
         with self._lock:
+            self._release_held()
             if not self._running:
                 return
             # freeze where we are, but not beyond where the next pulse would land

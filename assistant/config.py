@@ -197,6 +197,7 @@ class PortsConfig:
     input_channels: tuple[int, ...] = _opt((), _channels)
     ignore_drums: bool = _opt(True, _boolean)
     output_lead_ms: float | str = _opt("auto", _lead)
+    hold_ahead_ms: float = _opt(40.0, _number(0, 500))
     jack_client: str = _opt("native", _choice("native", "rtmidi"))
 
     @property

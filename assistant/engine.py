@@ -155,6 +155,7 @@ class Engine:
         self._melody: deque[Note] = deque(maxlen=64)
         self._latencies: deque[float] = deque(maxlen=2000)
         self.messages_received = 0  # MIDI messages taken from the inbox (engine thread)
+        self.errors = 0  # exceptions caught in the engine loop (each logged or counted, never fatal)
         self.suggestions_made = 0
         self._messages: deque[str] = deque(maxlen=6)
         if self.settings.harmony and accompanist is None:
@@ -217,16 +218,40 @@ class Engine:
                     item = None
                 if item is _STOP:
                     return
-                if item is not None:
-                    if not self._handle(*item):
-                        return
-                self._tick(self.clock.now())
+                if item is not None and not self._guarded(self._handle_item, item):
+                    return
+                self._guarded(self._tick_now, None)
         except BaseException as err:  # silence first, then let the main thread know
             self.error = err
             log.exception("engine thread failed")
             self.scheduler.panic()
         finally:
             self._stopped.set()
+
+    ERROR_LINES = 5  # failures logged with their traceback; after that only counted
+
+    def _guarded(self, step, item) -> bool:
+        """Run one step of the loop; an exception in it is logged (the first few in full)
+        and counted, and the loop goes on: one bad message or one fault in a lane must
+        not make the assistant deaf. Returns False only when the step asks to stop."""
+        try:
+            return step(item) is not False
+        except Exception as err:
+            self.errors += 1
+            what = f"while handling {item[0]!r}" if item is not None else "in the engine's periodic work"
+            if self.errors <= self.ERROR_LINES:
+                log.error("engine: %s %s (%s); it goes on%s", type(err).__name__, what, err,
+                          "; later errors are only counted" if self.errors == self.ERROR_LINES else "",
+                          exc_info=True)
+            self._messages.append(f"error {what}: {type(err).__name__}: {err}" if self.errors <= self.ERROR_LINES
+                                  else f"{self.errors} errors so far (see the log)")
+            return True
+
+    def _handle_item(self, item) -> bool:
+        return self._handle(*item)
+
+    def _tick_now(self, _item) -> None:
+        self._tick(self.clock.now())
 
     def _poll_interval(self) -> float:
         """Short while a phrase end or a bar line may be due; long when idle (CPU)."""

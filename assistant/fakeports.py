@@ -56,6 +56,54 @@ class FakeOutput:
         self.closed = True
 
 
+class FakeTimedOutput:
+    """A timed, withdrawable output like our native JACK port, on a test's clock.
+
+    ``send(msg, at_ns, event_id)`` holds the message until :meth:`play_until` reaches
+    its time (``at_ns`` 0: after everything held); events within ``commit_ns`` of
+    ``now()`` are committed and :meth:`withdraw` leaves them, as the real port leaves
+    those of the cycle the server is in. ``played`` lists ``(msg, at_ns)`` in the order
+    they went out. One thread at a time (tests).
+    """
+
+    timed = True
+    withdrawable = True
+
+    def __init__(self, now: Callable[[], int], commit_ns: int = 2_000_000, name: str = "fake timed"):
+        self.name = name
+        self.now = now
+        self.commit_ns = commit_ns
+        self.held: list[tuple[int, int, mido.Message, int]] = []  # (at_ns, seq, msg, id), time order
+        self.played: list[tuple[mido.Message, int]] = []
+        self.withdrawals: list[tuple[int, list[int]]] = []  # (cutoff, ids) of each withdraw
+        self.closed = False
+        self._seq = 0
+
+    def send(self, msg: mido.Message, at_ns: int = 0, event_id: int = 0) -> None:
+        if self.closed:
+            raise OSError(f"fake output {self.name!r} is closed")
+        self._seq += 1
+        at = at_ns if at_ns > 0 else max([self.now()] + [h[0] for h in self.held])
+        self.held.append((at, self._seq, msg, event_id if at_ns > 0 else -1))
+        self.held.sort(key=lambda h: (h[0], h[1]))
+
+    def withdraw(self, from_ns: int = 0):
+        cutoff = max(from_ns, self.now() + self.commit_ns)
+        out = [h for h in self.held if h[3] != -1 and h[0] >= cutoff]
+        self.held = [h for h in self.held if not (h[3] != -1 and h[0] >= cutoff)]
+        ids = [h[3] for h in out]
+        self.withdrawals.append((cutoff, ids))
+        return ids, cutoff
+
+    def play_until(self, ns: int) -> None:
+        while self.held and self.held[0][0] <= ns:
+            at, _, msg, _ = self.held.pop(0)
+            self.played.append((msg, at))
+
+    def close(self) -> None:
+        self.closed = True
+
+
 class FakeInput:
     """An input port whose 'MIDI thread' is whoever calls :meth:`deliver`."""
 

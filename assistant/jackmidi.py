@@ -12,17 +12,21 @@ Threading contract:
 * :class:`JackClient` is opened, given ports and closed on the main thread.
 * The client runs one reader thread (``midi-in``) for all its inputs that blocks
   in the C ``mj_wait`` until the process callback has input (no polling: idle
-  costs nothing), then parses and ``put((msg, ns))`` on the port's inbox; nothing else.
+  costs nothing), then decodes (:class:`assistant.wire.WireDecoder`: junk is counted
+  and dropped) and ``put((msg, ns))`` on the port's inbox; nothing else. If anything
+  in that loop ever raises, it is logged and the loop starts again.
   Stamps are the events' frame times on JACK's clock, converted to
   :func:`assistant.clock.now_ns` (CLOCK_MONOTONIC) when read: exact to the frame
   however late the reader wakes (and about a period earlier than python-rtmidi's
   stamps, which are the moment the process callback ran).
 * :meth:`JackOutput.send` may be called from any thread, one at a time per port (a
   lock makes sure); it copies the bytes into the port's ring and returns at once.
-  Without a time the event goes out at the start of the next JACK cycle; with
-  ``at_ns`` at the frame of that time, in the cycle that holds it (hand it over a
-  little before: a cycle's frames are processed about a period after their time).
-  Events leave a port in the order they were sent.
+  With ``at_ns`` the event goes out at the frame of that time, in the cycle that
+  holds it (hand it over at least :func:`hand_over_ahead_ns` before: a cycle's
+  frames are processed about a period after their time); the port holds events in
+  time order, however early they come. Without a time it goes out at once, but after
+  everything the port already holds. :meth:`JackOutput.withdraw` takes back what is
+  held and not yet committed (blocking about a period).
 * Closing an output waits (at most ``DRAIN_S``) until what was sent has gone out, so
   the note-offs of a panic right before exit still reach the DAW. The client closes
   when its last port does.
@@ -40,6 +44,8 @@ import threading
 from typing import Callable
 
 import mido
+
+from .wire import WireDecoder
 
 log = logging.getLogger(__name__)
 
@@ -88,8 +94,10 @@ def load_library() -> ctypes.CDLL:
         "mj_alive": (ctypes.c_int, [p]),
         "mj_sample_rate": (u32, [p]),
         "mj_buffer_size": (u32, [p]),
-        "mj_counters": (None, [p, ctypes.POINTER(u64), ctypes.POINTER(u64), ctypes.POINTER(u64)]),
-        "mj_send": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, i64]),
+        "mj_counters": (None, [p, ctypes.POINTER(u64)]),
+        "mj_send": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, i64, u32]),
+        "mj_withdraw": (ctypes.c_int, [p, ctypes.c_int, i64, ctypes.POINTER(u32), ctypes.POINTER(i64), ctypes.c_int]),
+        "mj_pending_slots": (ctypes.c_int, []),
         "mj_wait": (ctypes.c_int, [p, ctypes.c_int]),
         "mj_wake": (None, [p]),
         "mj_read": (ctypes.c_int, [p, p, ctypes.POINTER(i32), ctypes.POINTER(i32), ctypes.POINTER(i64),
@@ -148,14 +156,14 @@ class JackClient:
         return index, self._lib.mj_port_name(self._h, index).decode()
 
     def add_input(self, name: str, inbox: queue.SimpleQueue, *, connect_from: str | None = None,
-                  parse: Callable[[bytes], mido.Message | None] | None = None) -> "JackInput":
-        from .ports import _parse
-
+                  parse: Callable[[bytes], object] | None = None) -> "JackInput":
+        """A new input port feeding ``inbox`` with ``(msg, ns)``; ``parse`` turns an event's
+        bytes into what is enqueued (None: dropped); default: the port's :class:`WireDecoder`."""
         index, full = self._add(name, False)
         port = JackInput(self, index, name, full)
         if self._reader is None:
             self._reader = _Reader(self)
-        self._reader.inboxes[index] = (inbox, parse or _parse)
+        self._reader.inboxes[index] = (inbox, parse or port.decoder)
         if connect_from is not None:
             self.connect(connect_from, full)
         return port
@@ -190,11 +198,16 @@ class JackClient:
     def period_ms(self) -> float:
         return self._lib.mj_buffer_size(self._h) / self._lib.mj_sample_rate(self._h) * 1000.0
 
+    COUNTERS = ("dropped", "oversize", "deferred", "frame_jumps", "repeated", "cycles")
+
     def counters(self) -> dict[str, int]:
-        """Input dropped (ring full), input too long (sysex), output deferred to a later cycle."""
-        values = [ctypes.c_uint64() for _ in range(3)]
-        self._lib.mj_counters(self._h, *[ctypes.byref(v) for v in values])
-        return dict(zip(("dropped", "oversize", "deferred"), (v.value for v in values)))
+        """Since the client opened: input dropped (ring full), input too long (sysex), output
+        deferred to a later cycle, cycles that did not start where the previous one ended
+        (after a stall of the server: frame times are then off by a period), input events
+        the server handed a second time (dropped), cycles."""
+        values = (ctypes.c_uint64 * len(self.COUNTERS))()
+        self._lib.mj_counters(self._h, values)
+        return dict(zip(self.COUNTERS, values))
 
     # -- closing
     def _port_closed(self) -> None:
@@ -236,6 +249,10 @@ class _Port:
 class JackInput(_Port):
     """Our input port: the client's reader thread feeds ``inbox`` with ``(msg, now_ns stamp)``."""
 
+    def __init__(self, client: JackClient, index: int, name: str, full_name: str):
+        super().__init__(client, index, name, full_name)
+        self.decoder = WireDecoder(name)
+
     def close(self) -> None:
         """Stop delivering to the inbox, then release the port; idempotent (main thread)."""
         if self.closed:
@@ -258,15 +275,32 @@ class _Reader:
         self._client = client
         self.inboxes: dict[int, tuple[queue.SimpleQueue, Callable]] = {}
         self._stop = threading.Event()
+        self._lost = {"dropped": 0, "oversize": 0}
+        self.restarts = 0  # times the read loop failed and was restarted
+        self.dead = False  # the server shut the client down
         self._thread = threading.Thread(target=self._run, name="midi-in", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        """Runs the read loop; anything it raises is logged and the loop starts again, so
+        one bad event can never make the assistant deaf. Returns when stopped or when the
+        server has shut the client down."""
+        while not self._stop.is_set():
+            try:
+                if self._read_loop():
+                    return
+            except Exception:
+                self.restarts += 1
+                log.exception("JACK MIDI input: the reader failed and was restarted")
+                self._stop.wait(0.01)
+
+    def _read_loop(self) -> bool:
+        """Wait, read, decode, enqueue until stopped (False) or the client died (True)."""
         lib, h, inboxes = self._client._lib, self._client._h, self.inboxes
         cap, width = 256, lib.mj_slot_data()
         data = ctypes.create_string_buffer(cap * width)
         sizes, ports, times = (ctypes.c_int32 * cap)(), (ctypes.c_int32 * cap)(), (ctypes.c_int64 * cap)()
-        lost = {"dropped": 0, "oversize": 0}
+        lost = self._lost
         while not self._stop.is_set():
             if not lib.mj_wait(h, self.WAIT_MS):  # a quiet moment: report what the C side lost
                 self._report_losses(lost)
@@ -280,10 +314,11 @@ class _Reader:
                     if msg is not None:
                         target[0].put((msg, times[k]))
             if not lib.mj_alive(h):
-                log.error("JACK shut our client down (server stopped?): no more MIDI in or out; "
-                          "restart the JACK server, then midi-assistant")
-                return
+                self.dead = True
+                log.error("JACK shut our client down (server stopped?): no MIDI in or out until it is back")
+                return True
         self._report_losses(lost)
+        return False
 
     def _report_losses(self, lost: dict[str, int]) -> None:
         """Log input the C side had to drop since the last report (reader thread)."""
@@ -302,29 +337,61 @@ class _Reader:
 class JackOutput(_Port):
     """Our output port with mido's ``send(msg)``; a send after close raises OSError.
 
-    ``timed``: :class:`assistant.scheduler.Scheduler` hands it events early with
-    their time (``send(msg, at_ns)``), and they go out at their own frame.
+    ``timed``: :class:`assistant.scheduler.Scheduler` hands it events early with their
+    time (``send(msg, at_ns, event_id)``), and they go out at their own frame.
+    ``withdrawable``: events handed over but not yet committed can be taken back
+    (:meth:`withdraw`), so the scheduler may hand them over long before their time.
+    ``send`` and ``withdraw`` may be called from any thread, one at a time (a lock).
     """
 
     timed = True
+    withdrawable = True
+    WITHDRAW_TIMEOUT_MS = 50  # a server stalled longer than this answers nothing: all stays committed
 
     def __init__(self, client: JackClient, index: int, name: str, full_name: str):
         super().__init__(client, index, name, full_name)
         self._lock = threading.Lock()
+        self._ids = None
 
-    def send(self, msg: mido.Message, at_ns: int = 0) -> None:
-        """Queue ``msg`` for the next JACK cycle (or for ``at_ns``, now_ns scale, if given)."""
-        data = bytes(msg.bytes())
+    def send(self, msg: mido.Message, at_ns: int = 0, event_id: int = 0) -> None:
+        """Queue ``msg`` for ``at_ns`` (now_ns scale; 0: as soon as possible, after what the
+        port holds); ``event_id`` is what :meth:`withdraw` reports if it takes it back."""
+        self.send_bytes(bytes(msg.bytes()), at_ns, event_id)
+
+    def send_bytes(self, data: bytes, at_ns: int = 0, event_id: int = 0) -> None:
+        """:meth:`send` for raw bytes, unchecked (a test's or a bench's junk goes out as it is)."""
         with self._lock:
             if self.closed:
                 raise OSError(f"MIDI output {self.name!r} is closed")
-            code = self._client._lib.mj_send(self._client._h, self._index, data, len(data), at_ns)
+            code = self._client._lib.mj_send(self._client._h, self._index, data, len(data), at_ns,
+                                             event_id & 0xFFFFFFFF)
         if code == -1:
             raise OSError(f"MIDI output {self.name!r}: queue full (is the JACK server stalled?)")
         if code == -2:
             raise OSError(f"MIDI output {self.name!r}: the JACK server has shut our client down")
         if code == -3:
             raise OSError(f"MIDI output {self.name!r}: message of {len(data)} bytes is too long")
+
+    def withdraw(self, from_ns: int = 0) -> tuple[list[int], int] | None:
+        """Take back the timed events not yet committed, at or after ``from_ns`` (0: all).
+
+        Returns (their ids, the cutoff in now_ns): every event sent before this call and
+        not listed will play. None if nothing could be taken back (the server did not
+        answer within ``WITHDRAW_TIMEOUT_MS``, or is gone): then everything sent plays.
+        Blocks about one JACK period, waiting for the server's cycle, with the GIL released.
+        """
+        lib = self._client._lib
+        with self._lock:
+            if self.closed:
+                return None
+            if self._ids is None:
+                self._ids = (ctypes.c_uint32 * lib.mj_pending_slots())()
+            cutoff = ctypes.c_int64()
+            count = lib.mj_withdraw(self._client._h, self._index, from_ns, self._ids, ctypes.byref(cutoff),
+                                    self.WITHDRAW_TIMEOUT_MS)
+            if count < 0:
+                return None
+            return list(self._ids[:count]), cutoff.value
 
     def close(self) -> None:
         """Let what was sent go out, then release the port; idempotent (main thread)."""

@@ -45,6 +45,7 @@ import mido
 
 from .clock import now_ns
 from .errors import UserError
+from .wire import WireDecoder
 
 log = logging.getLogger(__name__)
 
@@ -83,21 +84,18 @@ class PortList:
     outputs: list[str] = field(default_factory=list)  # ports we can write to
 
 
-def _parse(data) -> mido.Message | None:
-    try:
-        return mido.Message.from_bytes(data)
-    except (ValueError, TypeError):  # tolerant on the wire: drop what mido cannot parse
-        return None
-
-
-def _stamper(inbox: queue.SimpleQueue) -> Callable:
+def _stamper(inbox: queue.SimpleQueue, decode: WireDecoder) -> Callable:
     """The input callback (runs on the MIDI thread, holding the GIL): stamp first,
-    then parse the bytes into a mido Message and enqueue ``(msg, ns)``. Nothing else."""
+    then decode the bytes into a mido Message (junk is counted and dropped) and
+    enqueue ``(msg, ns)``. Nothing else; it never raises."""
     put, stamp = inbox.put, now_ns
 
     def on_midi(event, _data=None) -> None:
         ns = stamp()
-        msg = _parse(event[0])
+        try:
+            msg = decode(event[0])
+        except Exception:  # a malformed event tuple from the backend: junk, never a dead thread
+            msg = decode(b"")
         if msg is not None:
             put((msg, ns))
 
@@ -194,6 +192,8 @@ class RtInput:
         if self.mode not in ("poll", "callback"):
             raise ValueError(f"mode must be 'poll' or 'callback', not {mode!r}")
         self.closed = True
+        self.decoder = WireDecoder(name)
+        self.restarts = 0  # times the poll reader's loop failed and was restarted
         self._pinned: list = []
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
@@ -209,7 +209,7 @@ class RtInput:
                     raise OSError(f"no input port {name!r}")
                 self._rt.open_port(ports.index(name), "in")
             if self.mode == "callback":
-                self._rt.set_callback(_stamper(inbox))
+                self._rt.set_callback(_stamper(inbox, self.decoder))
                 # python-rtmidi holds the callback data only in a private slot: keep it alive ourselves
                 self._pinned = [r for r in gc.get_referents(self._rt) if isinstance(r, tuple)]
             else:
@@ -222,8 +222,18 @@ class RtInput:
         self.closed = False
 
     def _read(self, inbox: queue.SimpleQueue, poll_s: float, idle_poll_s: float) -> None:
-        """The reader thread: drain, stamp, parse, enqueue; nothing else."""
-        get, put, wait = self._rt.get_message, inbox.put, self._stop.wait
+        """The reader thread: drain, stamp, decode, enqueue; restarts its loop if anything
+        in it ever raises (logged), so input never stops while the port is open."""
+        while not self._stop.is_set():
+            try:
+                self._read_loop(inbox, poll_s, idle_poll_s)
+            except Exception:
+                self.restarts += 1
+                log.exception("MIDI input %r: the reader failed and was restarted", self.name)
+                self._stop.wait(0.01)
+
+    def _read_loop(self, inbox: queue.SimpleQueue, poll_s: float, idle_poll_s: float) -> None:
+        get, put, wait, decode = self._rt.get_message, inbox.put, self._stop.wait, self.decoder
         stamps = ArrivalStamps()
         interval, last_input = poll_s, now_ns()
         while not wait(interval):
@@ -235,7 +245,7 @@ class RtInput:
                 continue
             interval, last_input = poll_s, now_ns()
             for (data, _), ns in zip(batch, stamps.stamp_batch([d for _, d in batch], last_input)):
-                msg = _parse(data)
+                msg = decode(data)
                 if msg is not None:
                     put((msg, ns))
 

@@ -149,6 +149,7 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
                                   "harmony": ports.outputs.get("harmony", ports.output)},
                           silence_on_stop=not config.clock.play_when_stopped,
                           lead_ns=round(output_lead_ms(config, ports) * 1e6),
+                          hold_ahead_ns=round(config.ports.hold_ahead_ms * 1e6),
                           **_timed_ahead(ports))
     session = SessionCapture(config.session.folder, clock.tempo_bpm, meters,
                              capture_player=config.session.capture_player,
@@ -165,6 +166,17 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
                   harmony_velocity=config.harmony.velocity)
 
 
+def input_counters(ports) -> dict:
+    """What reached our input: messages decoded, junk dropped, and for our native JACK
+    client its own counters (input lost to a full ring, cycles that jumped, xruns)."""
+    decoder = getattr(ports.input, "decoder", None)
+    out = decoder.counters() if decoder is not None else {}
+    client = getattr(ports.input, "_client", None)
+    if client is not None and hasattr(client, "counters"):
+        out.update({f"jack_{k}": v for k, v in client.counters().items()})
+    return out
+
+
 def write_stats(path: str, engine) -> None:
     """Counters and latencies of this run, for benchmarks (written at exit)."""
     import json
@@ -172,9 +184,12 @@ def write_stats(path: str, engine) -> None:
     stats = {"messages_received": engine.messages_received, "trigger_to_ready_ms": engine.latencies_ms,
              "suggestions": engine.suggestions_made, "pid": os.getpid(),
              "dispatch_lateness_us": engine.scheduler.lateness_us(), "jack_client": engine.ports.jack_client}
+    stats.update(input_counters(engine.ports), late_events=engine.scheduler.late_events,
+                 withdrawn=engine.scheduler.withdrawn)
     follower = engine.follower
     if follower is not None:
-        stats.update(clock_pulses=follower.pulse_count, missed_pulses=follower.missed_pulses)
+        stats.update(clock_pulses=follower.pulse_count, missed_pulses=follower.missed_pulses,
+                     repeated_pulses=follower.repeated_pulses)
     with open(path, "w") as f:
         json.dump(stats, f)
 

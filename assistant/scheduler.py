@@ -18,10 +18,16 @@ Outputs are sinks: a callable ``sink(msg)`` or an object with ``send(msg)`` (a
 mido output port, :class:`assistant.fakeports.FakeOutput`), keyed by name;
 ``Event.output`` picks one ("out" by default). A sink with ``timed = True``
 (:class:`assistant.jackmidi.JackOutput`) takes ``send(msg, at_ns)`` and places the
-message at that time itself (to the audio frame, on JACK): its events are handed
-over ``timed_ahead_ns`` early, with their time, instead of being sent on time.
-Messages without a time (panic, orphan note-offs) go to it with ``at_ns=0`` (at
-once, but never before what it already holds).
+message at that time itself (to the audio frame, on JACK): its events must reach
+it at least ``timed_ahead_ns`` early (its commit time), and they go with their time.
+A timed sink that is also ``withdrawable`` takes ``send(msg, at_ns, event_id)`` and
+``withdraw(from_ns)`` (which returns the ids it took back, or None if it could
+not): its events are handed over ``hold_ahead_ns`` early (tens of ms), so a late
+scheduler thread on a busy machine is not heard; a plan change (``replace``,
+``panic``, transport) first takes back what was handed over and not yet
+committed, and puts it back in the heap. Messages without a time (panic, orphan
+note-offs) go to a timed sink with ``at_ns=0``: at once, but never before what it
+already holds, so a note-off never overtakes its note-on.
 
 Threading contract:
 
@@ -50,7 +56,7 @@ import os
 import statistics
 import sys
 import threading
-from collections import Counter, deque
+from collections import Counter, OrderedDict, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -116,16 +122,31 @@ def _order(msg: mido.Message) -> int:
     return _ON if msg.type == "note_on" else _OTHER
 
 
-def _sink_send(sink: Sink) -> Callable[[mido.Message, int], None]:
-    """``send(msg, at_ns)`` for ``sink``: its own for a timed sink, else one that drops the time."""
+@dataclass(slots=True)
+class _Handed:
+    """An event handed over to a withdrawable output: enough to plan it again."""
+
+    tick: float
+    order: int
+    seq: int
+    item: _Item
+    at_ns: int
+    delta: int  # what handing it over added to its note's sounding count
+
+
+def _sink_send(sink: Sink) -> Callable[[mido.Message, int, int], None]:
+    """``send(msg, at_ns, event_id)`` for ``sink``: its own for a withdrawable sink, its
+    ``send(msg, at_ns)`` for a timed one, else one that drops the time and id."""
     send = getattr(sink, "send", None)
     if not callable(send):
         send = sink if callable(sink) else None
     if send is None:
         raise TypeError(f"output sink {sink!r} is neither callable nor has send(msg)")
     if getattr(sink, "timed", False):
-        return send
-    return lambda msg, _at_ns: send(msg)
+        if getattr(sink, "withdrawable", False):
+            return send
+        return lambda msg, at_ns, _id: send(msg, at_ns)
+    return lambda msg, _at_ns, _id: send(msg)
 
 
 class Scheduler:
@@ -148,13 +169,24 @@ class Scheduler:
         name: str = "scheduler",
         lead_ns: int = 0,
         timed_ahead_ns: int = 2_000_000,
+        hold_ahead_ns: int = 40_000_000,
     ):
         self.clock = clock
         if not isinstance(outputs, Mapping):
             outputs = {DEFAULT_OUTPUT: outputs}
-        self._send = {name_: _sink_send(s) for name_, s in outputs.items()}  # send(msg, at_ns)
-        # how much earlier than its (lead-corrected) time an event leaves for each output
-        self._ahead = {name_: timed_ahead_ns if getattr(s, "timed", False) else 0 for name_, s in outputs.items()}
+        self._send = {name_: _sink_send(s) for name_, s in outputs.items()}  # send(msg, at_ns, event_id)
+        # how early (before its lead-corrected time) an event must reach each output, and
+        # how early it is handed over: much earlier where the output can take it back
+        self._commit = {name_: timed_ahead_ns if getattr(s, "timed", False) else 0 for name_, s in outputs.items()}
+        self._withdrawable = {name_: s for name_, s in outputs.items()
+                              if getattr(s, "timed", False) and getattr(s, "withdrawable", False)}
+        self._ahead = {name_: max(self._commit[name_], hold_ahead_ns) if name_ in self._withdrawable
+                       else self._commit[name_] for name_ in outputs}
+        # per withdrawable output, what was handed over and may not have played yet, by event id
+        self._handed: dict[str, OrderedDict[int, _Handed]] = {name_: OrderedDict() for name_ in self._withdrawable}
+        self._ids = itertools.count(1)
+        self.late_events = 0  # events that reached their output after its commit time (may sound late)
+        self.withdrawn = 0  # events taken back from outputs (and planned again or dropped)
         self.spin_ns = spin_ns
         self.lead_ns = lead_ns  # send this much before each event's time (the output's latency)
         self.max_sleep_ns = int(max_sleep_s * NS_PER_S)
@@ -171,7 +203,7 @@ class Scheduler:
         self._channels: set[tuple[str, int]] = set()  # (output, channel) ever sent on
         self._thread: threading.Thread | None = None
         self._closed = False
-        self.lateness_ns: deque[int] = deque(maxlen=2048)  # send time minus deadline
+        self.lateness_ns: deque[int] = deque(maxlen=2048)  # hand-over time minus commit time (< 0: in time)
 
         self._listener: TransportListener | None = None
         if silence_on_stop and hasattr(clock, "add_listener"):
@@ -208,6 +240,7 @@ class Scheduler:
         events = list(events)
         with self._cond:
             self._check_alive()
+            self._withdraw_matching_locked(lambda h: h.item.lane == lane and h.tick >= from_tick)
             keep, removed = [], []
             for entry in self._heap:
                 item = entry[3]
@@ -222,9 +255,15 @@ class Scheduler:
                 heapq.heapify(keep)
                 self._heap = keep
             for (output, channel, pitch), n in balance.items():
+                # not before the latest note-on of that note the output committed (it plays anyway)
+                tick, offset = from_tick, 0
+                committed = self._last_committed_on(lane, output, channel, pitch)
+                if committed is not None and committed.tick > from_tick:
+                    tick, offset = committed.tick, committed.item.offset_ns
                 for _ in range(max(n, 0)):
                     msg = mido.Message("note_off", channel=channel, note=pitch, velocity=0)
-                    heapq.heappush(self._heap, (from_tick, _OFF, next(self._seq), _Item(lane, output, msg, True)))
+                    item = _Item(lane, output, msg, True, offset_ns=offset)
+                    heapq.heappush(self._heap, (tick, _OFF, next(self._seq), item))
             self._add_locked(events, lane)
             self._cond.notify()
 
@@ -242,13 +281,17 @@ class Scheduler:
             self.replace(name, [], tick)
 
     def all_notes_off(self) -> None:
-        """Note-off for every sounding note and CC 123 on every channel used; the plan stays."""
+        """Note-off for every sounding note and CC 123 on every channel used; the plan stays
+        (what was handed over and not committed is taken back and handed over again)."""
         with self._cond:
+            self._withdraw_all_locked()
             self._silence_locked()
+            self._cond.notify()
 
     def panic(self) -> None:
         """Drop the whole plan and silence everything (stop, transport stop)."""
         with self._cond:
+            self._withdraw_all_locked()
             self._heap = [e for e in self._heap if e[3].msg is None]
             self._silence_locked()
             self._cond.notify()
@@ -297,8 +340,9 @@ class Scheduler:
         return None
 
     def send_lead_ns(self, output: str) -> int:
-        """How long before its time an event for ``output`` leaves the scheduler."""
-        return self.lead_ns + self._ahead[output]
+        """How long before its time an event for ``output`` must leave the scheduler at the
+        latest (its lead and commit time) to be on time."""
+        return self.lead_ns + self._commit[output]
 
     def _deadline(self, tick: float, item: _Item) -> int:
         """When an event is sent: its tick's time plus its micro-timing, less the output
@@ -306,7 +350,8 @@ class Scheduler:
         return self.clock.ns_at(tick) + item.offset_ns - self.lead_ns - self._ahead[item.output]
 
     def lateness_us(self) -> dict[str, float]:
-        """p50/p99/max of send time minus deadline over the recent dispatches, in us."""
+        """p50/p99/max of hand-over time minus commit time over the recent dispatches, in us
+        (negative: that much in time; for a non-timed output, send time minus deadline)."""
         data = sorted(self.lateness_ns)
         return _percentiles_us(data)
 
@@ -330,31 +375,97 @@ class Scheduler:
             deadline = self._deadline(heap[0][0], heap[0][3])
             if deadline > now:
                 break
-            tick, order, _, item = heapq.heappop(heap)
-            if self._send_locked(item, order, deadline + self._ahead[item.output]):
+            tick, order, seq, item = heapq.heappop(heap)
+            at_ns = deadline + self._ahead[item.output]
+            if self._send_locked(tick, order, seq, item, at_ns):
                 sent += 1
-                self.lateness_ns.append(now - deadline)
+                late = now - (at_ns - self._commit[item.output])
+                self.lateness_ns.append(late)
+                if late > 0 and self._commit[item.output]:
+                    self.late_events += 1
         return sent
 
-    def _send_locked(self, item: _Item, order: int, at_ns: int) -> bool:
+    def _send_locked(self, tick: float, order: int, seq: int, item: _Item, at_ns: int) -> bool:
         """Send ``item`` (``at_ns``: its time, for a timed output); False if it was dropped."""
         msg = item.msg
-        is_note = msg.type in ("note_on", "note_off")
-        if is_note:
+        delta = 0
+        if msg.type in ("note_on", "note_off"):
             key = (item.lane, item.output, msg.channel, msg.note)
             if order == _OFF:
                 if item.closer and self._sounding[key] <= 0:
                     return False
                 if self._sounding[key] > 0:
                     self._sounding[key] -= 1
+                    delta = -1
                     if not self._sounding[key]:
                         del self._sounding[key]
             else:
                 self._sounding[key] += 1
+                delta = 1
         if hasattr(msg, "channel"):
             self._channels.add((item.output, msg.channel))
-        self._send[item.output](msg, at_ns)
+        event_id = 0
+        handed = self._handed.get(item.output)
+        if handed is not None:
+            event_id = next(self._ids) & 0xFFFFFFFF
+            handed[event_id] = _Handed(tick, order, seq, item, at_ns, delta)
+            self._forget_played_locked(handed, at_ns)
+        self._send[item.output](msg, at_ns, event_id)
         return True
+
+    # -- taking back what was handed over (withdrawable outputs; lock held) -------------
+    FORGET_NS = NS_PER_S  # a handed-over event this long past its time has played
+
+    def _forget_played_locked(self, handed: OrderedDict, newest_ns: int) -> None:
+        while len(handed) > 64:
+            first = next(iter(handed.values()))
+            if first.at_ns > newest_ns - self.FORGET_NS:
+                break
+            handed.popitem(last=False)
+
+    def _withdraw_matching_locked(self, wanted: Callable[[_Handed], bool]) -> None:
+        """Take back, from each output, everything handed over from the earliest event
+        that ``wanted`` picks: those not committed go back to the heap."""
+        for output, handed in self._handed.items():
+            times = [h.at_ns for h in handed.values() if wanted(h)]
+            if times:
+                self._withdraw_locked(output, min(times))
+
+    def _withdraw_all_locked(self) -> None:
+        for output, handed in self._handed.items():
+            if handed:
+                self._withdraw_locked(output, 0)
+
+    def _withdraw_locked(self, output: str, from_ns: int) -> None:
+        """Take back ``output``'s uncommitted events at or after ``from_ns`` into the heap,
+        undoing what handing them over did to the sounding notes."""
+        handed = self._handed[output]
+        try:
+            answer = self._withdrawable[output].withdraw(from_ns)
+        except Exception:  # a dead port: nothing comes back, nothing more plays
+            log.debug("scheduler: withdraw on %s failed", output, exc_info=True)
+            answer = None
+        if answer is None:
+            return
+        ids, _cutoff = answer
+        taken = set(ids)
+        for event_id in [i for i in reversed(handed) if i in taken]:  # undo the latest first
+            h = handed.pop(event_id)
+            self.withdrawn += 1
+            msg = h.item.msg
+            if h.delta:
+                key = (h.item.lane, h.item.output, msg.channel, msg.note)
+                self._sounding[key] -= h.delta
+                if self._sounding[key] <= 0:
+                    del self._sounding[key]
+            heapq.heappush(self._heap, (h.tick, h.order, h.seq, h.item))
+
+    def _last_committed_on(self, lane: str, output: str, channel: int, pitch: int) -> _Handed | None:
+        """The latest note-on of that note that the output holds and will play, or None."""
+        handed = self._handed.get(output)
+        ons = [h for h in handed.values() if h.order == _ON and h.item.lane == lane
+               and h.item.msg.channel == channel and h.item.msg.note == pitch] if handed else []
+        return max(ons, key=lambda h: h.at_ns, default=None)
 
     def _silence_locked(self) -> None:
         """Best effort: every send is tried even if some raise; the first error is logged."""
@@ -372,7 +483,7 @@ class Scheduler:
 
     def _try_send(self, output: str, msg: mido.Message) -> int:
         try:
-            self._send[output](msg, 0)
+            self._send[output](msg, 0, 0)
             return 0
         except Exception:  # a dead port must not stop us silencing the others
             log.debug("scheduler: send %s on %s failed", msg, output, exc_info=True)
@@ -419,6 +530,7 @@ class Scheduler:
             raise
         finally:
             with self._cond:
+                self._withdraw_all_locked()
                 self._heap = []
                 self._silence_locked()
 

@@ -253,3 +253,90 @@ def test_follower_does_not_take_pulses_bunched_by_a_stall_for_lost_ones(stamps):
     assert f.pulse_count == 200
     assert f.tick_at(int(t0 + 200 * period)) == pytest.approx(100.0, abs=0.05)
     assert f.tempo_bpm == pytest.approx(120.0, abs=0.1)
+
+
+def test_follower_drops_a_repeated_pulse_and_keeps_the_grid():
+    """JACK2 hands a cycle again after a missed deadline: one pulse arrives twice, a JACK
+    period (1.33 ms) apart. Counted as a pulse, it put every later beat 21 ms early."""
+    import mido
+
+    from assistant.clock import MidiClockFollower
+
+    period = 60e9 / (120 * 24)
+    f = MidiClockFollower(tempo_bpm=120)
+    t0 = 1_000_000_000
+    f.feed(mido.Message("start"), t0 - 1_000_000)
+    for k in range(200):
+        f.feed(mido.Message("clock"), int(t0 + k * period))
+        if k in (60, 130):
+            f.feed(mido.Message("clock"), int(t0 + k * period + 1_333_333))
+    assert f.repeated_pulses == 2 and f.missed_pulses == 0 and f.pulse_count == 202
+    assert f.tick_at(int(t0 + 200 * period)) == pytest.approx(100.0, abs=0.02)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def pulse_streams(draw):
+    """A DAW's clock at a steady tempo with frame-sized jitter, and faults at random
+    pulses at least 30 apart: repeated pulses, lost ones, stalls that bunch pulses, and
+    JACK's time base jumping back after a stall (a real pulse comes a few ms early)."""
+    bpm = draw(st.floats(60, 200))
+    period = 60e9 / (bpm * 24)
+    n = 24 * 14
+    faults = {}
+    k = 30
+    while True:
+        k += draw(st.integers(30, 80))
+        if k > n - 60:
+            break
+        faults[k] = draw(st.sampled_from(["repeat", "lose", "stall", "jump"]))
+    jitter = draw(st.lists(st.integers(-300_000, 300_000), min_size=n, max_size=n))
+    stalls = {k: draw(st.floats(1.2, 2.8)) * period for k, kind in faults.items() if kind == "stall"}
+    repeat_gap = draw(st.sampled_from([333_333, 1_333_333, 2_666_667]))  # a JACK period: 16..128 frames
+    # (measured: the pulse before the jump 1.4-2.4 ms late, the jump 2-16 ms)
+    jumps = {k: (draw(st.floats(1.4e6, 3e6)), draw(st.floats(2e6, 16e6))) for k, kind in faults.items()
+             if kind == "jump"}
+    return bpm, period, n, faults, jitter, stalls, repeat_gap, jumps
+
+
+@settings(max_examples=80, deadline=None)
+@given(pulse_streams())
+def test_follower_holds_the_grid_through_repeats_losses_and_bunching(stream):
+    import mido
+
+    from assistant.clock import MidiClockFollower
+
+    bpm, period, n, faults, jitter, stalls, repeat_gap, jumps = stream
+    f = MidiClockFollower(tempo_bpm=bpm)
+    t0 = 1_000_000_000
+    f.feed(mido.Message("start"), t0 - 1_000_000)
+    stalled_until = None
+    shift = 0  # after a stall JACK's frame times jump back: seen 2-16 ms, a pulse then comes early
+    for k in range(n):
+        late = int(jumps[k + 1][0]) if k + 1 in jumps else 0
+        if k in jumps:
+            shift -= int(jumps[k][1])
+        true_ns = int(t0 + k * period) + jitter[k] + shift + late
+        if faults.get(k) == "lose":
+            continue
+        if k in stalls:
+            stalled_until = true_ns + stalls[k]
+        ns = true_ns
+        if stalled_until is not None:
+            if true_ns < stalled_until:
+                ns = int(stalled_until)  # the server stalled: stamped together when it went on
+            else:
+                stalled_until = None
+        f.feed(mido.Message("clock"), ns)
+        if faults.get(k) == "repeat":
+            f.feed(mido.Message("clock"), ns + repeat_gap)
+    kinds = list(faults.values())
+    assert f.repeated_pulses == kinds.count("repeat")
+    assert f.missed_pulses == kinds.count("lose")
+    # half a pulse after the last one the grid is where the DAW's is, within a millisecond
+    at = int(t0 + (n - 0.5) * period) + shift
+    error_ms = (f.tick_at(at) - (n - 0.5) / 2) * (2 * period) / 1e6
+    assert abs(error_ms) < 1.0, (error_ms, faults)

@@ -5,6 +5,8 @@ generator on its own thread and dispatches the scheduler by hand, so every
 assertion is exact and deterministic.
 """
 
+import time
+
 import mido
 import pytest
 
@@ -240,3 +242,33 @@ def test_answer_starts_no_sooner_than_the_output_can_take_it(tmp_path, tiny_mode
     answer(engine, clock)  # the phrase ends at tick 60
     assert engine.snapshot().suggestion_start == start
     assert min(e.tick for e in engine.scheduler.pending("suggestion")) == start
+
+
+def test_a_failure_while_handling_one_message_is_logged_and_the_engine_goes_on(tmp_path, tiny_model_path, caplog):
+    """One bad message (here: the capture raising on it) must not end the engine thread:
+    it is logged with the message, counted, and the next messages are handled."""
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path)
+    real_feed = engine.capture.feed
+    bad = mido.Message("note_on", note=1, velocity=1)
+
+    def feed(msg, ns):
+        if msg == bad:
+            raise IndexError("a fault in the capture")
+        return real_feed(msg, ns)
+
+    engine.capture.feed = feed
+    engine.start()
+    try:
+        engine.inbox.put((bad, at(clock, 0)))
+        engine.inbox.put((mido.Message("note_on", note=60, velocity=90), at(clock, 1)))
+        for _ in range(300):
+            if engine.messages_received == 2:
+                break
+            time.sleep(0.01)
+        assert engine.alive and engine.errors == 1 and engine.messages_received == 2
+        assert [p for _, p in engine.capture.held] == [60]
+    finally:
+        engine.stop()
+    assert any("IndexError while handling Message('note_on'" in r.getMessage() and "note=1" in r.getMessage()
+               for r in caplog.records)
+    assert engine.error is None

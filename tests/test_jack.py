@@ -310,3 +310,51 @@ def test_scheduler_places_notes_on_their_frames(jack_server):
     period_us = jack_server.period_ns / 1000
     late = 0.0 if abs(errors_us[0]) < period_us / 2 else period_us
     assert all(abs(e - late) <= 2e6 / 48000 for e in errors_us), errors_us
+
+def test_native_output_takes_back_what_is_not_committed(jack_server):
+    """Events handed over 30-330 ms early, out of time order, go out in time order at
+    their frames; a withdrawal takes back exactly those not yet committed (their ids),
+    the rest arrive, and a message without a time goes after what the port holds."""
+    if jackmidi.available() is not None:
+        pytest.skip(jackmidi.available())
+    ours, daw, daw_inbox, _ = _frame_accurate_pair(jack_server)
+    try:
+        t0 = now_ns() + 30 * MS
+        times = {k: t0 + k * 10 * MS for k in range(31)}
+        for k in [*range(30, 15, -1), *range(0, 16)]:  # the later half first
+            ours.output.send(mido.Message("note_on", note=40 + k, velocity=90), times[k], 1000 + k)
+        time.sleep((t0 + 95 * MS - now_ns()) / 1e9)  # notes 0-9 have played
+        ids, cutoff = ours.output.withdraw(times[20])
+        ours.output.send(mido.Message("note_off", note=127, velocity=0))  # no time: after what is held
+        time.sleep((times[20] + 50 * MS - now_ns()) / 1e9)
+    finally:
+        ours.close()
+        daw.close()
+    got = []
+    while not daw_inbox.empty():
+        got.append(daw_inbox.get_nowait())
+    assert sorted(ids) == [1000 + k for k in range(20, 31)]
+    assert cutoff >= times[20] - 10_000  # JACK keeps microseconds; each call measures the clocks apart to a few us
+    assert [m.note for m, _ in got] == [40 + k for k in range(20)] + [127]
+    period_us = jack_server.period_ns / 1000
+    errors_us = [(ns - times[k]) / 1000 for k, (m, ns) in enumerate(got[:20])]
+    late = 0.0 if abs(errors_us[0]) < period_us / 2 else period_us
+    assert all(abs(e - late) <= 2e6 / 48000 for e in errors_us), errors_us
+    assert got[-1][1] >= got[-2][1]
+
+
+def test_withdraw_at_once_leaves_only_the_cycle_the_server_is_in(jack_server):
+    if jackmidi.available() is not None:
+        pytest.skip(jackmidi.available())
+    ours, daw, daw_inbox, _ = _frame_accurate_pair(jack_server)
+    try:
+        t0 = now_ns() + 20 * MS
+        for k in range(10):
+            ours.output.send(mido.Message("note_on", note=50 + k, velocity=90), t0 + k * MS, k + 1)
+        ids, cutoff = ours.output.withdraw(0)
+        time.sleep(0.1)
+    finally:
+        ours.close()
+        daw.close()
+    assert sorted(ids) == list(range(1, 11)) and daw_inbox.empty()
+    assert now_ns() > cutoff > t0 - 20 * MS - 5 * jack_server.period_ns

@@ -9,17 +9,22 @@ from assistant import ports
 from assistant.cli import main
 from assistant.errors import UserError
 from assistant.fakeports import FakeInput, fake_pair, fake_ports
+from assistant.wire import WireDecoder
 from assistant.ports import ArrivalStamps, PortNames, _stamper, poll_interval, resolve_port
 
 
 def test_stamper_only_stamps_and_enqueues():
     inbox = queue.SimpleQueue()
-    cb = _stamper(inbox)
+    decoder = WireDecoder("test in")
+    cb = _stamper(inbox, decoder)
     cb(([0x90, 60, 64], 0.0), None)
     cb(([0xF4], 0.0), None)  # undefined status byte: dropped, no exception
+    cb(([0xE0, 0x10], 0.0), None)  # a truncated pitch bend (mido raised IndexError on it)
+    cb(None, None)  # not even an event: junk, no exception
     got, ns = inbox.get_nowait()
     assert got == mido.Message("note_on", note=60, velocity=64) and isinstance(ns, int) and ns > 0
     assert inbox.empty()
+    assert decoder.counters() == {"messages_in": 1, "junk_dropped": 3}
 
 
 def test_arrival_stamps_from_deltas():

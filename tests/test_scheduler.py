@@ -11,7 +11,7 @@ import mido
 import pytest
 
 from assistant.clock import FakeClock
-from assistant.fakeports import FakeOutput
+from assistant.fakeports import FakeOutput, FakeTimedOutput
 from assistant.music import Note
 from assistant.scheduler import Event, Scheduler, SchedulerDied, measure_dispatch_error, note_events
 
@@ -253,3 +253,101 @@ def test_micro_timing_offset_and_output_lead_move_the_deadline():
     assert sched.dispatch_due(due - 1) == 0
     assert sched.dispatch_due(due) == 1
     assert out.messages() == [on]
+
+
+# -- a timed output that can take back what it holds (our native JACK port) ---------------
+
+class TimedRig:
+    """A fake clock, a withdrawable timed output and a scheduler that hands over 100 ms early."""
+
+    HOLD_NS = 100_000_000
+    COMMIT_NS = 3_000_000
+
+    def __init__(self):
+        self.clock = FakeClock(tempo_bpm=120)  # a tick is 41.7 ms
+        self.out = FakeTimedOutput(self.clock.now, commit_ns=self.COMMIT_NS)
+        self.s = Scheduler(self.clock, {"out": self.out}, timed_ahead_ns=self.COMMIT_NS, hold_ahead_ns=self.HOLD_NS)
+
+    def run_to(self, tick, step_ns=1_000_000):
+        end = self.clock.ns_at(tick)
+        while self.clock.now() < end:
+            self.s.dispatch_due()
+            self.out.play_until(self.clock.now())
+            self.clock.advance_ns(min(step_ns, end - self.clock.now()))
+        self.s.dispatch_due()
+        self.out.play_until(self.clock.now())
+
+    def played(self):
+        return [(round(self.clock.tick_at(ns), 3), m) for m, ns in self.out.played]
+
+
+def hanging(played):
+    sounding = {}
+    for _, m in played:
+        if m.type == "note_on" and m.velocity > 0:
+            sounding[(m.channel, m.note)] = sounding.get((m.channel, m.note), 0) + 1
+        elif m.type in ("note_on", "note_off") and sounding.get((m.channel, m.note)):
+            sounding[(m.channel, m.note)] -= 1
+    return {k for k, n in sounding.items() if n > 0}
+
+
+def test_timed_output_gets_events_long_before_their_time_and_plays_them_on_it():
+    r = TimedRig()
+    r.s.schedule([Event(4, on(60)), Event(6, off(60)), Event(6, on(62)), Event(8, off(62))], lane="a")
+    r.run_to(1.5)  # 62.5 ms: the note-on at tick 4 (167 ms) is not within 100 ms yet
+    assert [h[2] for h in r.out.held] == []
+    r.run_to(1.7)  # 70.8 ms: it has been handed over, with its time
+    assert [(h[0], h[2]) for h in r.out.held] == [(r.clock.ns_at(4), on(60))]
+    r.run_to(10)
+    assert r.played() == [(4, on(60)), (6, off(60)), (6, on(62)), (8, off(62))]
+    assert r.s.late_events == 0 and r.s.sounding() == set()
+
+
+def test_replace_takes_back_what_was_handed_over_and_keeps_other_lanes():
+    r = TimedRig()
+    r.s.schedule([Event(4, on(60)), Event(5, off(60))], lane="a")
+    r.s.schedule([Event(5, on(70, ch=1)), Event(7, off(70, ch=1))], lane="chords")
+    r.run_to(3.5)  # ticks 4 and 5 are handed over
+    assert len(r.out.held) == 3
+    r.s.replace("a", [Event(5, on(64)), Event(6, off(64))], from_tick=4)
+    r.run_to(9)
+    assert r.played() == [(5, on(70, ch=1)), (5, on(64)), (6, off(64)), (7, off(70, ch=1))]
+    assert r.s.withdrawn == 3 and hanging(r.played()) == set() and r.s.sounding() == set()
+
+
+def test_a_committed_note_on_gets_its_closer_after_it():
+    """A replace that comes when the note-on is already committed (inside the output's
+    commit window) cannot take it back: the orphan note-off goes right after it."""
+    r = TimedRig()
+    r.s.schedule([Event(4, on(60)), Event(8, off(60))], lane="a")
+    r.run_to(3)
+    r.clock.advance_ns(r.clock.ns_at(4) - r.clock.now() - 1_000_000)  # 1 ms before tick 4
+    r.s.dispatch_due()
+    r.s.replace("a", [], from_tick=3)
+    r.run_to(10)
+    assert r.played() == [(4, on(60)), (4, off(60))]
+    assert hanging(r.played()) == set()
+
+
+def test_panic_takes_back_the_future_and_closes_what_is_committed():
+    r = TimedRig()
+    r.s.schedule([Event(4, on(60)), Event(4, on(64)), Event(6, off(60)), Event(6, off(64))], lane="a")
+    r.run_to(3)
+    r.clock.advance_ns(r.clock.ns_at(4) - r.clock.now() - 1_000_000)  # 1 ms before tick 4
+    r.s.dispatch_due()
+    r.s.panic()
+    r.run_to(10)
+    played = r.played()
+    assert [m for _, m in played][:2] == [on(60), on(64)]  # committed: they play...
+    assert hanging(played) == set()  # ...and are closed right after
+    assert all(t == 4 for t, _ in played)
+
+
+def test_panic_when_the_output_cannot_answer_still_closes_every_note():
+    r = TimedRig()
+    r.out.withdraw = lambda from_ns=0: None  # a stalled server: nothing comes back
+    r.s.schedule([Event(4, on(60)), Event(5, off(60)), Event(5, on(62)), Event(9, off(62))], lane="a")
+    r.run_to(3)
+    r.s.panic()
+    r.run_to(12)
+    assert hanging(r.played()) == set()
