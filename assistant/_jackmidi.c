@@ -256,6 +256,7 @@ typedef struct {
     _Atomic uint64_t deferred;  /* output events moved to a later cycle (port buffer full) */
     _Atomic uint64_t frame_jumps; /* cycles whose first frame was not the last one's end */
     _Atomic uint64_t repeated;    /* input events of a cycle handed again, dropped */
+    _Atomic uint64_t last_jump_us; /* JACK time of the last cycle that did not start where expected */
     _Atomic uint64_t cycles;    /* process callbacks */
     jack_nframes_t next_frame;  /* where the next cycle should start (process callback only) */
     jack_nframes_t last_start;  /* the first frame of the last cycle (process callback only) */
@@ -368,7 +369,12 @@ static int process_input(mj_t *h, port_t *p, int index, void *buf, jack_nframes_
             memcpy(seen->data, ev.buffer, ev.size < sizeof seen->data ? ev.size : sizeof seen->data);
         }
         int repeat = 0;
-        for (int j = 0; j < prev_count && !repeat; j++) {
+        /* Not for realtime messages (clock, start, stop): a frame-placing sender writes the
+         * pulses that fell due during the stall at offset 0, so a new pulse in the cycle
+         * that repeats the first frame looks exactly like a repeat. The follower holds
+         * the grid there. */
+        int realtime = ev.buffer[0] >= 0xF8;
+        for (int j = 0; j < prev_count && !repeat && !realtime; j++) {
             if (same_event(&prev[j], &ev)) {
                 prev[j] = prev[--prev_count]; /* each earlier event matches once */
                 repeat = 1;
@@ -416,8 +422,10 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
     /* After a stall of the server, jack2 may start a cycle a period ahead and then give
      * the next one the same first frame: the events are distinct (nothing is handed
      * twice), but their frame times are off by a period. Counted, for the diagnostics. */
-    if (h->have_frame && start != h->next_frame)
+    if (h->have_frame && start != h->next_frame) {
         atomic_fetch_add_explicit(&h->frame_jumps, 1, memory_order_relaxed);
+        atomic_store_explicit(&h->last_jump_us, J.get_time(), memory_order_relaxed);
+    }
     h->next_frame = start + nframes;
     h->last_start = start;
     h->have_frame = 1;
@@ -623,6 +631,14 @@ MJ_EXPORT int mj_withdraw(mj_t *h, int port, int64_t from_ns, uint32_t *ids, int
     *cutoff_ns = (int64_t)p->wd_cutoff * 1000 + mono_minus_jack_ns();
     atomic_store_explicit(&p->wd_state, WD_IDLE, memory_order_release);
     return count;
+}
+
+/* When (CLOCK_MONOTONIC ns) a cycle last failed to start where the one before ended, 0 if
+ * never: after a stall of the server its frame times may be off by a period or more for
+ * a while, so timing read from them then is not evidence of lost or repeated events. */
+MJ_EXPORT int64_t mj_last_jump_ns(mj_t *h) {
+    uint64_t us = atomic_load(&h->last_jump_us);
+    return us ? (int64_t)us * 1000 + mono_minus_jack_ns() : 0;
 }
 
 MJ_EXPORT int mj_pending_slots(void) {

@@ -380,8 +380,11 @@ class MidiClockFollower(_TickMap):
     BUNCHED_NS = 60 * NS_PER_S // (int(MAX_BPM) * MIDI_PPQN) // 2  # faster than 2 x MAX_BPM: bunched
 
     def __init__(self, meters: list[Meter] | None = None, tempo_bpm: float = 120.0,
-                 now: Callable[[], int] = now_ns):
+                 now: Callable[[], int] = now_ns, timing_unsure: Callable[[int], bool] | None = None):
         super().__init__(tempo_bpm, meters, now)
+        # True for a stamp the input cannot vouch for (a JACK server stall's aftermath): no
+        # pulse is then inferred lost or taken for a repeat from timing alone
+        self._timing_unsure = timing_unsure or (lambda _ns: False)
         self._pulses: deque[int] = deque(maxlen=self.WINDOW)  # arrival ns of recent pulses
         self._next_pulse = 0  # song position (pulses) the next clock pulse lands on
         self._await_first = False  # after Start/Continue: the next pulse anchors the position
@@ -478,6 +481,8 @@ class MidiClockFollower(_TickMap):
         pulses = self._pulses
         if len(pulses) < self.WINDOW or self._suspect[0] or ns - pulses[-1] < self.REPEAT_MIN_GAP_NS:
             return False
+        if self._timing_unsure(ns):
+            return False
         points = list(pulses)
         offset, period = _fit_line(points)
         if period <= 0:
@@ -513,7 +518,10 @@ class MidiClockFollower(_TickMap):
         let the grid stall for that one pulse period, and a beat inside it sounded
         up to a pulse (21 ms at 120 BPM) late: seen once in ~1500 chords through
         JACK. If instead the next interval is not one period again, the tempo
-        really changed: the provisional pulses are taken back. Lock held.
+        really changed: the provisional pulses are taken back. Around a stall of the
+        JACK server its frame times can jump by a period or more, which looks exactly
+        like a lost pulse: stamps the input cannot vouch for (``timing_unsure``) infer
+        nothing, and what arrives is counted as it is. Lock held.
         """
         pulses = self._pulses
         suspect, period, counted = self._suspect
@@ -526,7 +534,7 @@ class MidiClockFollower(_TickMap):
                 pulses.pop()
             pulses.append(last)
             return -suspect if counted else 0
-        if len(pulses) < self.WINDOW:
+        if len(pulses) < self.WINDOW or self._timing_unsure(ns):
             return 0
         offset, period = _fit_line(list(pulses))
         # The gap is measured from where the line puts the last pulse, not from its

@@ -98,6 +98,7 @@ def load_library() -> ctypes.CDLL:
         "mj_send": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, i64, u32]),
         "mj_withdraw": (ctypes.c_int, [p, ctypes.c_int, i64, ctypes.POINTER(u32), ctypes.POINTER(i64), ctypes.c_int]),
         "mj_pending_slots": (ctypes.c_int, []),
+        "mj_last_jump_ns": (i64, [p]),
         "mj_wait": (ctypes.c_int, [p, ctypes.c_int]),
         "mj_wake": (None, [p]),
         "mj_read": (ctypes.c_int, [p, p, ctypes.POINTER(i32), ctypes.POINTER(i32), ctypes.POINTER(i64),
@@ -208,6 +209,16 @@ class JackClient:
         values = (ctypes.c_uint64 * len(self.COUNTERS))()
         self._lib.mj_counters(self._h, values)
         return dict(zip(self.COUNTERS, values))
+
+    UNSURE_AFTER_JUMP_NS = 2 * 1_000_000_000
+
+    def timing_unsure(self, ns: int) -> bool:
+        """True if input stamped at ``ns`` (now_ns scale) came within 2 s after a cycle of
+        ours that did not start where the one before ended (after a stall of the server):
+        its frame times may then be off by a period or more (any thread)."""
+        last = self._lib.mj_last_jump_ns(self._h)
+        # the stalled cycles' events carry frame times from before the jump was seen
+        return bool(last) and -self.UNSURE_AFTER_JUMP_NS // 4 <= ns - last < self.UNSURE_AFTER_JUMP_NS
 
     # -- closing
     def _port_closed(self) -> None:
@@ -347,6 +358,7 @@ class JackOutput(_Port):
     timed = True
     withdrawable = True
     WITHDRAW_TIMEOUT_MS = 50  # a server stalled longer than this answers nothing: all stays committed
+    WITHDRAW_MARGIN_NS = 100_000
 
     def __init__(self, client: JackClient, index: int, name: str, full_name: str):
         super().__init__(client, index, name, full_name)
@@ -387,7 +399,11 @@ class JackOutput(_Port):
             if self._ids is None:
                 self._ids = (ctypes.c_uint32 * lib.mj_pending_slots())()
             cutoff = ctypes.c_int64()
-            count = lib.mj_withdraw(self._client._h, self._index, from_ns, self._ids, ctypes.byref(cutoff),
+            # JACK keeps microseconds, and each call measures its clock against ours anew (to
+            # a few us): take a margin, so an event at exactly ``from_ns`` is always taken
+            # (taking a little more is safe: the caller plans again what comes back)
+            start = max(from_ns - self.WITHDRAW_MARGIN_NS, 1) if from_ns > 0 else 0
+            count = lib.mj_withdraw(self._client._h, self._index, start, self._ids, ctypes.byref(cutoff),
                                     self.WITHDRAW_TIMEOUT_MS)
             if count < 0:
                 return None

@@ -412,10 +412,13 @@ class MidiPorts:
     """
 
     def __init__(self, backend: str, inbox: queue.SimpleQueue, input_port, outputs: dict,
-                 jack_client: str | None = None, jack_period_ms: float | None = None):
+                 jack_client: str | None = None, jack_period_ms: float | None = None,
+                 timing_unsure: Callable[[int], bool] | None = None):
         self.backend = backend
         self.jack_client = jack_client  # JACK: "native" (one client of ours) or "rtmidi"; else None
         self.jack_period_ms = jack_period_ms  # native JACK: the server's period (its outputs are timed)
+        # native JACK: ``timing_unsure(ns)`` is True for input stamps taken around a server stall
+        self.timing_unsure = timing_unsure
         self.inbox = inbox
         self.input = input_port
         self.outputs = outputs
@@ -531,7 +534,8 @@ def open_ports(
     harmony_port = next(rest) if names.harmony else out_port
     used = ("native" if native is not None else "rtmidi") if name == "jack" else None
     return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port},
-                     jack_client=used, jack_period_ms=native.period_ms() if native is not None else None)
+                     jack_client=used, jack_period_ms=native.period_ms() if native is not None else None,
+                     timing_unsure=native.timing_unsure if native is not None else None)
 
 
 def _native_jack_client(client_name: str):

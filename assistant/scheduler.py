@@ -187,6 +187,8 @@ class Scheduler:
         self._ids = itertools.count(1)
         self.late_events = 0  # events that reached their output after its commit time (may sound late)
         self.withdrawn = 0  # events taken back from outputs (and planned again or dropped)
+        self.send_errors = 0  # events an output refused (its port gone): dropped, never fatal
+        self._failing: set[str] = set()  # outputs whose last send failed (logged once)
         self.spin_ns = spin_ns
         self.lead_ns = lead_ns  # send this much before each event's time (the output's latency)
         self.max_sleep_ns = int(max_sleep_s * NS_PER_S)
@@ -410,7 +412,23 @@ class Scheduler:
             event_id = next(self._ids) & 0xFFFFFFFF
             handed[event_id] = _Handed(tick, order, seq, item, at_ns, delta)
             self._forget_played_locked(handed, at_ns)
-        self._send[item.output](msg, at_ns, event_id)
+        try:
+            self._send[item.output](msg, at_ns, event_id)
+        except OSError as err:  # the port is gone (a JACK server that stopped): the event is lost
+            if handed is not None:
+                handed.pop(event_id, None)
+            if delta:
+                key = (item.lane, item.output, msg.channel, msg.note)
+                self._sounding[key] -= delta
+                if self._sounding[key] <= 0:
+                    del self._sounding[key]
+            self.send_errors += 1
+            if item.output not in self._failing:
+                self._failing.add(item.output)
+                log.warning("scheduler: cannot send on %r (%s); dropping its events until it works again",
+                            item.output, err)
+            return False
+        self._failing.discard(item.output)
         return True
 
     # -- taking back what was handed over (withdrawable outputs; lock held) -------------

@@ -340,3 +340,21 @@ def test_follower_holds_the_grid_through_repeats_losses_and_bunching(stream):
     at = int(t0 + (n - 0.5) * period) + shift
     error_ms = (f.tick_at(at) - (n - 0.5) / 2) * (2 * period) / 1e6
     assert abs(error_ms) < 1.0, (error_ms, faults)
+
+
+def test_follower_infers_nothing_from_stamps_the_input_cannot_vouch_for():
+    """After a stall of the JACK server its frame times can jump by a period: a gap that
+    looks like a lost pulse, though none was. Our native input says when (timing_unsure)."""
+    import mido
+
+    from assistant.clock import MidiClockFollower
+
+    period = 60e9 / (120 * 24)
+    t0 = 1_000_000_000
+    jump_at = int(t0 + 100.5 * period)
+    for unsure, lost in ((lambda ns: abs(ns - jump_at) < 2e9, 0), (None, 1)):
+        f = MidiClockFollower(tempo_bpm=120, timing_unsure=unsure)
+        f.feed(mido.Message("start"), t0 - 1_000_000)
+        for k in range(200):
+            f.feed(mido.Message("clock"), int(t0 + (k + (1 if k > 100 else 0)) * period))
+        assert f.missed_pulses == lost and f.pulse_count == 200

@@ -351,3 +351,25 @@ def test_panic_when_the_output_cannot_answer_still_closes_every_note():
     r.s.panic()
     r.run_to(12)
     assert hanging(r.played()) == set()
+
+
+def test_a_port_that_refuses_sends_loses_its_events_not_the_scheduler():
+    """A JACK server that stopped makes every send raise: the events are dropped and
+    counted, once logged, and the scheduler goes on (and sends again when it can)."""
+    r = Rig()
+    broken = {"on": True}
+    real_send = r.out.send
+
+    def send(msg):
+        if broken["on"]:
+            raise OSError("the JACK server has shut our client down")
+        real_send(msg)
+
+    r.out.send = send
+    r.s = Scheduler(r.clock, {"out": r.out, "accepted": r.acc})
+    r.s.schedule([Event(1, on(60)), Event(2, off(60)), Event(4, on(62)), Event(5, off(62))], lane="a")
+    r.run_to(3)
+    assert r.s.send_errors == 2 and r.s.sounding() == set()
+    broken["on"] = False
+    r.run_to(6)
+    assert r.log() == [(4, on(62)), (5, off(62))]
