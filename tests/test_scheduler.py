@@ -233,7 +233,7 @@ def test_thread_crash_silences_and_reports(caplog):
     assert isinstance(s.error, RuntimeError)
     assert good.messages() == [on(60), off(60), cc123()]
     assert sent[-2:] == [off(61), cc123()]
-    with pytest.raises(SchedulerDied, match="port vanished"):
+    with pytest.raises(SchedulerDied, match="a bug in the sink"):
         s.schedule([])
     s.close()
 
