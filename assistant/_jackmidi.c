@@ -83,6 +83,8 @@ static struct {
     char *(*get_client_name)(jack_client_t *);
     int (*set_process_callback)(jack_client_t *, int (*)(jack_nframes_t, void *), void *);
     void (*on_shutdown)(jack_client_t *, void (*)(void *), void *);
+    const char **(*port_get_connections)(const jack_port_t *);
+    void (*free)(void *);
     int (*activate)(jack_client_t *);
     int (*deactivate)(jack_client_t *);
     jack_port_t *(*port_register)(jack_client_t *, const char *, const char *, unsigned long, unsigned long);
@@ -128,6 +130,8 @@ static int load_jack(void) {
     SYM(get_client_name, "jack_get_client_name");
     SYM(set_process_callback, "jack_set_process_callback");
     SYM(on_shutdown, "jack_on_shutdown");
+    SYM(port_get_connections, "jack_port_get_connections");
+    SYM(free, "jack_free");
     SYM(activate, "jack_activate");
     SYM(deactivate, "jack_deactivate");
     SYM(port_register, "jack_port_register");
@@ -254,7 +258,8 @@ typedef struct {
     _Atomic uint64_t dropped;   /* input lost to a full ring */
     _Atomic uint64_t oversize;  /* input longer than SLOT_DATA */
     _Atomic uint64_t deferred;  /* output events moved to a later cycle (port buffer full) */
-    _Atomic uint64_t frame_jumps; /* cycles whose first frame was not the last one's end */
+    _Atomic uint64_t frame_jumps; /* cycles that did not start where the last one ended, or ran
+                                   * more than 4 periods away from their frames' time */
     _Atomic uint64_t repeated;    /* input events of a cycle handed again, dropped */
     _Atomic uint64_t last_jump_us; /* JACK time of the last cycle that did not start where expected */
     _Atomic uint64_t cycles;    /* process callbacks */
@@ -422,9 +427,14 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
     /* After a stall of the server, jack2 may start a cycle a period ahead and then give
      * the next one the same first frame: the events are distinct (nothing is handed
      * twice), but their frame times are off by a period. Counted, for the diagnostics. */
-    if (h->have_frame && start != h->next_frame) {
+    /* So may a cycle that runs long after its frames' time: the server stalled. */
+    jack_time_t now_us = J.get_time();
+    jack_time_t frame_us = J.frames_to_time(h->client, start);
+    uint64_t period_us = (uint64_t)nframes * 1000000u / J.get_sample_rate(h->client);
+    int late = now_us > frame_us + 4 * period_us || frame_us > now_us + 4 * period_us;
+    if (h->have_frame && (start != h->next_frame || late)) {
         atomic_fetch_add_explicit(&h->frame_jumps, 1, memory_order_relaxed);
-        atomic_store_explicit(&h->last_jump_us, J.get_time(), memory_order_relaxed);
+        atomic_store_explicit(&h->last_jump_us, now_us, memory_order_relaxed);
     }
     h->next_frame = start + nframes;
     h->last_start = start;
@@ -576,6 +586,29 @@ MJ_EXPORT void mj_counters(mj_t *h, uint64_t *out) {
     out[5] = atomic_load(&h->cycles);
 }
 
+/* The full names of the ports connected to our ``port``, one per line, into ``out`` (at
+ * most ``cap`` bytes, NUL-terminated); the length written, or -1 if they did not fit. */
+MJ_EXPORT int mj_connections(mj_t *h, int port, char *out, int cap) {
+    out[0] = 0;
+    if (atomic_load(&h->dead) || port < 0 || port >= atomic_load(&h->nports)) return 0;
+    const char **names = J.port_get_connections(h->ports[port].port);
+    if (!names) return 0;
+    int used = 0;
+    for (int i = 0; names[i]; i++) {
+        int len = (int)strlen(names[i]);
+        if (used + len + 2 > cap) {
+            J.free(names);
+            return -1;
+        }
+        memcpy(out + used, names[i], (size_t)len);
+        used += len;
+        out[used++] = '\n';
+        out[used] = 0;
+    }
+    J.free(names);
+    return used;
+}
+
 /* Queue ``size`` bytes on output ``port`` for ``when_ns`` (CLOCK_MONOTONIC; 0: as soon as
  * possible, but after every event the port already holds), with the sender's ``id``.
  * Held events go out in time order (stable). 0 on success; -1 ring full, -2 client dead,
@@ -700,10 +733,14 @@ MJ_EXPORT int mj_drain(mj_t *h, int timeout_ms) {
     return 0;
 }
 
-/* Deactivate, close and free; ``h`` is invalid afterwards. */
+/* Deactivate, close and free; ``h`` is invalid afterwards (unless the client is dead: see below). */
 MJ_EXPORT void mj_close(mj_t *h) {
     if (!h) return;
-    if (!atomic_load(&h->dead)) J.deactivate(h->client);
+    /* A client the server shut down is left as it is: jack_client_close on it crashed
+     * (jack2, after the server was stopped), and its threads may still touch ``h``.
+     * It costs a few MB per server restart. */
+    if (atomic_load(&h->dead)) return;
+    J.deactivate(h->client);
     J.client_close(h->client);
     int n = atomic_load(&h->nports);
     for (int i = 0; i < n; i++) {

@@ -74,12 +74,13 @@ class JackServer:
             self.log.unlink(missing_ok=True)
 
 
-def start_dummy_jack(period: int = 64, rate: int = 48000) -> JackServer:
-    """A realtime-mode jackd with the dummy driver under a unique name; raises if it cannot start."""
+def start_dummy_jack(period: int = 64, rate: int = 48000, name: str | None = None) -> JackServer:
+    """A realtime-mode jackd with the dummy driver under ``name`` (default: a unique one);
+    raises if it cannot start."""
     jackd = shutil.which("jackd")
     if jackd is None:
         raise RuntimeError("jackd is not installed (Debian package jackd2)")
-    name = f"midi-assistant-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    name = name or f"midi-assistant-bench-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     log = Path(tempfile.gettempdir()) / f"{name}.log"
     with open(log, "wb") as fh:
         proc = subprocess.Popen([jackd, "-n", name, "-d", "dummy", "-r", str(rate), "-p", str(period)],

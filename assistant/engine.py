@@ -203,9 +203,9 @@ class Engine:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
-    def note(self, text: str) -> None:
-        """A status line for the UI and the log."""
-        log.info(text)
+    def note(self, text: str, level: int = logging.INFO) -> None:
+        """A status line for the UI and the log (any thread)."""
+        log.log(level, text)
         self._messages.append(text)
 
     # -- engine thread -------------------------------------------------------------

@@ -98,6 +98,7 @@ def load_library() -> ctypes.CDLL:
         "mj_send": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, i64, u32]),
         "mj_withdraw": (ctypes.c_int, [p, ctypes.c_int, i64, ctypes.POINTER(u32), ctypes.POINTER(i64), ctypes.c_int]),
         "mj_pending_slots": (ctypes.c_int, []),
+        "mj_connections": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]),
         "mj_last_jump_ns": (i64, [p]),
         "mj_wait": (ctypes.c_int, [p, ctypes.c_int]),
         "mj_wake": (None, [p]),
@@ -133,20 +134,34 @@ def available() -> str | None:
 
 
 class JackClient:
-    """One JACK client holding all our ports (main thread: open, add ports, close)."""
+    """One JACK client holding all our ports (main thread: open, add ports, close).
+
+    When the server goes away the client is dead (:attr:`alive` False: sends raise
+    OSError, nothing arrives). :meth:`reopen` then opens it again on the server that is
+    back, with the same client and port names (same indexes, so the port objects keep
+    working), and restores the connections :meth:`remember_connections` last saw. Call
+    those two from one thread (the port watch), not beside ``add_*`` or ``close``.
+    """
 
     DRAIN_S = 0.2
 
     def __init__(self, name: str):
         self._lib = load_library()
-        handle = self._lib.mj_open(name.encode())
-        if not handle:
-            raise OSError(self._lib.mj_load_error().decode(errors="replace"))
-        self._h = ctypes.c_void_p(handle)
+        self.name = name
+        self._h = self._open_handle(name)
         self._reader: _Reader | None = None
         self._open_ports = 0
         self._lock = threading.Lock()
         self.closed = False
+        self._layout: list[tuple[str, bool]] = []  # (name, is_output) of each port, by index
+        self._connections: dict[int, list[str]] = {}  # by port index, as last seen alive
+        self._to_restore: list[tuple[str, str]] = []  # (source, destination) not yet connected again
+
+    def _open_handle(self, name: str) -> ctypes.c_void_p:
+        handle = self._lib.mj_open(name.encode())
+        if not handle:
+            raise OSError(self._lib.mj_load_error().decode(errors="replace"))
+        return ctypes.c_void_p(handle)
 
     # -- ports
     def _add(self, name: str, is_output: bool) -> tuple[int, str]:
@@ -154,7 +169,67 @@ class JackClient:
         if index < 0:
             raise OSError(self._lib.mj_load_error().decode(errors="replace"))
         self._open_ports += 1
+        self._layout.append((name, is_output))
         return index, self._lib.mj_port_name(self._h, index).decode()
+
+    def full_name(self, index: int) -> str:
+        return self._lib.mj_port_name(self._h, index).decode()
+
+    # -- losing the server and coming back (the port watch's thread)
+    def remember_connections(self) -> None:
+        """Note every port's connections, to restore them after a server restart."""
+        if not self.alive:
+            return
+        cap = 1 << 16
+        buf = ctypes.create_string_buffer(cap)
+        for index in range(len(self._layout)):
+            used = self._lib.mj_connections(self._h, index, buf, cap)
+            if used >= 0:
+                self._connections[index] = [n for n in buf.value.decode(errors="replace").split("\n") if n]
+
+    def reopen(self) -> bool:
+        """Open the client again on a server that is back; True if it is alive now.
+
+        Same client and port names, in the same order; the reader starts again with the
+        same inboxes; the remembered connections are made (or retried later, by
+        :meth:`restore_connections`, while their other ends do not exist yet)."""
+        if self.closed:
+            return False
+        if self.alive:
+            return True
+        try:
+            handle = self._open_handle(self.name)
+        except OSError:
+            return False
+        for index, (name, is_output) in enumerate(self._layout):
+            if self._lib.mj_add_port(handle, name.encode(), int(is_output)) != index:
+                self._lib.mj_close(handle)
+                log.warning("JACK: could not recreate port %r: %s", name,
+                            self._lib.mj_load_error().decode(errors="replace"))
+                return False
+        self._h = handle  # the dead handle is left as it is (see mj_close)
+        inboxes = dict(self._reader.inboxes) if self._reader is not None else {}
+        if inboxes:
+            self._reader = _Reader(self)
+            self._reader.inboxes.update(inboxes)
+        self._to_restore = []
+        for index, peers in self._connections.items():
+            ours = self.full_name(index)
+            is_output = self._layout[index][1]
+            self._to_restore += [(ours, peer) if is_output else (peer, ours) for peer in peers]
+        return True
+
+    def restore_connections(self) -> tuple[int, int]:
+        """Try the connections not yet made again; (made now, still missing)."""
+        made, missing = 0, []
+        for source, destination in self._to_restore:
+            try:
+                self.connect(source, destination)
+                made += 1
+            except OSError:
+                missing.append((source, destination))
+        self._to_restore = missing
+        return made, len(missing)
 
     def add_input(self, name: str, inbox: queue.SimpleQueue, *, connect_from: str | None = None,
                   parse: Callable[[bytes], object] | None = None) -> "JackInput":
@@ -242,6 +317,8 @@ class JackClient:
             self._reader.inboxes.clear()
             self._reader.stop()
             self._reader = None
+        if not self._lib.mj_alive(self._h):  # nothing to send, nobody to tell: mj_close leaves it
+            return
         self._lib.mj_drain(self._h, int(self.DRAIN_S * 1000))
         self._lib.mj_close(self._h)
 

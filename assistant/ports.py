@@ -413,12 +413,13 @@ class MidiPorts:
 
     def __init__(self, backend: str, inbox: queue.SimpleQueue, input_port, outputs: dict,
                  jack_client: str | None = None, jack_period_ms: float | None = None,
-                 timing_unsure: Callable[[int], bool] | None = None):
+                 timing_unsure: Callable[[int], bool] | None = None, native=None):
         self.backend = backend
         self.jack_client = jack_client  # JACK: "native" (one client of ours) or "rtmidi"; else None
         self.jack_period_ms = jack_period_ms  # native JACK: the server's period (its outputs are timed)
         # native JACK: ``timing_unsure(ns)`` is True for input stamps taken around a server stall
         self.timing_unsure = timing_unsure
+        self.native = native  # our native JACK client, if the ports are on one
         self.inbox = inbox
         self.input = input_port
         self.outputs = outputs
@@ -436,6 +437,25 @@ class MidiPorts:
         out = {"in": self.input.name}
         out.update({k: p.name for k, p in self.outputs.items()})
         return out
+
+    # -- health (the port watch's thread) ---------------------------------------------
+    def healthy(self) -> bool:
+        """False while the ports cannot carry MIDI (the JACK server went away). Ports of
+        python-rtmidi backends are taken as healthy: no loss is detected for them yet."""
+        return self.closed or self.native is None or self.native.alive
+
+    def remember(self) -> None:
+        """Note what is connected to our ports, for :meth:`reopen`."""
+        if self.native is not None:
+            self.native.remember_connections()
+
+    def reopen(self) -> bool:
+        """Bring the ports back on a server that is back, same names, same connections."""
+        return self.native is not None and not self.closed and self.native.reopen()
+
+    def restore_connections(self) -> tuple[int, int]:
+        """Connections made again now, and still missing (their other end is not back)."""
+        return self.native.restore_connections() if self.native is not None else (0, 0)
 
     def close(self) -> None:
         if self.closed:
@@ -535,7 +555,7 @@ def open_ports(
     used = ("native" if native is not None else "rtmidi") if name == "jack" else None
     return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port},
                      jack_client=used, jack_period_ms=native.period_ms() if native is not None else None,
-                     timing_unsure=native.timing_unsure if native is not None else None)
+                     timing_unsure=native.timing_unsure if native is not None else None, native=native)
 
 
 def _native_jack_client(client_name: str):

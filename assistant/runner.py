@@ -197,6 +197,7 @@ def write_stats(path: str, engine) -> None:
 
 def run(args) -> int:
     from .config import load_config
+    from .portwatch import PortWatch
     from .ports import PortNames, open_ports
 
     use_ui = not args.no_ui and sys.stdin.isatty()
@@ -208,7 +209,7 @@ def run(args) -> int:
     names = PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client=args.client_name,
                       harmony=p.harmony if p.harmony not in ("", p.output) else None)
     ports = open_ports(p.backend or None, names, attach=p.attach_flag, jack_client=p.jack_client)
-    engine = None
+    engine = watch = None
     stop = threading.Event()
 
     def on_signal(signum, _frame):
@@ -227,6 +228,8 @@ def run(args) -> int:
             handler.setFormatter(logging.Formatter(log_format))
             logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
         engine.start()
+        watch = PortWatch(ports, on_lost=lambda text: (engine.note(text, logging.ERROR), engine.scheduler.panic()),
+                          on_back=lambda text: engine.note(text, logging.WARNING)).start()
         log.info("ports %s on %s; clock %s; mode %s; session file %s", ports.names(), ports.backend,
                  config.clock.source, config.suggest.mode, engine.session.path if engine.session else "-")
         if not use_ui:
@@ -240,6 +243,8 @@ def run(args) -> int:
             raise UserError(f"the engine stopped on an error: {type(engine.error).__name__}: {engine.error}")
         return 0
     finally:
+        if watch is not None:
+            watch.stop()
         if engine is not None:
             engine.stop()
             if args.stats:
