@@ -261,6 +261,7 @@ typedef struct {
     _Atomic uint64_t frame_jumps; /* cycles that did not start where the last one ended, or ran
                                    * more than 4 periods away from their frames' time */
     _Atomic uint64_t repeated;    /* input events of a cycle handed again, dropped */
+    _Atomic uint64_t in_high;      /* the most events the input ring held at once */
     _Atomic uint64_t last_jump_us; /* JACK time of the last cycle that did not start where expected */
     _Atomic uint64_t cycles;    /* process callbacks */
     jack_nframes_t next_frame;  /* where the next cycle should start (process callback only) */
@@ -404,6 +405,10 @@ static int process_input(mj_t *h, port_t *p, int index, void *buf, jack_nframes_
         memcpy(s->data, ev.buffer, ev.size);
         ring_push(&h->in);
         received = 1;
+        uint64_t fill = atomic_load_explicit(&h->in.head, memory_order_relaxed) -
+                        atomic_load_explicit(&h->in.tail, memory_order_relaxed);
+        if (fill > atomic_load_explicit(&h->in_high, memory_order_relaxed))
+            atomic_store_explicit(&h->in_high, fill, memory_order_relaxed);
     }
     return received;
 }
@@ -576,7 +581,7 @@ MJ_EXPORT uint32_t mj_buffer_size(mj_t *h) {
 
 /* Counters since the client opened: input dropped (ring full), input too long, output
  * deferred to a later cycle, cycles that did not start where the last one ended, input
- * events of a cycle handed again (dropped), cycles. */
+ * events of a cycle handed again (dropped), cycles, the input ring's high-water mark. */
 MJ_EXPORT void mj_counters(mj_t *h, uint64_t *out) {
     out[0] = atomic_load(&h->dropped);
     out[1] = atomic_load(&h->oversize);
@@ -584,6 +589,7 @@ MJ_EXPORT void mj_counters(mj_t *h, uint64_t *out) {
     out[3] = atomic_load(&h->frame_jumps);
     out[4] = atomic_load(&h->repeated);
     out[5] = atomic_load(&h->cycles);
+    out[6] = atomic_load(&h->in_high);
 }
 
 /* The full names of the ports connected to our ``port``, one per line, into ``out`` (at

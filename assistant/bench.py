@@ -26,6 +26,7 @@ import time
 
 import numpy as np
 
+from .errors import UserError
 from .music import Note
 
 PHRASE = [Note(i * 6, 6, p) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62] * 4)]
@@ -37,6 +38,9 @@ def add_arguments(p) -> None:
     p.add_argument("--harmony-model", help="chord model (.onnx); default models/harmony.onnx")
     p.add_argument("--repeats", type=int, default=200, help="runs per figure (default 200)")
     p.add_argument("--e2e", action="store_true", help="also measure the engine end to end through JACK")
+    p.add_argument("--soak", type=float, metavar="MINUTES",
+                   help="only the soak: MIDI clock and 10,000 note messages/s into the input for MINUTES, "
+                        "through JACK; one JSON line per minute on stderr, the summary on stdout")
 
 
 def percentiles(samples_ns: list[int]) -> dict:
@@ -177,6 +181,18 @@ def harmony_figures(model_path, repeats: int) -> dict:
 
 
 def run(args) -> int:
+    if args.soak is not None:
+        import sys
+
+        from .bench_e2e import soak_figures
+
+        if not 0 < args.soak <= 600:
+            raise UserError(f"--soak {args.soak:g}: give the minutes to run, more than 0 and at most 600")
+        result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)},
+                  "soak": soak_figures(args.soak, args.model,
+                                       report=lambda fig: print(json.dumps(fig), file=sys.stderr, flush=True))}
+        print(json.dumps(result, indent=None if args.json else 2))
+        return 0
     result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}}
     result["model"] = model_figures(args.model, args.repeats)
     result["harmony"] = harmony_figures(args.harmony_model, args.repeats)

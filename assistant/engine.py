@@ -156,6 +156,7 @@ class Engine:
         self._latencies: deque[float] = deque(maxlen=2000)
         self.messages_received = 0  # MIDI messages taken from the inbox (engine thread)
         self.errors = 0  # exceptions caught in the engine loop (each logged or counted, never fatal)
+        self.inbox_high = 0  # the most items waiting in the inbox behind the one taken
         self.suggestions_made = 0
         self._messages: deque[str] = deque(maxlen=6)
         if self.settings.harmony and accompanist is None:
@@ -218,6 +219,9 @@ class Engine:
                     item = None
                 if item is _STOP:
                     return
+                backlog = self.inbox.qsize()
+                if backlog > self.inbox_high:
+                    self.inbox_high = backlog
                 if item is not None and not self._guarded(self._handle_item, item):
                     return
                 self._guarded(self._tick_now, None)

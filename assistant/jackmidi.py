@@ -274,13 +274,14 @@ class JackClient:
     def period_ms(self) -> float:
         return self._lib.mj_buffer_size(self._h) / self._lib.mj_sample_rate(self._h) * 1000.0
 
-    COUNTERS = ("dropped", "oversize", "deferred", "frame_jumps", "repeated", "cycles")
+    COUNTERS = ("dropped", "oversize", "deferred", "frame_jumps", "repeated", "cycles", "ring_high")
 
     def counters(self) -> dict[str, int]:
         """Since the client opened: input dropped (ring full), input too long (sysex), output
         deferred to a later cycle, cycles that did not start where the previous one ended
         (after a stall of the server: frame times are then off by a period), input events
-        the server handed a second time (dropped), cycles."""
+        the server handed a second time (dropped), cycles, the most events the input ring
+        held at once."""
         values = (ctypes.c_uint64 * len(self.COUNTERS))()
         self._lib.mj_counters(self._h, values)
         return dict(zip(self.COUNTERS, values))

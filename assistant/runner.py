@@ -167,6 +167,9 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
                   harmony_velocity=config.harmony.velocity)
 
 
+STATS_EVERY_S = 5  # --stats is rewritten this often while running headless (for the soak bench)
+
+
 def input_counters(ports) -> dict:
     """What reached our input: messages decoded, junk dropped, and for our native JACK
     client its own counters (input lost to a full ring, cycles that jumped, xruns)."""
@@ -179,20 +182,23 @@ def input_counters(ports) -> dict:
 
 
 def write_stats(path: str, engine) -> None:
-    """Counters and latencies of this run, for benchmarks (written at exit)."""
+    """Counters and latencies of this run, for benchmarks (every few seconds, and at exit)."""
     import json
 
     stats = {"messages_received": engine.messages_received, "trigger_to_ready_ms": engine.latencies_ms,
              "suggestions": engine.suggestions_made, "pid": os.getpid(),
              "dispatch_lateness_us": engine.scheduler.lateness_us(), "jack_client": engine.ports.jack_client}
     stats.update(input_counters(engine.ports), late_events=engine.scheduler.late_events,
-                 withdrawn=engine.scheduler.withdrawn)
+                 withdrawn=engine.scheduler.withdrawn, send_errors=engine.scheduler.send_errors,
+                 inbox_high=engine.inbox_high, heap_high=engine.scheduler.heap_high, engine_errors=engine.errors)
     follower = engine.follower
     if follower is not None:
         stats.update(clock_pulses=follower.pulse_count, missed_pulses=follower.missed_pulses,
                      repeated_pulses=follower.repeated_pulses)
-    with open(path, "w") as f:
+    tmp = f"{path}.tmp"
+    with open(tmp, "w") as f:
         json.dump(stats, f)
+    os.replace(tmp, path)  # a reader never sees half a file
 
 
 def run(args) -> int:
@@ -233,8 +239,12 @@ def run(args) -> int:
         log.info("ports %s on %s; clock %s; mode %s; session file %s", ports.names(), ports.backend,
                  config.clock.source, config.suggest.mode, engine.session.path if engine.session else "-")
         if not use_ui:
+            beat = 0
             while not stop.is_set() and engine.alive:
                 stop.wait(1.0)  # a signal or the engine ending wakes it at once or within 1 s
+                beat += 1
+                if args.stats and beat % STATS_EVERY_S == 0:
+                    write_stats(args.stats, engine)
         else:
             from .ui import run_ui
 

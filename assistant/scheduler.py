@@ -188,6 +188,7 @@ class Scheduler:
         self.late_events = 0  # events that reached their output after its commit time (may sound late)
         self.withdrawn = 0  # events taken back from outputs (and planned again or dropped)
         self.send_errors = 0  # events an output refused (its port gone): dropped, never fatal
+        self.heap_high = 0  # the most events planned at once
         self._failing: set[str] = set()  # outputs whose last send failed (logged once)
         self.spin_ns = spin_ns
         self.lead_ns = lead_ns  # send this much before each event's time (the output's latency)
@@ -508,6 +509,13 @@ class Scheduler:
             return 1
 
     def _add_locked(self, events: Iterable[Event], lane: str) -> None:
+        try:
+            self._add_events_locked(events, lane)
+        finally:
+            if len(self._heap) > self.heap_high:
+                self.heap_high = len(self._heap)
+
+    def _add_events_locked(self, events: Iterable[Event], lane: str) -> None:
         for ev in events:
             if ev.output not in self._send:
                 raise ValueError(f"event for unknown output {ev.output!r}; outputs: {sorted(self._send)}")

@@ -330,3 +330,17 @@ def test_junk_on_the_wire_is_counted_and_the_assistant_still_answers(jack_server
     assert hanging_notes(rig.peer.log) == {}
     assert "restarted" not in rig.assistant.log_text()
     assert "dropped junk e0 10" in rig.assistant.log_text()
+
+
+def test_soak_accounts_for_every_message_and_answers_in_time(jack_server, model_path):
+    """A short soak (15 s): MIDI clock and 10,000 drum-channel notes a second into our real
+    input beside the phrases: every message is accounted for, the answers come, in time."""
+    from assistant.bench_e2e import soak_figures
+
+    result = soak_figures(0.25, model_path)
+    assert result["exit_code"] == 0 and result["hanging_notes"] == 0
+    assert result["dropped"] == 0, result
+    assert result["answers"] >= 1 and result["engine_errors"] == 0
+    minute = result["per_minute"][0]
+    assert minute["answer_notes"] >= 1 and minute["messages_in"] >= 90_000  # stats are at most 5 s old
+    assert minute["note_timing_ms"]["p99"] <= tolerance_ms(jack_server), result
