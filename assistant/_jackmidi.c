@@ -30,8 +30,8 @@
  *    request the process callback answers at its next cycle (a lock-free state
  *    machine: nothing on the realtime thread waits).
  *  - Input that jack2 hands a second time after a stall (a cycle with the
- *    first frame of the last one, holding that cycle's events again) is counted
- *    and dropped: see process_input.
+ *    first frame of the last one, holding exactly that cycle's events again) is
+ *    counted and dropped: see process_input.
  *  - mj_open, mj_add_port, mj_connect, mj_drain and mj_close are for one
  *    control thread (Python's main thread).
  *
@@ -352,18 +352,33 @@ static int same_event(const seen_t *a, const jack_midi_event_t *ev) {
     return a->offset == ev->time && a->size == ev->size && memcmp(a->data, ev->buffer, n) == 0;
 }
 
+/* Whether this cycle holds exactly the last cycle's events (count, order, offsets, bytes),
+ * not only realtime ones. */
+static int same_cycle(const port_t *p, void *buf, uint32_t n) {
+    if (n == 0 || (int)n != p->prev_count) return 0;
+    int all_realtime = 1;
+    for (uint32_t k = 0; k < n; k++) {
+        jack_midi_event_t ev;
+        if (J.midi_event_get(&ev, buf, k) != 0 || ev.size == 0 || !same_event(&p->prev[k], &ev)) return 0;
+        if (ev.buffer[0] < 0xF8) all_realtime = 0;
+    }
+    return !all_realtime;
+}
+
 /* Move one input port's events into the input ring. ``again``: this cycle has the first
- * frame of the last one. After a stall of the server jack2 then hands some of the last
- * cycle's events a second time, at the same frames (seen: 2-4 of 1,500 messages in 25
- * stalls of 35-45 ms); an event equal to one of the last cycle's, at the same offset,
- * is such a repeat: counted and dropped. Other events of that cycle are new. */
+ * frame of the last one. After a stall of the server jack2 then sometimes hands the last
+ * cycle's buffer a second time (seen: 2-4 of 1,500 notes in 25 stalls of 35-45 ms, same
+ * bytes at the same frames); such a cycle, holding exactly what the last one held, is
+ * counted and dropped. Only a whole cycle: single events equal to one of the last
+ * cycle's are often new ones (a sender writes what fell due during the stall at offset
+ * 0: in a dense stream the same note-off, in a clock the same pulse), and dropping a new
+ * note-off would leave a note hanging. A cycle of nothing but clock bytes is never
+ * taken for a repeat, for the same reason. */
 static int process_input(mj_t *h, port_t *p, int index, void *buf, jack_nframes_t start, int again) {
     int received = 0;
-    seen_t prev[PREV_EVENTS];
-    int prev_count = again ? p->prev_count : 0;
-    if (prev_count) memcpy(prev, p->prev, (size_t)prev_count * sizeof(seen_t));
-    p->prev_count = 0;
     uint32_t n = J.midi_get_event_count(buf);
+    int repeat = again && n <= PREV_EVENTS && same_cycle(p, buf, n);
+    p->prev_count = 0;
     for (uint32_t k = 0; k < n; k++) {
         jack_midi_event_t ev;
         if (J.midi_event_get(&ev, buf, k) != 0) continue;
@@ -373,18 +388,6 @@ static int process_input(mj_t *h, port_t *p, int index, void *buf, jack_nframes_
             seen->offset = ev.time;
             seen->size = (uint16_t)(ev.size > 0xFFFF ? 0xFFFF : ev.size);
             memcpy(seen->data, ev.buffer, ev.size < sizeof seen->data ? ev.size : sizeof seen->data);
-        }
-        int repeat = 0;
-        /* Not for realtime messages (clock, start, stop): a frame-placing sender writes the
-         * pulses that fell due during the stall at offset 0, so a new pulse in the cycle
-         * that repeats the first frame looks exactly like a repeat. The follower holds
-         * the grid there. */
-        int realtime = ev.buffer[0] >= 0xF8;
-        for (int j = 0; j < prev_count && !repeat && !realtime; j++) {
-            if (same_event(&prev[j], &ev)) {
-                prev[j] = prev[--prev_count]; /* each earlier event matches once */
-                repeat = 1;
-            }
         }
         if (repeat) {
             atomic_fetch_add_explicit(&h->repeated, 1, memory_order_relaxed);
