@@ -105,6 +105,7 @@ class Snapshot:
     held_chord: str | None = None  # what the player holds now, e.g. "G7"
     chord: str | None = None  # the accompaniment's chord on the current beat
     upcoming: list[tuple[int, str]] = field(default_factory=list)  # (beat tick, chord name), next two bars
+    health: dict[str, int] = field(default_factory=dict)  # input and clock counters, errors (see Engine.health)
 
 
 def timed_events(placed: list[tuple[Note, int]], channel: int, output: str = "out"):
@@ -711,7 +712,20 @@ class Engine:
             p99_latency_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
             messages=list(self._messages), phrase_notes=len(self.capture.phrase_notes),
             key_confidence=est.confidence if est else None, held_chord=self._held_chord,
-            chord=chord if self.settings.harmony else None, upcoming=upcoming if self.settings.harmony else [])
+            chord=chord if self.settings.harmony else None, upcoming=upcoming if self.settings.harmony else [],
+            health=self.health())
+
+    def health(self) -> dict[str, int]:
+        """Counters that tell whether the input is sound (any thread): messages in, junk
+        and repeats dropped, clock pulses taken for repeats or inferred lost, errors."""
+        counts = self.ports.counters() if hasattr(self.ports, "counters") else {}
+        out = {"messages_in": counts.get("messages_in", self.messages_received),
+               "junk_dropped": counts.get("junk_dropped", 0),
+               "repeats_dropped": counts.get("jack_repeated", 0), "ring_overflow": counts.get("jack_dropped", 0),
+               "errors": self.errors + self.scheduler.send_errors}
+        if self.follower is not None:
+            out.update(pulses_repeated=self.follower.repeated_pulses, pulses_lost=self.follower.missed_pulses)
+        return out
 
     @property
     def latencies_ms(self) -> list[float]:

@@ -438,6 +438,16 @@ class MidiPorts:
         out.update({k: p.name for k, p in self.outputs.items()})
         return out
 
+    def counters(self) -> dict[str, int]:
+        """What reached our input (any thread): messages decoded, junk dropped, and on our
+        native JACK client its own counters, prefixed ``jack_`` (input lost to a full
+        ring, cycles that jumped, repeated cycles dropped, the ring's high-water mark...)."""
+        decoder = getattr(self.input, "decoder", None)
+        out = decoder.counters() if decoder is not None else {}
+        if self.native is not None:
+            out.update({f"jack_{k}": v for k, v in self.native.counters().items()})
+        return out
+
     # -- health (the port watch's thread) ---------------------------------------------
     def healthy(self) -> bool:
         """False while the ports cannot carry MIDI (the JACK server went away). Ports of

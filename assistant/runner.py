@@ -170,17 +170,6 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
 STATS_EVERY_S = 5  # --stats is rewritten this often while running headless (for the soak bench)
 
 
-def input_counters(ports) -> dict:
-    """What reached our input: messages decoded, junk dropped, and for our native JACK
-    client its own counters (input lost to a full ring, cycles that jumped, xruns)."""
-    decoder = getattr(ports.input, "decoder", None)
-    out = decoder.counters() if decoder is not None else {}
-    client = getattr(ports.input, "_client", None)
-    if client is not None and hasattr(client, "counters"):
-        out.update({f"jack_{k}": v for k, v in client.counters().items()})
-    return out
-
-
 def write_stats(path: str, engine) -> None:
     """Counters and latencies of this run, for benchmarks (every few seconds, and at exit)."""
     import json
@@ -188,7 +177,7 @@ def write_stats(path: str, engine) -> None:
     stats = {"messages_received": engine.messages_received, "trigger_to_ready_ms": engine.latencies_ms,
              "suggestions": engine.suggestions_made, "pid": os.getpid(),
              "dispatch_lateness_us": engine.scheduler.lateness_us(), "jack_client": engine.ports.jack_client}
-    stats.update(input_counters(engine.ports), late_events=engine.scheduler.late_events,
+    stats.update(engine.ports.counters(), late_events=engine.scheduler.late_events,
                  withdrawn=engine.scheduler.withdrawn, send_errors=engine.scheduler.send_errors,
                  inbox_high=engine.inbox_high, heap_high=engine.scheduler.heap_high, engine_errors=engine.errors)
     follower = engine.follower

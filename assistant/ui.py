@@ -86,6 +86,12 @@ def render(snap, config, ports, bindings: list[tuple[str, str]]) -> Group:
     lat = "-" if snap.last_latency_ms is None else f"{snap.last_latency_ms:.1f} ms (p99 {snap.p99_latency_ms:.1f})"
     status.add_row("suggest", f"T {s.temperature:.2f}  top-p {s.top_p:.2f}  {s.bars} bars  {s.alternatives} alts",
                    "latency", lat)
+    h = snap.health
+    if h:
+        clock = (f"  pulses repeated {h['pulses_repeated']} lost {h['pulses_lost']}"
+                 if "pulses_lost" in h else "")
+        status.add_row("input", f"{h['messages_in']} in  junk {h['junk_dropped']}  repeats {h['repeats_dropped']}"
+                       f"  overflow {h['ring_overflow']}{clock}", "errors", str(h["errors"]))
     n = len(snap.alternatives)
     current = snap.alternatives[snap.selected] if n else []
     roll = piano_roll(current, snap.suggestion_start)
