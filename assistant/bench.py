@@ -184,7 +184,7 @@ def run(args) -> int:
     if args.soak is not None:
         import sys
 
-        from .bench_e2e import soak_figures
+        from .bench_soak import soak_figures
 
         if not 0 < args.soak <= 600:
             raise UserError(f"--soak {args.soak:g}: give the minutes to run, more than 0 and at most 600")

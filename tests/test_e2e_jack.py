@@ -335,7 +335,7 @@ def test_junk_on_the_wire_is_counted_and_the_assistant_still_answers(jack_server
 def test_soak_accounts_for_every_message_and_answers_in_time(jack_server, model_path):
     """A short soak (15 s): MIDI clock and 10,000 drum-channel notes a second into our real
     input beside the phrases: every message is accounted for, the answers come, in time."""
-    from assistant.bench_e2e import soak_figures
+    from assistant.bench_soak import soak_figures
 
     def xruns():
         return jack_server.log.read_text(errors="replace").count("XRun") if jack_server.log.exists() else 0
