@@ -13,7 +13,8 @@ import pytest
 from assistant.clock import FakeClock
 from assistant.fakeports import FakeOutput, FakeTimedOutput
 from assistant.music import Note
-from assistant.scheduler import Event, Scheduler, SchedulerDied, measure_dispatch_error, note_events
+from assistant.bench_dispatch import measure_dispatch_error
+from assistant.scheduler import Event, Scheduler, SchedulerDied, note_events
 
 
 def on(p, ch=0, v=80):
