@@ -223,9 +223,9 @@ class Engine:
                 backlog = self.inbox.qsize()
                 if backlog > self.inbox_high:
                     self.inbox_high = backlog
-                if item is not None and not self._guarded(self._handle_item, item):
+                if item is not None and not self._guarded(item, lambda: self._handle(*item)):
                     return
-                self._guarded(self._tick_now, None)
+                self._guarded(None, lambda: self._tick(self.clock.now()))
         except BaseException as err:  # silence first, then let the main thread know
             self.error = err
             log.exception("engine thread failed")
@@ -235,12 +235,12 @@ class Engine:
 
     ERROR_LINES = 5  # failures logged with their traceback; after that only counted
 
-    def _guarded(self, step, item) -> bool:
+    def _guarded(self, item, step) -> bool:
         """Run one step of the loop; an exception in it is logged (the first few in full)
         and counted, and the loop goes on: one bad message or one fault in a lane must
         not make the assistant deaf. Returns False only when the step asks to stop."""
         try:
-            return step(item) is not False
+            return step() is not False
         except Exception as err:
             self.errors += 1
             what = f"while handling {item[0]!r}" if item is not None else "in the engine's periodic work"
@@ -251,12 +251,6 @@ class Engine:
             self._messages.append(f"error {what}: {type(err).__name__}: {err}" if self.errors <= self.ERROR_LINES
                                   else f"{self.errors} errors so far (see the log)")
             return True
-
-    def _handle_item(self, item) -> bool:
-        return self._handle(*item)
-
-    def _tick_now(self, _item) -> None:
-        self._tick(self.clock.now())
 
     def _poll_interval(self) -> float:
         """Short while a phrase end or a bar line may be due; long when idle (CPU)."""

@@ -412,14 +412,13 @@ class MidiPorts:
     """
 
     def __init__(self, backend: str, inbox: queue.SimpleQueue, input_port, outputs: dict,
-                 jack_client: str | None = None, jack_period_ms: float | None = None,
-                 timing_unsure: Callable[[int], bool] | None = None, native=None):
+                 jack_client: str | None = None, jack_period_ms: float | None = None, native=None):
         self.backend = backend
         self.jack_client = jack_client  # JACK: "native" (one client of ours) or "rtmidi"; else None
         self.jack_period_ms = jack_period_ms  # native JACK: the server's period (its outputs are timed)
-        # native JACK: ``timing_unsure(ns)`` is True for input stamps taken around a server stall
-        self.timing_unsure = timing_unsure
         self.native = native  # our native JACK client, if the ports are on one
+        # native JACK: ``timing_unsure(ns)`` is True for input stamps taken around a server stall
+        self.timing_unsure: Callable[[int], bool] | None = native.timing_unsure if native is not None else None
         self.inbox = inbox
         self.input = input_port
         self.outputs = outputs
@@ -565,7 +564,7 @@ def open_ports(
     used = ("native" if native is not None else "rtmidi") if name == "jack" else None
     return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port},
                      jack_client=used, jack_period_ms=native.period_ms() if native is not None else None,
-                     timing_unsure=native.timing_unsure if native is not None else None, native=native)
+                     native=native)
 
 
 def _native_jack_client(client_name: str):
