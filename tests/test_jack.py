@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+import statistics
 import threading
 import time
 
@@ -254,25 +255,30 @@ def _frame_accurate_pair(jack_server):
 
 def test_native_ports_are_frame_accurate_both_ways(jack_server):
     """What a DAW places at a frame is stamped with that frame's time, and what we
-    send with a time reaches the DAW at that time's frame: exact to a frame (21 us)."""
+    send with a time reaches the DAW at that time's frame: exact to a frame (21 us).
+
+    Handed over 50 ms ahead, so a busy machine cannot make a message miss its cycle;
+    a message off its frame all the same must be one the clients counted (deferred to
+    a later cycle, or in a cycle after a server stall), never an unexplained one."""
     if jackmidi.available() is not None:
         pytest.skip(jackmidi.available())
     ours, daw, daw_inbox, tx = _frame_accurate_pair(jack_server)
     try:
-        ahead = jackmidi.hand_over_ahead_ns(daw.period_ms())
-        t0 = now_ns() + ahead + 5 * MS
+        t0 = now_ns() + 50 * MS
         times = [t0 + k * 7_777_777 for k in range(20)]  # not a multiple of the period
         for k, t in enumerate(times):
             tx.send(mido.Message("note_on", note=60 + k, velocity=90), t)
         got = [ours.inbox.get(timeout=1) for _ in times]
         in_errors_us = [(ns - t) / 1000 for (_, ns), t in zip(got, times)]
 
-        t1 = now_ns() + ahead + 5 * MS
+        t1 = now_ns() + 50 * MS
         times = [t1 + k * 5_555_555 for k in range(20)]
         for k, t in enumerate(times):
             ours.output.send(mido.Message("note_on", note=40 + k, velocity=90), t)
         back = [daw_inbox.get(timeout=1) for _ in times]
         out_errors_us = [(ns - t) / 1000 for (_, ns), t in zip(back, times)]
+        counted = {name: daw.counters()[name] + ours.native.counters()[name]
+                   for name in ("deferred", "frame_jumps")}
     finally:
         ours.close()
         daw.close()
@@ -282,8 +288,10 @@ def test_native_ports_are_frame_accurate_both_ways(jack_server):
     period_us = jack_server.period_ns / 1000
     for errors in (in_errors_us, out_errors_us):
         # exact to the frame; a whole period later where JACK runs the receiver first
-        late = 0.0 if abs(errors[0]) < period_us / 2 else period_us
-        assert all(abs(e - late) <= frames_us for e in errors), errors
+        late = 0.0 if abs(statistics.median(errors)) < period_us / 2 else period_us
+        off = [e for e in errors if abs(e - late) > frames_us]
+        assert len(off) <= 2 * sum(counted.values()), (errors, counted)
+    assert sum(counted.values()) <= 2, counted  # a quiet test: a rare stall, not a habit
 
 
 def test_scheduler_places_notes_on_their_frames(jack_server):
@@ -298,6 +306,7 @@ def test_scheduler_places_notes_on_their_frames(jack_server):
         notes = [Note(2 * i, 1, 60 + i % 12) for i in range(20)]
         sched.schedule(note_events(notes), lane="suggestion")
         time.sleep(clock.ns_at(41) / 1e9 - now_ns() / 1e9)
+        counted = sum(c.counters()[name] for c in (daw, ours.native) for name in ("deferred", "frame_jumps"))
     finally:
         sched.close()
         ours.close()
@@ -309,8 +318,10 @@ def test_scheduler_places_notes_on_their_frames(jack_server):
     assert [m.note for m, _ in ons] == [n.pitch for n in notes]
     errors_us = [(ns - clock.ns_at(n.onset)) / 1000 for (m, ns), n in zip(ons, notes)]
     period_us = jack_server.period_ns / 1000
-    late = 0.0 if abs(errors_us[0]) < period_us / 2 else period_us
-    assert all(abs(e - late) <= 2e6 / 48000 for e in errors_us), errors_us
+    late = 0.0 if abs(statistics.median(errors_us)) < period_us / 2 else period_us
+    off = [e for e in errors_us if abs(e - late) > 2e6 / 48000]
+    # off its frame only where a client counted why (a message deferred, a server stall)
+    assert len(off) <= 2 * counted and counted <= 2, (errors_us, counted)
 
 def test_native_output_takes_back_what_is_not_committed(jack_server):
     """Events handed over 30-330 ms early, out of time order, go out in time order at
@@ -328,6 +339,7 @@ def test_native_output_takes_back_what_is_not_committed(jack_server):
         ids, cutoff = ours.output.withdraw(times[20])
         ours.output.send(mido.Message("note_off", note=127, velocity=0))  # no time: after what is held
         time.sleep((times[20] + 50 * MS - now_ns()) / 1e9)
+        counted = sum(c.counters()[name] for c in (daw, ours.native) for name in ("deferred", "frame_jumps"))
     finally:
         ours.close()
         daw.close()
@@ -339,8 +351,10 @@ def test_native_output_takes_back_what_is_not_committed(jack_server):
     assert [m.note for m, _ in got] == [40 + k for k in range(20)] + [127]
     period_us = jack_server.period_ns / 1000
     errors_us = [(ns - times[k]) / 1000 for k, (m, ns) in enumerate(got[:20])]
-    late = 0.0 if abs(errors_us[0]) < period_us / 2 else period_us
-    assert all(abs(e - late) <= 2e6 / 48000 for e in errors_us), errors_us
+    late = 0.0 if abs(statistics.median(errors_us)) < period_us / 2 else period_us
+    off = [e for e in errors_us if abs(e - late) > 2e6 / 48000]
+    # off its frame only where a client counted why (a message deferred, a server stall)
+    assert len(off) <= 2 * counted and counted <= 2, (errors_us, counted)
     assert got[-1][1] >= got[-2][1]
 
 
