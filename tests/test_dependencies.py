@@ -61,13 +61,13 @@ def undeclared_imports(files: list[Path], declared: set[str], local: set[str]) -
             if name in sys.stdlib_module_names or name in local:
                 continue
             dists = {_normalise(d) for d in providers.get(name, [])}
+            shown = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path
             if not dists:
-                problems.append(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: imports "
-                                f"'{name}', which no installed distribution provides: declare it in pyproject.toml")
+                problems.append(f"{shown}: imports '{name}', which no installed distribution provides: "
+                                f"declare it in pyproject.toml")
             elif not dists & declared:
-                problems.append(f"{path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}: imports "
-                                f"'{name}' (distribution {', '.join(sorted(dists))}), which pyproject.toml does "
-                                f"not declare: add it to the dependencies or to an extra")
+                problems.append(f"{shown}: imports '{name}' (distribution {', '.join(sorted(dists))}), which "
+                                f"pyproject.toml does not declare: add it to the dependencies or to an extra")
     return problems
 
 

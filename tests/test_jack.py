@@ -253,6 +253,19 @@ def _frame_accurate_pair(jack_server):
     return ours, daw, inbox, tx
 
 
+def _missed_cycles(*clients) -> int:
+    """Messages the JACK clients counted as off their cycle: deferred, or after a server stall."""
+    return sum(c.counters()[name] for c in clients for name in ("deferred", "frame_jumps"))
+
+
+def _assert_on_their_frames(errors_us, period_us, missed):
+    """Exact to a frame (a frame of rounding each way); a whole period later where JACK
+    runs the receiver first. Off its frame only where a client counted why, and rarely."""
+    late = 0.0 if abs(statistics.median(errors_us)) < period_us / 2 else period_us
+    off = [e for e in errors_us if abs(e - late) > 2e6 / 48000]
+    assert len(off) <= 2 * missed and missed <= 2, (errors_us, missed)
+
+
 def test_native_ports_are_frame_accurate_both_ways(jack_server):
     """What a DAW places at a frame is stamped with that frame's time, and what we
     send with a time reaches the DAW at that time's frame: exact to a frame (21 us).
@@ -277,21 +290,14 @@ def test_native_ports_are_frame_accurate_both_ways(jack_server):
             ours.output.send(mido.Message("note_on", note=40 + k, velocity=90), t)
         back = [daw_inbox.get(timeout=1) for _ in times]
         out_errors_us = [(ns - t) / 1000 for (_, ns), t in zip(back, times)]
-        counted = {name: daw.counters()[name] + ours.native.counters()[name]
-                   for name in ("deferred", "frame_jumps")}
+        missed = _missed_cycles(daw, ours.native)
     finally:
         ours.close()
         daw.close()
     assert [m.note for m, _ in got] == list(range(60, 80))
     assert [m.note for m, _ in back] == list(range(40, 60))
-    frames_us = 2e6 / 48000  # a frame of rounding each way (JACK's time <-> frame)
-    period_us = jack_server.period_ns / 1000
     for errors in (in_errors_us, out_errors_us):
-        # exact to the frame; a whole period later where JACK runs the receiver first
-        late = 0.0 if abs(statistics.median(errors)) < period_us / 2 else period_us
-        off = [e for e in errors if abs(e - late) > frames_us]
-        assert len(off) <= 2 * sum(counted.values()), (errors, counted)
-    assert sum(counted.values()) <= 2, counted  # a quiet test: a rare stall, not a habit
+        _assert_on_their_frames(errors, jack_server.period_ns / 1000, missed)
 
 
 def test_scheduler_places_notes_on_their_frames(jack_server):
@@ -306,7 +312,7 @@ def test_scheduler_places_notes_on_their_frames(jack_server):
         notes = [Note(2 * i, 1, 60 + i % 12) for i in range(20)]
         sched.schedule(note_events(notes), lane="suggestion")
         time.sleep(clock.ns_at(41) / 1e9 - now_ns() / 1e9)
-        counted = sum(c.counters()[name] for c in (daw, ours.native) for name in ("deferred", "frame_jumps"))
+        missed = _missed_cycles(daw, ours.native)
     finally:
         sched.close()
         ours.close()
@@ -318,10 +324,7 @@ def test_scheduler_places_notes_on_their_frames(jack_server):
     assert [m.note for m, _ in ons] == [n.pitch for n in notes]
     errors_us = [(ns - clock.ns_at(n.onset)) / 1000 for (m, ns), n in zip(ons, notes)]
     period_us = jack_server.period_ns / 1000
-    late = 0.0 if abs(statistics.median(errors_us)) < period_us / 2 else period_us
-    off = [e for e in errors_us if abs(e - late) > 2e6 / 48000]
-    # off its frame only where a client counted why (a message deferred, a server stall)
-    assert len(off) <= 2 * counted and counted <= 2, (errors_us, counted)
+    _assert_on_their_frames(errors_us, period_us, missed)
 
 def test_native_output_takes_back_what_is_not_committed(jack_server):
     """Events handed over 30-330 ms early, out of time order, go out in time order at
@@ -339,7 +342,7 @@ def test_native_output_takes_back_what_is_not_committed(jack_server):
         ids, cutoff = ours.output.withdraw(times[20])
         ours.output.send(mido.Message("note_off", note=127, velocity=0))  # no time: after what is held
         time.sleep((times[20] + 50 * MS - now_ns()) / 1e9)
-        counted = sum(c.counters()[name] for c in (daw, ours.native) for name in ("deferred", "frame_jumps"))
+        missed = _missed_cycles(daw, ours.native)
     finally:
         ours.close()
         daw.close()
@@ -351,10 +354,7 @@ def test_native_output_takes_back_what_is_not_committed(jack_server):
     assert [m.note for m, _ in got] == [40 + k for k in range(20)] + [127]
     period_us = jack_server.period_ns / 1000
     errors_us = [(ns - times[k]) / 1000 for k, (m, ns) in enumerate(got[:20])]
-    late = 0.0 if abs(statistics.median(errors_us)) < period_us / 2 else period_us
-    off = [e for e in errors_us if abs(e - late) > 2e6 / 48000]
-    # off its frame only where a client counted why (a message deferred, a server stall)
-    assert len(off) <= 2 * counted and counted <= 2, (errors_us, counted)
+    _assert_on_their_frames(errors_us, period_us, missed)
     assert got[-1][1] >= got[-2][1]
 
 
