@@ -122,16 +122,38 @@ class Clock(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Segment:
-    """From ``ns0`` on, tick = tick0 + (ns - ns0) / npt; ``npt`` inf = frozen."""
+    """From ``ns0`` on, tick = tick0 + (ns - ns0) / npt (``npt`` inf: frozen) up to
+    ``knee_tick``, and from there on ``then_npt`` ns per tick.
+
+    The knee lets a correction steer only the near future: a follower aims at its next
+    expected pulse at one rate and continues beyond it at the fitted tempo, so what is
+    planned a few pulses ahead is placed on the fitted line, never on the slope of one
+    correction (after an outlier pulse that slope can be twice or half the tempo)."""
 
     ns0: int
     tick0: float
     npt: float
+    knee_tick: float = math.inf
+    then_npt: float = math.inf
+
+    def _knee_ns(self) -> float:
+        return self.ns0 + (self.knee_tick - self.tick0) * self.npt
 
     def tick_at(self, ns: int) -> float:
         if math.isinf(self.npt):
             return self.tick0
-        return self.tick0 + (ns - self.ns0) / self.npt
+        tick = self.tick0 + (ns - self.ns0) / self.npt
+        if tick <= self.knee_tick:
+            return tick
+        return self.knee_tick + (ns - self._knee_ns()) / self.then_npt
+
+    def ns_at(self, tick: float, stopped_npt: float) -> int:
+        """When ``tick`` falls on this segment; frozen: as if at ``stopped_npt`` from ``ns0``."""
+        if math.isinf(self.npt):
+            return self.ns0 + round((tick - self.tick0) * stopped_npt)
+        if tick <= self.knee_tick:
+            return self.ns0 + round((tick - self.tick0) * self.npt)
+        return round(self._knee_ns() + (tick - self.knee_tick) * self.then_npt)
 
 
 class _TickMap:
@@ -194,8 +216,7 @@ class _TickMap:
                     if s.tick0 <= tick and not math.isinf(s.npt):
                         seg = s
                         break
-            npt = self._npt if math.isinf(seg.npt) else seg.npt
-            return seg.ns0 + round((tick - seg.tick0) * npt)
+            return seg.ns_at(tick, self._npt)
 
     def now_tick(self) -> int:
         """The whole tick we are in now (floor of ``tick_at(now())``)."""
@@ -219,14 +240,15 @@ class _TickMap:
             listener(event, tick, ns)
 
     # -- writing (driving thread, lock held by caller) --------------------------
-    def _push(self, ns: int, tick: float, npt: float) -> None:
+    def _push(self, ns: int, tick: float, npt: float, knee_tick: float = math.inf,
+              then_npt: float = math.inf) -> None:
         hist = self._history
         if hist:
             if ns < hist[-1].ns0:  # time never runs backwards; clamp a stale stamp
                 ns = hist[-1].ns0
             if ns == hist[-1].ns0:
                 hist.pop()
-        hist.append(_Segment(ns, tick, npt))
+        hist.append(_Segment(ns, tick, npt, knee_tick, then_npt))
 
     def _current_tick(self, ns: int) -> float:
         seg = self._history[-1]
@@ -370,7 +392,10 @@ class MidiClockFollower(_TickMap):
     position (continuity) with a rate aimed to reach the fitted line at the next
     expected pulse (a phase-locked loop that corrects within one pulse). The
     rate is held within [0.5, 2] x the estimate, so the position never moves
-    backwards and never races ahead.
+    backwards and never races ahead. Where the correction meets the fitted line
+    the segment continues on the line, so ``ns_at`` of a tick a few pulses ahead
+    (what the scheduler hands over early) is the line's, whatever the last pulse did.
+    Pulses bunched by a stall have no weight in the line (see ``_fit_line``).
     """
 
     WINDOW = MIDI_PPQN
@@ -457,7 +482,9 @@ class MidiClockFollower(_TickMap):
             else:
                 npt = 2 * nominal
             npt = min(max(npt, 0.5 * nominal), 2 * nominal)
-            self._push(ns, here, npt)
+            # from where the correction meets the fitted line on, the line (see _Segment)
+            self._push(ns, here, npt, knee_tick=_meeting_tick(here, ns, npt, next_tick, next_ns, nominal),
+                       then_npt=nominal)
 
     REPEAT_RATIO = 0.35  # a pulse this little of a period after the line's place for the last one
     REPEAT_MIN_GAP_NS = 200_000  # ...and at least this long after it (a JACK period is >= 0.33 ms)
@@ -628,16 +655,39 @@ class MidiClockFollower(_TickMap):
         self._emit("locate", tick, ns)
 
 
+def _meeting_tick(here: float, ns: int, npt: float, line_tick: float, line_ns: float, line_npt: float) -> float:
+    """The tick where a segment from (``ns``, ``here``) at ``npt`` meets the line through
+    (``line_ns``, ``line_tick``) at ``line_npt``: ``line_tick`` when the segment aims at
+    that point; further on when its rate was held in bounds; inf if they never meet."""
+    ahead = here - (line_tick - (line_ns - ns) / line_npt)  # segment minus line at ns, in ticks
+    closing = 1 / line_npt - 1 / npt  # how fast the line catches up, ticks per ns
+    if ahead == 0:
+        return here
+    if closing == 0 or ahead / closing < 0:
+        return math.inf
+    return here + ahead / closing / npt
+
+
 def _fit_line(points: list[int]) -> tuple[float, float]:
-    """Least squares through (i, points[i]); returns (fit at the last i minus points[-1], slope)."""
+    """Least squares through (i, points[i]); returns (fit at the last i minus points[-1], slope).
+
+    A pulse followed by the next one within ``MidiClockFollower.BUNCHED_NS`` was held up
+    on the way (a stall bunched it with the next): its stamp says when it came, not when
+    it was sent, so it has no weight. The last point of a bunch, the least delayed, counts.
+    """
     n = len(points)
     ref = points[-1]
-    xm = (n - 1) / 2
-    ym = sum(p - ref for p in points) / n
+    bunched = MidiClockFollower.BUNCHED_NS
+    xs = [i for i in range(n) if i == n - 1 or points[i + 1] - points[i] >= bunched]
+    if len(xs) < 2:
+        xs = list(range(n))
+    m = len(xs)
+    xm = sum(xs) / m
+    ym = sum(points[i] - ref for i in xs) / m
     sxx = sxy = 0.0
-    for i, p in enumerate(points):
+    for i in xs:
         dx = i - xm
         sxx += dx * dx
-        sxy += dx * (p - ref - ym)
+        sxy += dx * (points[i] - ref - ym)
     slope = sxy / sxx
     return ym + slope * (n - 1 - xm), slope

@@ -34,6 +34,10 @@ class JackServer:
     realtime: bool  # jackd reported realtime mode
     log: Path
 
+    def xruns(self) -> int:
+        """XRun lines in the server's log so far: cycles it ran late, or clients that missed one."""
+        return self.log.read_text(errors="replace").count("XRun") if self.log.exists() else 0
+
     def client_name(self, role: str) -> str:
         """A client name never used before on this server (JACK keeps dead clients' names)."""
         return f"{role}-{uuid.uuid4().hex[:8]}"

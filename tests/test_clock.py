@@ -358,3 +358,31 @@ def test_follower_infers_nothing_from_stamps_the_input_cannot_vouch_for():
         for k in range(200):
             f.feed(mido.Message("clock"), int(t0 + (k + (1 if k > 100 else 0)) * period))
         assert f.missed_pulses == lost and f.pulse_count == 200
+
+
+def test_one_late_pulse_or_a_stall_does_not_tilt_the_grid_ahead():
+    """What is handed over a few pulses ahead (40 ms: the hold-ahead) is placed on the
+    fitted line, not on the slope of the last correction: one pulse 5 ms late put a note
+    two ticks on 4 ms late, and three pulses bunched by a stall put it 20-66 ms off."""
+    import mido
+
+    from assistant.clock import MidiClockFollower
+
+    period = 60e9 / (120 * 24)
+    t0 = 1_000_000_000
+
+    def follower(stamps):
+        f = MidiClockFollower(tempo_bpm=120)
+        f.feed(mido.Message("start"), t0 - 1_000_000)
+        for k, ns in enumerate(stamps):
+            f.feed(mido.Message("clock"), round(ns))
+        return f
+
+    steady = [t0 + k * period for k in range(60)]
+    late = follower(steady + [t0 + 60 * period + 5e6])
+    for ahead in (1.0, 2.0, 3.0):  # ticks after the late pulse (tick 30)
+        assert abs(late.ns_at(30 + ahead) - (t0 + (60 + 2 * ahead) * period)) < 1.2e6
+    bunched = follower(steady + [t0 + 62 * period + 0.5e6] * 3)  # pulses 60-62 stamped together
+    for ahead in (0.5, 1.0, 2.0):  # ticks after the bunch's last pulse (tick 31)
+        assert abs(bunched.ns_at(31 + ahead) - (t0 + (62 + 2 * ahead) * period)) < 0.5e6
+    assert bunched.missed_pulses == 0 and bunched.tempo_bpm == pytest.approx(120, abs=0.5)

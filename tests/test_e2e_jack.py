@@ -2,6 +2,7 @@
 client playing the DAW's part (MIDI clock at 120 BPM, Start, a phrase from a real MIDI
 file), and checks on what comes back, when, and that nothing is left hanging."""
 
+import math
 import os
 import signal
 import time
@@ -309,6 +310,7 @@ def test_junk_on_the_wire_is_counted_and_the_assistant_still_answers(jack_server
         flood.append(data)
     junk = sum(1 for d in flood if junk_reason(d) is not None)
     phrase = phrase_from_midi_file(tmp_path)
+    xruns_before = jack_server.xruns()
     rig = Rig(jack_server.name, model=model_path, workdir=tmp_path)
     try:
         t = now() + 100 * MS
@@ -316,17 +318,34 @@ def test_junk_on_the_wire_is_counted_and_the_assistant_still_answers(jack_server
         while not rig.peer.sender.idle():
             time.sleep(0.05)
         time.sleep(0.2)
-        rig.start_clock(beats=32)
+        rig.start_clock(beats=18)  # to tick 216: every pulse is sent before we stop
         rig.play(phrase, at_tick=48)
-        rig.wait_until_tick(192 + 12)
+        rig.wait_until_tick(18 * TICKS_PER_QUARTER + 6)
         log = rig.peer.collect()
     finally:
         code = rig.close(signal.SIGTERM)
     assert code == 0, rig.assistant.log_text()[-2000:]
     stats = rig.assistant.stats()
-    assert stats["junk_dropped"] == junk, stats
+    pulses = pulse_counts(stats, rig)
+    xruns = jack_server.xruns() - xruns_before
+    seen = f"junk sent {junk}; server xruns {xruns}; {pulses}"
+    # where the grid went against the clock sent: pulses that arrived, less those dropped as
+    # repeats, plus those inferred lost, minus those sent (JACK itself may lose or repeat a few
+    # events in its xruns: measured 16 junk messages fewer and 7 more than sent)
+    shift = (pulses["clock_pulses_counted"] - pulses["clock_pulses_repeated"] + pulses["clock_pulses_inferred_lost"]
+             - pulses["clock_pulses_sent"])
+    if xruns == 0:
+        assert stats["junk_dropped"] == junk and shift == 0, seen
+    else:  # what crossed the server's late cycles: at most 4 periods of the flood's traffic each
+        per_xrun = math.ceil(4 * jack_server.period_ns / 200_000)
+        assert abs(stats["junk_dropped"] - junk) <= xruns * per_xrun and abs(shift) <= 1, seen
     answer = note_ons(log, "out")
-    assert answer and round(rig.tick_of(answer[0][2])) == 192, rig.assistant.log_text()[-2000:]
+    assert answer, seen
+    # on its bar line; after an extra or a lost pulse delivered by JACK, where that clock put it
+    heard = (answer[0][2] - rig.time_of(192)) / MS
+    pulse_ms = (rig.time_of(0.5) - rig.time_of(0)) / MS
+    places = {0.0, -shift * pulse_ms}  # a fault after the answer's start leaves it on the bar
+    assert min(abs(heard - p) for p in places) <= tolerance_ms(jack_server), (heard, seen)
     assert hanging_notes(rig.peer.log) == {}
     assert "restarted" not in rig.assistant.log_text()
     assert "dropped junk e0 10" in rig.assistant.log_text()
@@ -337,12 +356,9 @@ def test_soak_accounts_for_every_message_and_answers_in_time(jack_server, model_
     input beside the phrases: every message is accounted for, the answers come, in time."""
     from assistant.bench_soak import soak_figures
 
-    def xruns():
-        return jack_server.log.read_text(errors="replace").count("XRun") if jack_server.log.exists() else 0
-
-    before = xruns()
+    before = jack_server.xruns()
     result = soak_figures(0.25, model_path)
-    server_xruns = xruns() - before
+    server_xruns = jack_server.xruns() - before
     assert result["exit_code"] == 0 and result["hanging_notes"] == 0
     assert result["dropped_counted"]["jack_dropped"] == 0, result  # our input ring never overflowed
     if server_xruns == 0:
