@@ -74,6 +74,38 @@ class JackServer:
             self.log.unlink(missing_ok=True)
 
 
+class XrunWatch:
+    """Notes when each XRun line appears in a server's log (polled every 5 ms, so each
+    time is within about 5 ms after the xrun), from a thread of its own."""
+
+    def __init__(self, log: Path | None):
+        self._log = log
+        self.times: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="xrun-watch", daemon=True)
+        if log is not None:
+            self._thread.start()
+
+    def _run(self) -> None:
+        seen = 0
+        while not self._stop.wait(0.005):
+            try:
+                count = self._log.read_text(errors="replace").count("XRun")
+            except OSError:
+                continue
+            self.times.extend([now()] * (count - seen))
+            seen = max(seen, count)
+
+    def near(self, ns: int, window_ns: int = 200 * 1_000_000) -> list[float]:
+        """The xruns within ``window_ns`` of ``ns``, as ms from it."""
+        return [round((t - ns) / 1e6, 1) for t in self.times if abs(t - ns) <= window_ns]
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(1)
+
+
 def start_dummy_jack(period: int = 64, rate: int = 48000, name: str | None = None) -> JackServer:
     """A realtime-mode jackd with the dummy driver under ``name`` (default: a unique one);
     raises if it cannot start."""
@@ -507,6 +539,40 @@ C_MAJOR_PHRASE = [Note(o, d, p, 96) for o, d, p in [
 ]]
 
 
+def off_time_notes(rig: Rig, ons, errors: list[float], stats: dict, xruns: "XrunWatch | None",
+                   period_ns: int | None, phrase_of=None, planned_tick=None, limit_ms: float = 2.0) -> list[dict]:
+    """Every note-on more than ``limit_ms`` off, explained: which phrase and note, the tick
+    it was planned for, when the assistant handed it to its port and for what time, where
+    it sounded (ms off, JACK period), the server's xruns near it, and how late this side
+    sent the clock pulses just before it. ``phrase_of(tick)``: the phrase a tick answers;
+    ``planned_tick(ns)``: the tick a note arriving at ``ns`` was meant for (default: the
+    nearest tick)."""
+    planned_tick = planned_tick or (lambda ns: round(rig.tick_of(ns)))
+    handed = [h for h in stats.get("handed_notes", [])]
+    pulses = [(t, late) for (t, data), late in zip(rig.peer.sender.sent, rig.peer.sender.lateness_ns)
+              if data == [0xF8]]
+    out = []
+    answer_index: dict[int, int] = {}
+    for (label, msg, ns), error in zip(ons, errors):
+        tick = planned_tick(ns)
+        phrase = phrase_of(tick) if phrase_of else None
+        index = answer_index[phrase] = answer_index.get(phrase, -1) + 1
+        if abs(error) <= limit_ms:
+            continue
+        same = [h for h in handed if h[5] == msg.note and h[4] == msg.channel]
+        record = min(same, key=lambda h: abs(h[1] - ns), default=None)
+        before = [late for t, late in pulses if ns - 100 * MS <= t <= ns]
+        out.append({"phrase": phrase, "note": index, "pitch": msg.note, "error_ms": round(error, 3),
+                    "intended_tick": tick,
+                    "planned_tick": record[0] if record else None,
+                    "planned_off_ms": round((record[1] - rig.time_of(record[0])) / MS, 3) if record else None,
+                    "handed_over_ms_before": round((record[1] - record[2]) / MS, 3) if record else None,
+                    "sounded_period": round((ns - rig.t0) / period_ns) if period_ns else None,
+                    "server_xruns_near_ms": xruns.near(ns) if xruns is not None else None,
+                    "clock_sent_late_ms_before": round(max(before, default=0) / MS, 3)})
+    return out
+
+
 def beat_of(rig: Rig, ns: int) -> int:
     """The beat (quarter note, counted from the clock's first pulse) nearest to ``ns``."""
     return round(rig.tick_of(ns) / TICKS_PER_QUARTER)
@@ -556,6 +622,8 @@ def e2e_figures(args) -> dict:
     result: dict = {"jack_server": server, "period_frames": 64 if own else None}
     # jackd's own xruns before scenario 1, after it and after 1b (a server we started only)
     xrun_marks = [own.xruns() if own is not None else None]
+    watch = XrunWatch(own.log if own is not None else None)
+    period_ns = own.period_ns if own is not None else None
     try:
         # 1. call and response, many phrases: trigger-to-ready and note timing
         rig = Rig(server, model=args.model)
@@ -576,11 +644,13 @@ def e2e_figures(args) -> dict:
         result["answers"] = {"phrases": phrases, "suggestions": stats["suggestions"], "notes": len(ons),
                              "exit_code": code, "hanging_notes": len(hanging_notes(rig.peer.log)),
                              **pulse_counts(stats, rig)}
+        result["notes_off_time"] = off_time_notes(rig, ons, errors, stats, watch, period_ns,
+                                                  phrase_of=lambda tick: (tick - 48) // 144)
 
         # 1b. live accompaniment (harmony mode, a chord struck on every beat) under 16 bars
         # of melody: chord note-on arrival vs the beat it is meant for
         xrun_marks.append(own.xruns() if own is not None else None)
-        result.update(_chord_figures(server, args.model))
+        result.update(_chord_figures(server, args.model, watch, period_ns))
         xrun_marks.append(own.xruns() if own is not None else None)
 
         # 2. clock tempo estimate after 2 beats of a steady clock, through JACK
@@ -622,12 +692,14 @@ def e2e_figures(args) -> dict:
             result["jack_server_xruns"] = {"answers": answers - first, "chords": chords - answers,
                                            "total": own.xruns()}
     finally:
+        watch.close()
         if own is not None:
             own.stop()
     return result
 
 
-def _chord_figures(server: str, model: str | None, repeats: int = 4) -> dict:
+def _chord_figures(server: str, model: str | None, watch: XrunWatch | None = None, period_ns: int | None = None,
+                   repeats: int = 4) -> dict:
     """Harmony mode, pattern "beat": ``repeats`` times the 4-bar C major phrase from bar 2
     (16 bars at 4), the clock at 120 BPM, Stop one bar after the melody ends."""
     import numpy as np
@@ -651,16 +723,20 @@ def _chord_figures(server: str, model: str | None, repeats: int = 4) -> dict:
         code = rig.close()
     ons = [item for item in note_ons(log, "out") if item[1].channel == HARMONY_CHANNEL]
     errors = chord_timing_errors_ms(rig, ons)
+    stats = rig.assistant.stats()
+    off_time = off_time_notes(rig, ons, errors, stats, watch, period_ns,
+                              phrase_of=lambda tick: (tick - start) // (4 * bar),
+                              planned_tick=lambda ns: beat_of(rig, ns) * TICKS_PER_QUARTER)
     beats = chords_by_beat(rig, ons)
     expected = range(start // TICKS_PER_QUARTER + 1, (end + bar) // TICKS_PER_QUARTER + 1)
     figures = {**_pcts([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
                "mean_signed": round(float(np.mean(errors)), 3)} if errors else None
-    return {"chord_timing_error_ms": figures,
+    return {"chord_timing_error_ms": figures, "chord_notes_off_time": off_time,
             "chords": {"beats": len(expected), "beats_with_chord": sum(1 for b in expected if b in beats),
                        "notes": len(ons), "exit_code": code,
                        "unclosed_after_stop": len(unclosed_notes(log)),
                        "hanging_notes": len(hanging_notes(rig.peer.log)),
-                       **pulse_counts(rig.assistant.stats(), rig)}}
+                       **pulse_counts(stats, rig)}}
 
 
 def pulse_counts(stats: dict, rig: Rig) -> dict:

@@ -189,6 +189,9 @@ class Scheduler:
         self.withdrawn = 0  # events taken back from outputs (and planned again or dropped)
         self.send_errors = 0  # events an output refused (its port gone): dropped, never fatal
         self.heap_high = 0  # the most events planned at once
+        # the last note-ons handed over: (tick, time, handed at, output, channel, pitch), for
+        # the benchmarks to explain any note off its time
+        self.handed_notes: deque[tuple[float, int, int, str, int, int]] = deque(maxlen=1024)
         self._failing: set[str] = set()  # outputs whose last send failed (logged once)
         self.spin_ns = spin_ns
         self.lead_ns = lead_ns  # send this much before each event's time (the output's latency)
@@ -382,6 +385,9 @@ class Scheduler:
             at_ns = deadline + self._ahead[item.output]
             if self._send_locked(tick, order, seq, item, at_ns):
                 sent += 1
+                msg = item.msg
+                if msg.type == "note_on" and msg.velocity > 0:
+                    self.handed_notes.append((tick, at_ns, now, item.output, msg.channel, msg.note))
                 late = now - (at_ns - self._commit[item.output])
                 self.lateness_ns.append(late)
                 if late > 0 and self._commit[item.output]:
