@@ -41,6 +41,8 @@ def add_arguments(p) -> None:
     p.add_argument("--soak", type=float, metavar="MINUTES",
                    help="only the soak: MIDI clock and 10,000 note messages/s into the input for MINUTES, "
                         "through JACK; one JSON line per minute on stderr, the summary on stdout")
+    p.add_argument("--trace-memory", action="store_true",
+                   help="with --soak: trace the assistant's Python memory and report the sites that grow")
 
 
 def percentiles(samples_ns: list[int]) -> dict:
@@ -190,7 +192,8 @@ def run(args) -> int:
             raise UserError(f"--soak {args.soak:g}: give the minutes to run, more than 0 and at most 600")
         result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)},
                   "soak": soak_figures(args.soak, args.model,
-                                       report=lambda fig: print(json.dumps(fig), file=sys.stderr, flush=True))}
+                                       report=lambda fig: print(json.dumps(fig), file=sys.stderr, flush=True),
+                                       trace_memory=args.trace_memory)}
         print(json.dumps(result, indent=None if args.json else 2))
         return 0
     result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}}

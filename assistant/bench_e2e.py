@@ -336,8 +336,9 @@ class Assistant:
 
 
 def start_assistant(server: str, workdir: Path, settings: dict[str, object], model: str | None = None,
-                    client: str | None = None) -> Assistant:
-    """``midi-assistant run --no-ui`` on JACK server ``server`` with ``--set`` overrides."""
+                    client: str | None = None, extra_args: tuple[str, ...] = ()) -> Assistant:
+    """``midi-assistant run --no-ui`` on JACK server ``server`` with ``--set`` overrides
+    (and ``extra_args`` for ``run``)."""
     client = client or f"ma-{uuid.uuid4().hex[:8]}"
     stats = workdir / "stats.json"
     sessions = workdir / "sessions"
@@ -348,6 +349,7 @@ def start_assistant(server: str, workdir: Path, settings: dict[str, object], mod
         args += ["--set", f"{key}={json.dumps(value)}"]
     if model:
         args += ["--model", model]
+    args += list(extra_args)
     env = dict(os.environ, JACK_DEFAULT_SERVER=server, PYTHONUNBUFFERED="1")
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -464,7 +466,7 @@ class Rig:
     """A JACK server (ours or given), the assistant process and the peer, for one scenario."""
 
     def __init__(self, server: str, settings: dict | None = None, model: str | None = None,
-                 bpm: float = 120.0, workdir: Path | None = None):
+                 bpm: float = 120.0, workdir: Path | None = None, extra_args: tuple[str, ...] = ()):
         self.server = server
         self.bpm = bpm
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="midi-assistant-e2e-"))
@@ -475,7 +477,7 @@ class Rig:
         base.update(settings or {})
         self.settings = base
         os.environ["JACK_DEFAULT_SERVER"] = server
-        self.assistant = start_assistant(server, self.workdir, base, model)
+        self.assistant = start_assistant(server, self.workdir, base, model, extra_args=extra_args)
         try:
             wait_for_ports([base["ports.input"], base["ports.output"], base["ports.accepted"]])
         except RuntimeError:

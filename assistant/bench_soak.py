@@ -20,12 +20,17 @@ SOAK_FLOOD_PER_S = 10_000
 SOAK_FLOOD_CHANNEL = 9  # channel 10 (drums): ignored by default, so phrases still end and get answered
 
 
-def soak_figures(minutes: float, model: str | None = None, report=None) -> dict:
+def soak_figures(minutes: float, model: str | None = None, report=None, trace_memory: bool = False) -> dict:
     """``bench --soak``: MIDI clock at 120 BPM and ``SOAK_FLOOD_PER_S`` note messages a second
     (on the drum channel) into the input for ``minutes``, with a phrase every 16 beats on
     channel 1. Per minute: messages in, queue high-water marks, the answers' note timing,
     private memory; at the end every message sent is accounted for. ``report(figure)`` is
-    called with each minute's figures as they come (main thread)."""
+    called with each minute's figures as they come (main thread). ``trace_memory``: the
+    assistant runs with ``--trace-memory``, and each minute gives its traced total and the
+    sites that grew most since the first minute's snapshot (the tracing itself costs
+    memory and time: the other figures of such a run are not the product's)."""
+    from .memtrace import growth
+
     import numpy as np
 
     own = None
@@ -34,8 +39,9 @@ def soak_figures(minutes: float, model: str | None = None, report=None) -> dict:
         own = start_dummy_jack()
         server = own.name
     per_minute: list[dict] = []
+    first_traced = None
     try:
-        rig = Rig(server, model=model)
+        rig = Rig(server, model=model, extra_args=("--trace-memory",) if trace_memory else ())
         beats = int(minutes * 120) + 8
         t0 = rig.start_clock(beats)
         phrase_ticks = list(range(4 * TICKS_PER_QUARTER, (beats - 16) * TICKS_PER_QUARTER, 16 * TICKS_PER_QUARTER))
@@ -82,6 +88,11 @@ def soak_figures(minutes: float, model: str | None = None, report=None) -> dict:
                       "inbox_high": stats.get("inbox_high"), "ring_high": stats.get("jack_ring_high"),
                       "heap_high": stats.get("heap_high"), "answer_notes": len(window),
                       "note_timing_ms": _pcts(errors), **read_process_memory(pid)}
+            traced = stats.get("memory_traced")
+            if trace_memory and traced:
+                first_traced = first_traced or traced
+                figure["traced_mb"] = traced["traced_mb"]
+                figure["traced_growth_kb"] = growth(first_traced, traced)
             per_minute.append(figure)
             if report is not None:
                 report(figure)

@@ -197,6 +197,8 @@ class RtInput:
         self._pinned: list = []
         self._stop = threading.Event()
         self._reader: threading.Thread | None = None
+        self._inbox = inbox
+        self._polls = (poll_s, idle_poll_s or self.IDLE_POLL_S)
         self._rt = rtmidi.MidiIn(getattr(rtmidi, f"API_{api}"), name=client_name or "midi-assistant",
                                  queue_size_limit=4096)
         try:
@@ -204,22 +206,51 @@ class RtInput:
             if virtual:
                 self._rt.open_virtual_port(name)
             else:
-                ports = self._rt.get_ports()
-                if name not in ports:
-                    raise OSError(f"no input port {name!r}")
-                self._rt.open_port(ports.index(name), "in")
-            if self.mode == "callback":
-                self._rt.set_callback(_stamper(inbox, self.decoder))
-                # python-rtmidi holds the callback data only in a private slot: keep it alive ourselves
-                self._pinned = [r for r in gc.get_referents(self._rt) if isinstance(r, tuple)]
-            else:
-                self._reader = threading.Thread(target=self._read, args=(inbox, poll_s, idle_poll_s or self.IDLE_POLL_S),
-                                                name="midi-in", daemon=True)
-                self._reader.start()
+                self._open_named(name)
+            self._start_reading()
         except BaseException:
             self._rt.delete()
             raise
         self.closed = False
+
+    def _open_named(self, name: str) -> None:
+        ports = self._rt.get_ports()
+        if name not in ports:
+            raise OSError(f"no input port {name!r}")
+        self._rt.open_port(ports.index(name), "in")
+
+    def _start_reading(self) -> None:
+        if self.mode == "callback":
+            self._rt.set_callback(_stamper(self._inbox, self.decoder))
+            # python-rtmidi holds the callback data only in a private slot: keep it alive ourselves
+            self._pinned += [r for r in gc.get_referents(self._rt) if isinstance(r, tuple)]
+        else:
+            self._stop = threading.Event()
+            self._reader = threading.Thread(target=self._read, args=(self._inbox, *self._polls),
+                                            name="midi-in", daemon=True)
+            self._reader.start()
+
+    def _stop_reading(self) -> None:
+        if self._reader is not None:
+            self._stop.set()
+            self._reader.join()
+            self._reader = None
+        else:
+            self._rt.cancel_callback()
+            time.sleep(self.CLOSE_GRACE_S)
+
+    def reattach(self, name: str) -> None:
+        """Open the device port ``name`` again after it went away (an attached input; the
+        port watch's thread). The counters go on; raises OSError if it is not there."""
+        if self.closed:
+            raise OSError(f"MIDI input {self.name!r} is closed")
+        self._stop_reading()
+        self._rt.close_port()
+        try:
+            self._open_named(name)
+        finally:
+            self._start_reading()
+        self.name = name
 
     def _read(self, inbox: queue.SimpleQueue, poll_s: float, idle_poll_s: float) -> None:
         """The reader thread: drain, stamp, decode, enqueue; restarts its loop if anything
@@ -254,12 +285,7 @@ class RtInput:
         if self.closed:
             return
         self.closed = True
-        if self._reader is not None:
-            self._stop.set()
-            self._reader.join()
-        else:
-            self._rt.cancel_callback()
-            time.sleep(self.CLOSE_GRACE_S)
+        self._stop_reading()
         self._rt.close_port()
         self._rt.delete()
 
@@ -283,6 +309,16 @@ class SafeOutput:
             if self.closed:
                 raise OSError(f"MIDI output {self.name!r} is closed")
             self._port.send(msg)
+
+    def reattach(self, port) -> None:
+        """Send to ``port`` from now on (the device came back; the port watch's thread)."""
+        with self._lock:
+            if self.closed:
+                old = port
+            else:
+                old, self._port, self.name = self._port, port, port.name
+        with contextlib.suppress(Exception):
+            old.close()
 
     def close(self) -> None:
         with self._lock:
@@ -412,8 +448,15 @@ class MidiPorts:
     """
 
     def __init__(self, backend: str, inbox: queue.SimpleQueue, input_port, outputs: dict,
-                 jack_client: str | None = None, jack_period_ms: float | None = None, native=None):
+                 jack_client: str | None = None, jack_period_ms: float | None = None, native=None,
+                 attached: dict[str, str] | None = None, opener=None):
         self.backend = backend
+        # python-rtmidi ports attached to devices: role ("in", "out"...) -> the name the user
+        # gave (a device's port may come back under another full name, e.g. a new ALSA
+        # client number); ``opener(name)`` opens a mido output port by its full name
+        self.attached = dict(attached or {}) if native is None else {}
+        self._opener = opener
+        self._lister = None  # python-rtmidi (MidiIn, MidiOut) kept for listing ports
         self.jack_client = jack_client  # JACK: "native" (one client of ours) or "rtmidi"; else None
         self.jack_period_ms = jack_period_ms  # native JACK: the server's period (its outputs are timed)
         self.native = native  # our native JACK client, if the ports are on one
@@ -448,19 +491,76 @@ class MidiPorts:
         return out
 
     # -- health (the port watch's thread) ---------------------------------------------
+    @property
+    def watched(self) -> str:
+        """What the port watch looks after: "jack" (our native client's server), "devices"
+        (device ports we attached to through python-rtmidi) or "" (our own virtual ports,
+        which live as long as we do)."""
+        return "jack" if self.native is not None else "devices" if self.attached else ""
+
     def healthy(self) -> bool:
-        """False while the ports cannot carry MIDI (the JACK server went away). Ports of
-        python-rtmidi backends are taken as healthy: no loss is detected for them yet."""
-        return self.closed or self.native is None or self.native.alive
+        """False while the ports cannot carry MIDI: the JACK server went away, or a device
+        port we attached to is no longer listed (unplugged)."""
+        if self.closed:
+            return True
+        if self.native is not None:
+            return self.native.alive
+        return not self.missing()
+
+    def missing(self) -> list[str]:
+        """The attached device ports (as the user named them) not listed now; all of them
+        if listing fails."""
+        if not self.attached:
+            return []
+        try:
+            listed = self._listed()
+        except Exception:  # the backend cannot list now: nothing can be told to be there
+            return sorted(set(self.attached.values()))
+        return sorted({wanted for role, wanted in self.attached.items()
+                       if self._find(wanted, listed["in" if role == "in" else "out"]) is None})
+
+    def _listed(self) -> dict[str, list[str]]:
+        if self._lister is None:
+            import rtmidi
+
+            api = getattr(rtmidi, f"API_{BACKEND_APIS[self.backend]}")
+            self._lister = (rtmidi.MidiIn(api, name="midi-assistant-watch"),
+                            rtmidi.MidiOut(api, name="midi-assistant-watch"))
+        return {"in": self._lister[0].get_ports(), "out": self._lister[1].get_ports()}
+
+    @staticmethod
+    def _find(wanted: str, listed: list[str]) -> str | None:
+        try:
+            return resolve_port(wanted, listed, "", "")
+        except UserError:
+            return None
 
     def remember(self) -> None:
-        """Note what is connected to our ports, for :meth:`reopen`."""
+        """Note what is connected to our ports, for :meth:`reopen` (attached device ports:
+        the attachment is the connection)."""
         if self.native is not None:
             self.native.remember_connections()
 
     def reopen(self) -> bool:
-        """Bring the ports back on a server that is back, same names, same connections."""
-        return self.native is not None and not self.closed and self.native.reopen()
+        """Bring the ports back: on a JACK server that is back, same names, same connections;
+        attached device ports, once every one is listed again, attached again by name."""
+        if self.closed:
+            return False
+        if self.native is not None:
+            return self.native.reopen()
+        if not self.attached or self.missing():
+            return False
+        listed = self._listed()
+        try:
+            for role, wanted in self.attached.items():
+                if role == "in":
+                    self.input.reattach(self._find(wanted, listed["in"]))
+                else:
+                    self.outputs[role].reattach(self._opener(self._find(wanted, listed["out"])))
+        except (OSError, ValueError, RuntimeError) as err:
+            log.warning("MIDI device ports listed again but not attached yet (%s): trying again", err)
+            return False
+        return True
 
     def restore_connections(self) -> tuple[int, int]:
         """Connections made again now, and still missing (their other end is not back)."""
@@ -470,6 +570,10 @@ class MidiPorts:
         if self.closed:
             return
         self.closed = True
+        if self._lister is not None:
+            for rt in self._lister:
+                with contextlib.suppress(Exception):
+                    rt.delete()
         seen = set()
         for port in [self.input, *self.outputs.values()]:
             if port is None or id(port) in seen:
@@ -562,9 +666,15 @@ def open_ports(
     acc_port = next(rest) if names.accepted else out_port
     harmony_port = next(rest) if names.harmony else out_port
     used = ("native" if native is not None else "rtmidi") if name == "jack" else None
+    attached = None
+    if attach:  # role -> the name as given, for reattaching after an unplug
+        roles = ["in", "out"] + (["accepted"] if names.accepted else []) + (["harmony"] if names.harmony else [])
+        given = [names.input, names.output] + ([names.accepted] if names.accepted else []) + \
+            ([names.harmony] if names.harmony else [])
+        attached = dict(zip(roles, given))
     return MidiPorts(name, inbox, in_port, {"out": out_port, "accepted": acc_port, "harmony": harmony_port},
                      jack_client=used, jack_period_ms=native.period_ms() if native is not None else None,
-                     native=native)
+                     native=native, attached=attached, opener=be.open_output)
 
 
 def _native_jack_client(client_name: str):

@@ -1,12 +1,16 @@
-"""Keeps the ports playing: notices when the JACK server goes away and brings them back.
+"""Keeps the ports playing: notices when the JACK server, or a device port we attached
+to, goes away and brings the ports back.
 
 A musician restarts JACK (or a session manager does); without this the assistant
 stayed up with no ports and never answered again. :class:`PortWatch` looks once a
 ``interval_s``: while the ports are healthy it notes what is connected to them;
 when they are not it says so once (``on_lost``: the engine silences what sounds and
 keeps its session), then tries to open them again each time, with the same names,
-and restores the connections it noted (``on_back``). Connections whose other end is
-not back yet are tried again at each look for ``RESTORE_FOR_S``.
+and restores the connections it noted (``on_back``). Device ports attached through
+python-rtmidi (ALSA, CoreMIDI, Windows; JACK with ``jack_client = "rtmidi"``) are
+looked up by the name the user gave and attached again once all are listed.
+Connections whose other end is not back yet are tried again at each look for
+``RESTORE_FOR_S``.
 
 Thread: its own daemon thread, ``ports-watch``; ``on_lost``/``on_back`` run there and
 must not block (post to the engine, note a line). Start and stop it from the main
@@ -57,22 +61,30 @@ class PortWatch:
     def check(self) -> None:
         """One look (the watch thread; tests call it directly)."""
         ports = self.ports
-        if ports.healthy():
-            if self.down_since is None:
+        devices = getattr(ports, "watched", "jack") == "devices"
+        if self.down_since is None:
+            if ports.healthy():
                 if time.monotonic() < self._restore_until:
                     made, missing = ports.restore_connections()
                     if made:
                         log.info("JACK: %d more connections restored (%d still missing)", made, missing)
                 ports.remember()
-            return
-        if self.down_since is None:
+                return
             self.down_since = time.monotonic()
             self.losses += 1
-            self.on_lost("the JACK server went away: no MIDI in or out; notes silenced, the session file "
-                         "is kept; the ports come back by themselves when the server does")
+            if devices:
+                gone = ", ".join(repr(name) for name in ports.missing())
+                self.on_lost(f"MIDI device port {gone} went away (unplugged?): notes silenced, the session "
+                             "file is kept; it is attached again by name when it is back")
+            else:
+                self.on_lost("the JACK server went away: no MIDI in or out; notes silenced, the session file "
+                             "is kept; the ports come back by themselves when the server does")
         if ports.reopen():
             waited = time.monotonic() - self.down_since
             self.down_since = None
+            if devices:
+                self.on_back(f"MIDI device ports are back: attached again by name after {waited:.1f} s")
+                return
             self._restore_until = time.monotonic() + self.RESTORE_FOR_S
             made, missing = ports.restore_connections()
             self.on_back(f"the JACK server is back: ports recreated with the same names after {waited:.1f} s; "

@@ -38,6 +38,8 @@ def add_arguments(p) -> None:
     p.add_argument("--client-name", default="MIDI Assistant",
                    help="MIDI client name (JACK/ALSA); give each running instance its own")
     p.add_argument("--stats", metavar="PATH", help="write run statistics (JSON) here at exit")
+    p.add_argument("--trace-memory", action="store_true",
+                   help="trace Python memory (tracemalloc) and add its biggest sites to --stats once a minute")
 
 
 def overrides_from_args(args) -> dict:
@@ -170,8 +172,9 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
 STATS_EVERY_S = 5  # --stats is rewritten this often while running headless (for the soak bench)
 
 
-def write_stats(path: str, engine) -> None:
-    """Counters and latencies of this run, for benchmarks (every few seconds, and at exit)."""
+def write_stats(path: str, engine, memory: dict | None = None) -> None:
+    """Counters and latencies of this run, for benchmarks (every few seconds, and at exit);
+    ``memory``: the traced memory's biggest sites (:mod:`assistant.memtrace`), if traced."""
     import json
 
     stats = {"messages_received": engine.messages_received, "trigger_to_ready_ms": engine.latencies_ms,
@@ -185,6 +188,8 @@ def write_stats(path: str, engine) -> None:
     if follower is not None:
         stats.update(clock_pulses=follower.pulse_count, missed_pulses=follower.missed_pulses,
                      repeated_pulses=follower.repeated_pulses)
+    if memory is not None:
+        stats["memory_traced"] = memory
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
         json.dump(stats, f)
@@ -205,7 +210,7 @@ def run(args) -> int:
     names = PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client=args.client_name,
                       harmony=p.harmony if p.harmony not in ("", p.output) else None)
     ports = open_ports(p.backend or None, names, attach=p.attach_flag, jack_client=p.jack_client)
-    engine = watch = None
+    engine = watch = memory = None
     stop = threading.Event()
 
     def on_signal(signum, _frame):
@@ -229,12 +234,18 @@ def run(args) -> int:
         log.info("ports %s on %s; clock %s; mode %s; session file %s", ports.names(), ports.backend,
                  config.clock.source, config.suggest.mode, engine.session.path if engine.session else "-")
         if not use_ui:
-            beat = 0
+            from . import memtrace
+
+            if args.trace_memory:
+                memtrace.start()
+            beat, memory = 0, None
             while not stop.is_set() and engine.alive:
                 stop.wait(1.0)  # a signal or the engine ending wakes it at once or within 1 s
                 beat += 1
+                if args.trace_memory and beat % 60 == 0:
+                    memory = memtrace.top_sites()
                 if args.stats and beat % STATS_EVERY_S == 0:
-                    write_stats(args.stats, engine)
+                    write_stats(args.stats, engine, memory)
         else:
             from .ui import run_ui
 
@@ -248,7 +259,7 @@ def run(args) -> int:
         if engine is not None:
             engine.stop()
             if args.stats:
-                write_stats(args.stats, engine)
+                write_stats(args.stats, engine, memory)
         ports.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

@@ -124,3 +124,76 @@ def test_a_jack_server_restart_brings_our_ports_and_connections_back(monkeypatch
     assert [p.full_name for p in (ours.input, ours.output)] == ["ma-watch:MIDI Assistant In",
                                                                 "ma-watch:MIDI Assistant Out"]
     assert playing_s <= 2.0, f"playing again {playing_s:.2f} s after the server was back"
+
+
+class RtDevice:
+    """A MIDI device on the real JACK server as python-rtmidi shows one: a client of its own
+    with a "keys" output (what the musician plays) and a "synth" input. Unplugged: deleted."""
+
+    def __init__(self, client: str):
+        import rtmidi
+
+        self.keys = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=client)
+        self.keys.open_virtual_port("keys")
+        self.synth = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name=client)
+        self.synth.open_virtual_port("synth")
+
+    def heard(self, timeout=1.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            got = self.synth.get_message()
+            if got is not None:
+                return got[0]
+            time.sleep(0.005)
+        return None
+
+    def unplug(self):
+        for port in (self.keys, self.synth):
+            port.close_port()
+            port.delete()
+
+
+def test_an_attached_device_that_is_unplugged_and_plugged_back_plays_again(jack_server):
+    """A device port we attached to through python-rtmidi goes away and comes back (on
+    Linux ALSA's, here a python-rtmidi client on the real JACK server: this container has
+    no /dev/snd for snd-virmidi): the watch says so once, attaches again by the name given,
+    and MIDI flows both ways within 2 s of the device's return."""
+    client = jack_server.client_name("keyboard")
+    device = RtDevice(client)
+    ours = open_ports("jack", PortNames(input="keys", output="synth", accepted=None,
+                                        client=jack_server.client_name("ma")),
+                      attach=True, jack_client="rtmidi")
+    lost, back = [], []
+    watch = PortWatch(ours, on_lost=lost.append, on_back=back.append, interval_s=0.1)
+    try:
+        assert ours.watched == "devices" and ours.healthy()
+        device.keys.send_message([0x90, 60, 90])
+        assert _drain(ours.inbox)[0].note == 60
+        device.unplug()
+        for _ in range(40):
+            watch.check()
+            if lost:
+                break
+            time.sleep(0.05)
+        assert len(lost) == 1 and "'keys'" in lost[0] and "'synth'" in lost[0], (lost, ours._listed())
+        for _ in range(3):  # still gone: said once, not again
+            watch.check()
+        assert len(lost) == 1 and not back
+        device = RtDevice(client)  # plugged back in
+        up = now_ns()
+        while now_ns() - up < 5e9 and not back:
+            watch.check()
+            time.sleep(0.05)
+        assert back and "attached again" in back[0], (back, ours.missing(), ours._listed())
+        time.sleep(0.05)
+        device.keys.send_message([0x90, 61, 90])
+        got = _drain(ours.inbox)
+        ours.output.send(mido.Message("note_on", note=62, velocity=90))
+        answered = device.heard()
+        playing_s = (now_ns() - up) / 1e9
+    finally:
+        ours.close()
+        device.unplug()
+    assert got is not None and got[0].note == 61
+    assert answered is not None and answered[:2] == [0x90, 62]
+    assert playing_s <= 2.0, f"playing again {playing_s:.2f} s after the device was back"
