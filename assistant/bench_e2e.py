@@ -493,9 +493,11 @@ class Rig:
         self.peer.sender.add(clock_schedule(self.t0, self.bpm, beats))
         return self.t0
 
-    def play(self, notes: list[Note], at_tick: int) -> None:
+    def play(self, notes: list[Note], at_tick: int, ahead_ns: int = 0) -> None:
+        """Send ``notes`` from ``at_tick`` on, each ``ahead_ns`` before its tick's pulse (as
+        a DAW sends its tracks' notes ahead of its clock by its output latency)."""
         shifted = [Note(n.onset + at_tick, n.duration, n.pitch, n.velocity) for n in notes]
-        self.peer.sender.add(notes_schedule(self.t0, self.bpm, shifted))
+        self.peer.sender.add([(t - ahead_ns, data) for t, data in notes_schedule(self.t0, self.bpm, shifted)])
 
     def send_at_tick(self, tick: float, data: list[int]) -> None:
         self.peer.sender.add([(tick_time(self.t0, self.bpm, tick) + 2000, data)])

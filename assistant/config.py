@@ -198,6 +198,10 @@ class PortsConfig:
     ignore_drums: bool = _opt(True, _boolean)
     output_lead_ms: float | str = _opt("auto", _lead)
     hold_ahead_ms: float = _opt(40.0, _number(0, 500))
+    learn_offset: bool = _opt(True, _boolean)
+    output_offset_ms: float = _opt(0.0, _number(-50, 50))
+    accepted_offset_ms: float = _opt(0.0, _number(-50, 50))
+    harmony_offset_ms: float = _opt(0.0, _number(-50, 50))
     jack_client: str = _opt("native", _choice("native", "rtmidi"))
 
     @property

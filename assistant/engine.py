@@ -34,6 +34,7 @@ from .accompanist import chord_tones_by_beat, chord_velocity
 from .chord_model import DECISION_TICKS
 from .harmony import KeyTracker, beat_ticks, chord_name, chord_of_pitches
 from .music import Note, bar_start, meter_at, next_bar_start
+from .alignment import DawAlignment
 from .planner import LATE_GUARD_NS, Planner, next_start_tick, shift_until_in_time
 from .scheduler import note_events
 
@@ -122,8 +123,10 @@ class Engine:
                  clock_follower=None, play_when_stopped: bool = False, seed: int | None = None,
                  accompanist=None, harmony_channel: int = 1, harmony_output: str = "out",
                  accepted_harmony_channel: int = 1, key_tracker: KeyTracker | None = None,
-                 harmony_velocity: int | str = "follow"):
+                 harmony_velocity: int | str = "follow", alignment: DawAlignment | None = None):
         self.clock = clock
+        # the DAW's constant offset between its notes and its clock (default: none learnt)
+        self.alignment = alignment or DawAlignment(learn=False)
         self.follower = clock_follower  # a MidiClockFollower fed from the inbox, or None
         self.ports = ports
         self.scheduler = scheduler
@@ -327,6 +330,8 @@ class Engine:
                 self.accompanist.add_note(event.note)
         elif isinstance(event, NoteEnded):
             self.planner.observe_timing(event.played.onset_offset_ns)
+            self.alignment.observe(event.played.onset_offset_ns)
+            self.scheduler.placement_ns = self.alignment.placement_ns()
             if self.session is not None:
                 self.session.add_player_note(event.played.note)
         elif isinstance(event, PhraseEnd):
@@ -719,6 +724,9 @@ class Engine:
                "errors": self.errors + self.scheduler.send_errors}
         if self.follower is not None:
             out.update(pulses_repeated=self.follower.repeated_pulses, pulses_lost=self.follower.missed_pulses)
+        # where what we send is placed (us): the DAW's learnt alignment, the out port's own offset
+        out.update(placement_us=self.scheduler.placement_ns // 1000,
+                   port_offset_us=self.scheduler.port_offsets_ns.get("out", 0) // 1000)
         return out
 
     @property

@@ -2,9 +2,11 @@
 
 * Velocity follows the player: the median of their recent note velocities, spread
   by a few steps at random (or a fixed velocity from the config).
-* Micro-timing follows the player: each note is sent off the grid by the median
-  of the player's recent offsets from the grid (ahead of or behind the beat),
-  varied by their spread, all within +-``timing_ms`` (0: exactly on the grid).
+* Micro-timing follows the player's variation: each note is sent off the grid
+  at random by the spread of the player's recent offsets from the grid, within
+  +-``timing_ms`` (0: exactly on the grid). Their constant part (the median) is
+  the DAW's alignment, not feel: :mod:`assistant.alignment` places everything
+  we send by it, so copying it here would count it twice.
 * Register follows the player: the suggestion's pitch range is the range of their
   recent melody notes widened by a fifth, inside the configured bounds.
 * Placement: a suggestion whose first note could not be sent before it is due is
@@ -95,9 +97,8 @@ class Planner:
             recent = sorted(self._offsets)
         if not recent:
             return 0
-        median = recent[len(recent) // 2]
         spread = (recent[(3 * len(recent)) // 4] - recent[len(recent) // 4]) / 1.35  # IQR -> sigma
-        value = median + (self._rng.gauss(0.0, spread) if spread > 0 else 0.0)
+        value = self._rng.gauss(0.0, spread) if spread > 0 else 0.0
         return round(max(-self.timing_ns, min(self.timing_ns, value)))
 
     def humanise(self, note: Note, shift: int = 0) -> tuple[Note, int]:

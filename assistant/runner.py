@@ -117,6 +117,7 @@ def load_accompanist(config, chord_model=None):
 
 def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None, chord_model=None):
     """The engine for ``config`` on already opened ``ports`` (also used by the demo and tests)."""
+    from .alignment import DawAlignment
     from .capture import Capture
     from .clock import InternalClock, MidiClockFollower
     from .controls import ControlMap
@@ -153,6 +154,9 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
                           silence_on_stop=not config.clock.play_when_stopped,
                           lead_ns=round(output_lead_ms(config, ports) * 1e6),
                           hold_ahead_ns=round(config.ports.hold_ahead_ms * 1e6),
+                          port_offsets_ns={"out": round(config.ports.output_offset_ms * 1e6),
+                                           "accepted": round(config.ports.accepted_offset_ms * 1e6),
+                                           "harmony": round(config.ports.harmony_offset_ms * 1e6)},
                           **_timed_ahead(ports))
     session = SessionCapture(config.session.folder, clock.tempo_bpm, meters,
                              capture_player=config.session.capture_player,
@@ -166,7 +170,7 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
                   accompanist=load_accompanist(config, chord_model), harmony_channel=s.harmony_channel - 1,
                   harmony_output="harmony", accepted_harmony_channel=config.harmony.accepted_channel - 1,
                   key_tracker=KeyTracker(fixed=parse_key_name(config.harmony.key) if config.harmony.key else None),
-                  harmony_velocity=config.harmony.velocity)
+                  harmony_velocity=config.harmony.velocity, alignment=DawAlignment(config.ports.learn_offset))
 
 
 STATS_EVERY_S = 5  # --stats is rewritten this often while running headless (for the soak bench)

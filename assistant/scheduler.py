@@ -170,6 +170,7 @@ class Scheduler:
         lead_ns: int = 0,
         timed_ahead_ns: int = 2_000_000,
         hold_ahead_ns: int = 40_000_000,
+        port_offsets_ns: Mapping[str, int] | None = None,
     ):
         self.clock = clock
         if not isinstance(outputs, Mapping):
@@ -195,6 +196,10 @@ class Scheduler:
         self._failing: set[str] = set()  # outputs whose last send failed (logged once)
         self.spin_ns = spin_ns
         self.lead_ns = lead_ns  # send this much before each event's time (the output's latency)
+        # each output's own offset (config; > 0: later), and the DAW's learnt alignment for all
+        # (set by the engine thread, read here: a plain int; see assistant.alignment)
+        self.port_offsets_ns = {name_: int((port_offsets_ns or {}).get(name_, 0)) for name_ in outputs}
+        self.placement_ns = 0
         self.max_sleep_ns = int(max_sleep_s * NS_PER_S)
         self.switch_interval_s = switch_interval_s
         self.rt_priority = rt_priority
@@ -348,12 +353,14 @@ class Scheduler:
     def send_lead_ns(self, output: str) -> int:
         """How long before its time an event for ``output`` must leave the scheduler at the
         latest (its lead and commit time) to be on time."""
-        return self.lead_ns + self._commit[output]
+        return self.lead_ns + self._commit[output] + max(0, -(self.port_offsets_ns[output] + self.placement_ns))
 
     def _deadline(self, tick: float, item: _Item) -> int:
-        """When an event is sent: its tick's time plus its micro-timing, less the output
-        latency; for a timed output, ``timed_ahead_ns`` before that (the time goes with it)."""
-        return self.clock.ns_at(tick) + item.offset_ns - self.lead_ns - self._ahead[item.output]
+        """When an event is sent: its tick's time plus its micro-timing, its output's offset
+        and the DAW's alignment, less the output latency; for a timed output,
+        ``timed_ahead_ns`` before that (the time goes with it)."""
+        return (self.clock.ns_at(tick) + item.offset_ns + self.port_offsets_ns[item.output] + self.placement_ns
+                - self.lead_ns - self._ahead[item.output])
 
     def lateness_us(self) -> dict[str, float]:
         """p50/p99/max of hand-over time minus commit time over the recent dispatches, in us

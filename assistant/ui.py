@@ -92,6 +92,9 @@ def render(snap, config, ports, bindings: list[tuple[str, str]]) -> Group:
                  if "pulses_lost" in h else "")
         status.add_row("input", f"{h['messages_in']} in  junk {h['junk_dropped']}  repeats {h['repeats_dropped']}"
                        f"  overflow {h['ring_overflow']}{clock}", "errors", str(h["errors"]))
+        if "placement_us" in h:
+            status.add_row("offset", f"DAW alignment {h['placement_us'] / 1000:+.1f} ms (learnt)  "
+                           f"out port {h['port_offset_us'] / 1000:+.1f} ms (config)", "", "")
     n = len(snap.alternatives)
     current = snap.alternatives[snap.selected] if n else []
     roll = piano_roll(current, snap.suggestion_start)

@@ -297,6 +297,7 @@ def test_ui_shows_key_held_chord_current_and_upcoming_chords(tmp_path, tiny_mode
     # the input's health: what came in, nothing of it junk
     health = text.split("input", 1)[1].splitlines()[0]
     assert f"{engine.messages_received} in" in health and "junk 0" in health and "errors" in health
+    assert "DAW alignment +0.0 ms (learnt)" in text and "out port +0.0 ms (config)" in text
 
 
 def test_a_missing_chord_model_leaves_the_assistant_running_without_harmony(tmp_path, tiny_model_path, caplog):

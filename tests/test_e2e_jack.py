@@ -370,3 +370,28 @@ def test_soak_accounts_for_every_message_and_answers_in_time(jack_server, model_
     minute = result["per_minute"][0]
     assert minute["answer_notes"] >= 1 and minute["messages_in"] >= 90_000  # stats are at most 5 s old
     assert minute["note_timing_ms"]["p99"] <= tolerance_ms(jack_server), result
+
+
+def test_a_daw_that_sends_its_notes_ahead_of_its_clock_records_the_answer_on_the_bar(jack_server, tmp_path,
+                                                                                    model_path):
+    """A simulated DAW with 11 ms of output latency, as Ardour has with its master bus: it
+    sends its track's notes 11 ms ahead of its MIDI clock and records what comes in 11 ms
+    earlier than it arrived. With humanise timing on (10 ms, the default), copying that lead
+    as the player's feel put its recording of every answer 21 ms early; learnt as the DAW's
+    alignment, the answer is recorded on its bar line."""
+    daw_latency = 11 * MS
+    rig = Rig(jack_server.name, model=model_path, workdir=tmp_path, settings={"humanise.timing_ms": 10.0})
+    try:
+        rig.start_clock(beats=20)
+        rig.play(phrase_from_midi_file(tmp_path), at_tick=48, ahead_ns=daw_latency)
+        rig.wait_until_tick(192 + 24)
+        log = rig.peer.collect()
+    finally:
+        code = rig.close()
+    assert code == 0, rig.assistant.log_text()[-2000:]
+    answer = note_ons(log, "out")
+    assert answer, "no answer arrived: " + rig.assistant.log_text()[-2000:]
+    recorded = [(label, msg, ns - daw_latency) for label, msg, ns in answer]  # where the DAW puts them
+    assert round(rig.tick_of(recorded[0][2])) == 192
+    errors = timing_errors_ms(rig, recorded)
+    assert max(abs(e) for e in errors) <= tolerance_ms(jack_server), (errors, timing_context(rig, jack_server))

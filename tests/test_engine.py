@@ -174,10 +174,15 @@ def test_notes_played_while_the_transport_is_stopped_are_not_fed(tmp_path, tiny_
     assert not engine.generator._queue.empty()
 
 
-@pytest.mark.parametrize("timing_ms,expected_ms", [(10.0, 8.0), (5.0, 5.0), (0.0, 0.0)])
-def test_micro_timing_follows_the_player_within_bounds(tmp_path, tiny_model_path, timing_ms, expected_ms):
-    engine, clock, ports = make_engine(tmp_path, tiny_model_path, **{"humanise.timing_ms": timing_ms})
-    late = 8_000_000  # the player is 8 ms behind the beat, every note
+@pytest.mark.parametrize("learn", [True, False])
+def test_the_players_constant_offset_is_the_daws_alignment_and_only_their_variation_is_feel(
+        tmp_path, tiny_model_path, learn):
+    """A DAW sends its notes 8 ms off its clock, every note: no feel to copy (micro-timing
+    0), but everything we send is placed 8 ms the other way, so the DAW records it on the
+    grid. Copying the constant as feel put a real DAW's recording 21 ms early."""
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path,
+                                       **{"humanise.timing_ms": 10.0, "ports.learn_offset": learn})
+    late = 8_000_000
     for onset, dur, pitch, vel in PHRASE:
         clock.set_time(clock.ns_at(onset) + late)
         engine._handle(mido.Message("note_on", note=pitch, velocity=vel), clock.now())
@@ -187,7 +192,27 @@ def test_micro_timing_follows_the_player_within_bounds(tmp_path, tiny_model_path
     engine.generator.drain()
     events = engine.scheduler.pending("suggestion")
     assert events
-    assert {e.offset_ns for e in events} == {round(expected_ms * 1e6)}  # consistent player: no spread
+    assert {e.offset_ns for e in events} == {0}  # a consistent player: no spread, no feel
+    assert engine.scheduler.placement_ns == (-late if learn else 0)
+    assert engine.scheduler.send_lead_ns("out") >= (late if learn else 0) + engine.scheduler.lead_ns
+
+
+def test_micro_timing_copies_the_players_spread_within_bounds(tmp_path, tiny_model_path):
+    engine, clock, ports = make_engine(tmp_path, tiny_model_path, **{"humanise.timing_ms": 5.0})
+    for k, (onset, dur, pitch, vel) in enumerate(PHRASE):
+        off = 8_000_000 + (4_000_000 if k % 2 else -4_000_000)  # 8 ms late, +-4 ms
+        clock.set_time(clock.ns_at(onset) + off)
+        engine._handle(mido.Message("note_on", note=pitch, velocity=vel), clock.now())
+        clock.set_time(clock.ns_at(onset + dur))
+        engine._handle(mido.Message("note_off", note=pitch, velocity=0), clock.now())
+    engine._tick(at(clock, 61))
+    engine.generator.drain()
+    offsets = [e.offset_ns for e in engine.scheduler.pending("suggestion")]
+    assert offsets and all(abs(o) <= 5_000_000 for o in offsets)
+    # varied around the grid, not around the constant (which the old copy put at the +5 ms bound)
+    draws = [engine.planner.timing_offset_ns() for _ in range(400)]
+    assert abs(sum(draws) / len(draws)) < 1_000_000 and min(draws) < -2_000_000 < 2_000_000 < max(draws)
+    assert -10_000_000 <= engine.scheduler.placement_ns <= -6_000_000  # the constant: learnt apart
 
 
 def test_tap_tempo_sets_the_internal_clock(tmp_path, tiny_model_path):
