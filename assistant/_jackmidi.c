@@ -258,8 +258,8 @@ typedef struct {
     _Atomic uint64_t dropped;   /* input lost to a full ring */
     _Atomic uint64_t oversize;  /* input longer than SLOT_DATA */
     _Atomic uint64_t deferred;  /* output events moved to a later cycle (port buffer full) */
-    _Atomic uint64_t frame_jumps; /* cycles that did not start where the last one ended, or ran
-                                   * more than 4 periods away from their frames' time */
+    _Atomic uint64_t frame_jumps; /* cycles that did not start where the last one ended, or
+                                   * whose frames' time lay over 2 periods ahead of the wall */
     _Atomic uint64_t repeated;    /* input events of a cycle handed again, dropped */
     _Atomic uint64_t in_high;      /* the most events the input ring held at once */
     _Atomic uint64_t last_jump_us; /* JACK time of the last cycle that did not start where expected */
@@ -435,12 +435,14 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
     /* After a stall of the server, jack2 may start a cycle a period ahead and then give
      * the next one the same first frame: the events are distinct (nothing is handed
      * twice), but their frame times are off by a period. Counted, for the diagnostics. */
-    /* So may a cycle that runs long after its frames' time: the server stalled. */
+    /* So may a cycle whose frames' time lies ahead of the wall clock: its time base jumped.
+     * A cycle that runs long after its frames' time is not counted: that is this client
+     * scheduled late (a busy machine), and the frame times are still right. */
     jack_time_t now_us = J.get_time();
     jack_time_t frame_us = J.frames_to_time(h->client, start);
     uint64_t period_us = (uint64_t)nframes * 1000000u / J.get_sample_rate(h->client);
-    int late = now_us > frame_us + 4 * period_us || frame_us > now_us + 4 * period_us;
-    if (h->have_frame && (start != h->next_frame || late)) {
+    int ahead = frame_us > now_us + 2 * period_us;
+    if (h->have_frame && (start != h->next_frame || ahead)) {
         atomic_fetch_add_explicit(&h->frame_jumps, 1, memory_order_relaxed);
         atomic_store_explicit(&h->last_jump_us, now_us, memory_order_relaxed);
     }

@@ -260,10 +260,12 @@ def _missed_cycles(*clients) -> int:
 
 def _assert_on_their_frames(errors_us, period_us, missed):
     """Exact to a frame (a frame of rounding each way); a whole period later where JACK
-    runs the receiver first. Off its frame only where a client counted why, and rarely."""
+    runs the receiver first. Off its frame only where a client counted why, and rarely
+    (at most two). How many cycles a busy machine made the clients count does not matter
+    where every message was on its frame."""
     late = 0.0 if abs(statistics.median(errors_us)) < period_us / 2 else period_us
     off = [e for e in errors_us if abs(e - late) > 2e6 / 48000]
-    assert len(off) <= 2 * missed and missed <= 2, (errors_us, missed)
+    assert len(off) <= min(2 * missed, 2), (errors_us, missed)
 
 
 def test_native_ports_are_frame_accurate_both_ways(jack_server):
