@@ -39,12 +39,12 @@
  * jack2 on Linux) inside; CLOCK_MONOTONIC nanoseconds (Python's
  * time.perf_counter_ns) at the interface, converted when read or sent.
  * Both directions live on JACK's frame clock: an input event is stamped with
- * the time of its frame (jack_frames_to_time), and an output event with a time
- * goes out in the cycle that holds that time's frame, at that frame. So what
+ * the time of its frame, and an output event with a time goes out in the cycle
+ * that holds that time's frame, at that frame; the time of a frame is this
+ * client's own time base (tb_cycle), not jack2's filtered one. So what
  * the engine plans against the DAW's clock pulses lands on the DAW's frames,
- * whatever the period. (The time of a cycle's frames runs about a period
- * behind the moment its process callback runs: they are the frames of the
- * period that has just been captured.)
+ * whatever the period. (A cycle's first frame is placed at the moment its
+ * process callback runs, when it runs without delay, as jack2 places it.)
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -96,9 +96,8 @@ static struct {
     void (*midi_clear_buffer)(void *);
     int (*midi_event_write)(void *, jack_nframes_t, const unsigned char *, size_t);
     jack_nframes_t (*last_frame_time)(const jack_client_t *);
-    jack_time_t (*frames_to_time)(const jack_client_t *, jack_nframes_t);
-    jack_nframes_t (*time_to_frames)(const jack_client_t *, jack_time_t);
     jack_time_t (*get_time)(void);
+    jack_time_t (*frames_to_time)(const jack_client_t *, jack_nframes_t);
     jack_nframes_t (*get_sample_rate)(jack_client_t *);
     jack_nframes_t (*get_buffer_size)(jack_client_t *);
 } J;
@@ -143,9 +142,8 @@ static int load_jack(void) {
     SYM(midi_clear_buffer, "jack_midi_clear_buffer");
     SYM(midi_event_write, "jack_midi_event_write");
     SYM(last_frame_time, "jack_last_frame_time");
-    SYM(frames_to_time, "jack_frames_to_time");
-    SYM(time_to_frames, "jack_time_to_frames");
     SYM(get_time, "jack_get_time");
+    SYM(frames_to_time, "jack_frames_to_time");
     SYM(get_sample_rate, "jack_get_sample_rate");
     SYM(get_buffer_size, "jack_get_buffer_size");
 #undef SYM
@@ -264,10 +262,27 @@ typedef struct {
     _Atomic uint64_t in_high;      /* the most events the input ring held at once */
     _Atomic uint64_t last_jump_us; /* JACK time of the last cycle that did not start where expected */
     _Atomic uint64_t cycles;    /* process callbacks */
+    _Atomic uint64_t base_steps; /* times the time base moved, by whole periods (tb_cycle) */
     jack_nframes_t next_frame;  /* where the next cycle should start (process callback only) */
     jack_nframes_t last_start;  /* the first frame of the last cycle (process callback only) */
     int have_frame;
+    /* This client's time base (process callback only; see tb_cycle): the time of frame
+     * ``ext`` (frames counted since the first cycle, never wrapping) is
+     * tb_off + ext * us_per_frame, in JACK microseconds. */
+    int64_t ext;          /* the first frame of this cycle, counted from the first cycle */
+    double tb_off, us_per_frame;
+    int lag_run;          /* cycles in a row that ran more than STEP_US off their frames, one way */
+    int64_t lag_min;      /* ...and the least of those lags */
 } mj_t;
+
+/* The time of the ext-th frame, and the frame of a time (process callback). */
+static inline int64_t round_half_away(double x) { return (int64_t)(x < 0 ? x - 0.5 : x + 0.5); }
+static inline uint64_t tb_time(const mj_t *h, int64_t ext) {
+    return (uint64_t)round_half_away(h->tb_off + (double)ext * h->us_per_frame);
+}
+static inline int64_t tb_frame(const mj_t *h, uint64_t us) {
+    return round_half_away(((double)us - h->tb_off) / h->us_per_frame);
+}
 
 /* Insert ``s`` into the port's pending events, after every event of the same or an
  * earlier time (process callback). 0, or -1 when full. */
@@ -294,10 +309,10 @@ static int pend_insert(port_t *p, const slot_t *s, uint64_t earliest) {
 
 /* Answer a withdrawal request (process callback, before this cycle's events are written):
  * timed events at or after max(wd_from, the first frame of the next cycle) leave ``pend``. */
-static void pend_withdraw(mj_t *h, port_t *p, jack_nframes_t start, jack_nframes_t nframes) {
+static void pend_withdraw(mj_t *h, port_t *p, jack_nframes_t nframes) {
     int expected = WD_ASKED;
     if (!atomic_compare_exchange_strong(&p->wd_state, &expected, WD_TAKEN)) return;
-    uint64_t cutoff = J.frames_to_time(h->client, start + nframes);
+    uint64_t cutoff = tb_time(h, h->ext + nframes);
     if (p->wd_from > cutoff) cutoff = p->wd_from;
     uint32_t mask = PEND_SLOTS - 1, kept = 0;
     int count = 0;
@@ -316,9 +331,9 @@ static void pend_withdraw(mj_t *h, port_t *p, jack_nframes_t start, jack_nframes
     atomic_store_explicit(&p->wd_state, WD_DONE, memory_order_release);
 }
 
-static void process_output(mj_t *h, port_t *p, void *buf, jack_nframes_t start, jack_nframes_t nframes) {
+static void process_output(mj_t *h, port_t *p, void *buf, jack_nframes_t nframes) {
     J.midi_clear_buffer(buf);
-    uint64_t now_us = J.frames_to_time(h->client, start);
+    uint64_t now_us = tb_time(h, h->ext);
     slot_t *s;
     while ((s = ring_front(&p->out)) != NULL) {
         if (pend_insert(p, s, now_us) != 0) {
@@ -327,13 +342,13 @@ static void process_output(mj_t *h, port_t *p, void *buf, jack_nframes_t start, 
         }
         ring_pop(&p->out);
     }
-    pend_withdraw(h, p, start, nframes);
+    pend_withdraw(h, p, nframes);
     uint32_t mask = PEND_SLOTS - 1;
     jack_nframes_t last = 0;
     while (p->pend_count) {
         s = &p->pend[p->pend_head & mask];
-        int32_t d = (int32_t)(J.time_to_frames(h->client, s->time) - start);
-        if (d >= (int32_t)nframes) break; /* due in a later cycle */
+        int64_t d = tb_frame(h, s->time) - h->ext;
+        if (d >= (int64_t)nframes) break; /* due in a later cycle */
         jack_nframes_t offset = d < 0 ? 0 : (jack_nframes_t)d;
         if (offset < last) offset = last; /* JACK wants events in time order */
         if (J.midi_event_write(buf, offset, s->data, s->size) != 0) {
@@ -374,7 +389,7 @@ static int same_cycle(const port_t *p, void *buf, uint32_t n) {
  * 0: in a dense stream the same note-off, in a clock the same pulse), and dropping a new
  * note-off would leave a note hanging. A cycle of nothing but clock bytes is never
  * taken for a repeat, for the same reason. */
-static int process_input(mj_t *h, port_t *p, int index, void *buf, jack_nframes_t start, int again) {
+static int process_input(mj_t *h, port_t *p, int index, void *buf, int again) {
     int received = 0;
     uint32_t n = J.midi_get_event_count(buf);
     int repeat = again && n <= PREV_EVENTS && same_cycle(p, buf, n);
@@ -402,7 +417,7 @@ static int process_input(mj_t *h, port_t *p, int index, void *buf, jack_nframes_
             atomic_fetch_add_explicit(&h->dropped, 1, memory_order_relaxed);
             continue;
         }
-        s->time = J.frames_to_time(h->client, start + ev.time);
+        s->time = tb_time(h, h->ext + ev.time);
         s->size = (uint16_t)ev.size;
         s->port = (uint8_t)index;
         memcpy(s->data, ev.buffer, ev.size);
@@ -416,35 +431,89 @@ static int process_input(mj_t *h, port_t *p, int index, void *buf, jack_nframes_
     return received;
 }
 
+/* Where this cycle's frames lie in time, by this client's own time base (process
+ * callback, first thing in the cycle): the frames are the truth, so the base is the
+ * frame count at the nominal rate from a fixed origin, and it moves only by whole
+ * periods, when the frames have drifted far from the wall clock.
+ *
+ * jack2's own mapping (jack_frames_to_time) is a filter that a stall of the server
+ * throws off for seconds: measured after one 40 ms stall of the dummy driver, it put a
+ * cycle's frames 40 ms before the wall, swung to 12 ms after it, and was still 12 ms off
+ * 2 s later, while the frames themselves went on at the wall's pace. Through it a note
+ * handed over for a beat was stamped or written tens of ms off that beat. A base that
+ * is linear in the frames keeps what is stamped (the DAW's clock) and what is placed
+ * (our answer) on the same frames, and a peer with its own such base differs from ours
+ * by a constant, which cancels between its clock and our answer.
+ *
+ * A stall of the server leaves the frames behind the wall by its length (the dummy
+ * driver does not catch up; a sound card does not stall); so does a busy machine, a few
+ * ms at a time. When LAG_CYCLES cycles in a row run more than STEP_US behind (or ahead
+ * of) their frames, the base moves by the least of those lags, in whole periods, so that
+ * clients that saw nearly the same lags move by the same amount: counted as a jump. */
+#define LAG_CYCLES 8
+#define STEP_US 10000.0 /* a drift from the wall the engine's timing does not mind */
+
+static inline double fabs_(double x) { return x < 0 ? -x : x; }
+
+static int tb_cycle(mj_t *h, jack_nframes_t start, jack_nframes_t nframes, jack_time_t now_us) {
+    jack_nframes_t rate = J.get_sample_rate(h->client);
+    double period_us = (double)nframes * 1e6 / rate;
+    double step_us = STEP_US > 4 * period_us ? STEP_US : 4 * period_us;
+    if (!h->have_frame) {
+        h->ext = 0;
+        h->us_per_frame = 1e6 / rate;
+        /* jack2's mapping where it is near the wall (it is, but after a stall): clients
+         * opened together then start from nearly the same origin */
+        double dll = (double)J.frames_to_time(h->client, start);
+        h->tb_off = fabs_((double)now_us - dll) < 2 * period_us ? dll : (double)now_us;
+        h->lag_run = 0;
+        return 0;
+    }
+    int jumped = start != h->next_frame && start != h->last_start;
+    h->ext += (int32_t)(start - h->last_start); /* wraps of the 32-bit frame count undone */
+    if (1e6 / rate != h->us_per_frame) { /* the rate changed: keep this frame's time */
+        h->tb_off += (double)h->ext * (h->us_per_frame - 1e6 / rate);
+        h->us_per_frame = 1e6 / rate;
+    }
+    double late = (double)now_us - (h->tb_off + (double)h->ext * h->us_per_frame);
+    if (fabs_(late) > step_us && (h->lag_run == 0 || (late > 0) == (h->lag_min > 0))) {
+        if (h->lag_run == 0 || fabs_(late) < fabs_((double)h->lag_min)) h->lag_min = (int64_t)late;
+        if (++h->lag_run >= LAG_CYCLES) {
+            double whole = (double)(int64_t)((double)h->lag_min / period_us); /* toward zero */
+            h->tb_off += whole * period_us;
+            atomic_fetch_add_explicit(&h->base_steps, 1, memory_order_relaxed);
+            jumped = 1;
+            h->lag_run = 0;
+        }
+    } else {
+        h->lag_run = 0;
+    }
+    return jumped;
+}
+
 static int mj_process(jack_nframes_t nframes, void *arg) {
     mj_t *h = arg;
+    jack_time_t now_us = J.get_time();
     int nports = atomic_load_explicit(&h->nports, memory_order_acquire);
     jack_nframes_t start = J.last_frame_time(h->client);
     int received = 0;
     int again = h->have_frame && start == h->last_start;
     atomic_fetch_add_explicit(&h->cycles, 1, memory_order_relaxed);
+    /* A cycle that does not start where the last one ended (jack2, after a stall of the
+     * server, may start one a period ahead and give the next the same first frame), or
+     * whose time base had to move: counted, and input around it is timing-unsure. */
+    if (tb_cycle(h, start, nframes, now_us)) {
+        atomic_fetch_add_explicit(&h->frame_jumps, 1, memory_order_relaxed);
+        atomic_store_explicit(&h->last_jump_us, now_us, memory_order_relaxed);
+    }
     for (int i = 0; i < nports; i++) {
         port_t *p = &h->ports[i];
         void *buf = J.port_get_buffer(p->port, nframes);
         if (!buf) continue;
         if (p->is_output)
-            process_output(h, p, buf, start, nframes);
+            process_output(h, p, buf, nframes);
         else
-            received |= process_input(h, p, i, buf, start, again);
-    }
-    /* After a stall of the server, jack2 may start a cycle a period ahead and then give
-     * the next one the same first frame: the events are distinct (nothing is handed
-     * twice), but their frame times are off by a period. Counted, for the diagnostics. */
-    /* So may a cycle whose frames' time lies ahead of the wall clock: its time base jumped.
-     * A cycle that runs long after its frames' time is not counted: that is this client
-     * scheduled late (a busy machine), and the frame times are still right. */
-    jack_time_t now_us = J.get_time();
-    jack_time_t frame_us = J.frames_to_time(h->client, start);
-    uint64_t period_us = (uint64_t)nframes * 1000000u / J.get_sample_rate(h->client);
-    int ahead = frame_us > now_us + 2 * period_us;
-    if (h->have_frame && (start != h->next_frame || ahead)) {
-        atomic_fetch_add_explicit(&h->frame_jumps, 1, memory_order_relaxed);
-        atomic_store_explicit(&h->last_jump_us, now_us, memory_order_relaxed);
+            received |= process_input(h, p, i, buf, again);
     }
     h->next_frame = start + nframes;
     h->last_start = start;
@@ -595,6 +664,7 @@ MJ_EXPORT void mj_counters(mj_t *h, uint64_t *out) {
     out[4] = atomic_load(&h->repeated);
     out[5] = atomic_load(&h->cycles);
     out[6] = atomic_load(&h->in_high);
+    out[7] = atomic_load(&h->base_steps);
 }
 
 /* The full names of the ports connected to our ``port``, one per line, into ``out`` (at

@@ -420,6 +420,10 @@ class MidiClockFollower(_TickMap):
         self._held_pulse: int | None = None  # a pulse that may be a repeat, until the next one tells
         # (pulses taken as lost at the last gap, the period then, whether they were counted)
         self._suspect: tuple[int, float, bool] = (0, 0.0, False)
+        # the last steady line: (its time for a pulse, that pulse's song position, ns per pulse)
+        self._anchor: tuple[float, int, float] | None = None
+        self._watching = False  # since a pulse the input could not vouch for: see _phase_check
+        self._since: deque[int] = deque(maxlen=self.PHASE_PULSES)  # regular pulses since the unsure ones
 
     @property
     def song_position_pulses(self) -> int:
@@ -444,7 +448,14 @@ class MidiClockFollower(_TickMap):
 
     # -- internals (driving thread) ----------------------------------------------
     def _pulse(self, ns: int) -> None:
+        regrid = self._pulse_locked(ns)
+        if regrid is not None:
+            self._emit("regrid", *regrid)
+
+    def _pulse_locked(self, ns: int) -> tuple[float, int] | None:
+        """Count one pulse; (tick, ns) if the count was corrected (see _phase_check)."""
         ns = max(ns, self._last_ns)
+        gap = ns - self._last_ns if self.pulse_count else 0
         self._last_ns = ns
         self.pulse_count += 1
         with self._lock:
@@ -452,7 +463,7 @@ class MidiClockFollower(_TickMap):
                 self.repeated_pulses += 1
             elif self._repeat_suspect(ns):
                 self._held_pulse = ns
-                return
+                return None
             pulses = self._pulses
             if pulses and ns - pulses[-1] > self.GAP_NS:
                 pulses.clear()
@@ -465,13 +476,23 @@ class MidiClockFollower(_TickMap):
             if fit is not None:
                 self._npt = fit[1] * PULSES_PER_TICK
             if not self._running:
-                return
+                return None
+            corrected = 0 if self._await_first else self._phase_check(ns, gap)
+            if corrected:
+                self._next_pulse += corrected
+                if corrected < 0:
+                    self.repeated_pulses -= corrected
+                else:
+                    self.missed_pulses += corrected
+                fit = self._estimate()
+                if fit is not None:
+                    self._npt = fit[1] * PULSES_PER_TICK
             target_tick = self._next_pulse / PULSES_PER_TICK
             self._next_pulse += 1
             if self._await_first:
                 self._await_first = False
                 self._push(ns, target_tick, self._npt)
-                return
+                return None
             nominal = self._npt
             here = self._current_tick(ns)
             next_tick = self._next_pulse / PULSES_PER_TICK
@@ -485,6 +506,84 @@ class MidiClockFollower(_TickMap):
             # from where the correction meets the fitted line on, the line (see _Segment)
             self._push(ns, here, npt, knee_tick=_meeting_tick(here, ns, npt, next_tick, next_ns, nominal),
                        then_npt=nominal)
+            return (here, ns) if corrected else None
+
+    PHASE_PULSES = 8  # regular pulses in a row after the unsure ones: the count is judged
+    PHASE_TOLERANCE = 0.2  # ...each within this fraction of a pulse of a whole number off the line
+    PHASE_REGULAR = 0.15  # regular: this close to one period after the one before
+    PHASE_SAME_TEMPO = 0.006  # ...and their own line's period this close to the steady line's
+    PHASE_MAX_AGE_PULSES = 8 * MIDI_PPQN  # the steady line is trusted this many pulses ahead
+
+    def _phase_check(self, ns: int, gap: int) -> int:
+        """Whole pulses the count is off by, to be corrected now (lock held, running).
+
+        Where the input cannot vouch for its stamps (``timing_unsure``: our JACK ports,
+        around a stall of the server) no single pulse is taken for a repeat or a lost one:
+        jack2 also bunches pulses and repeats whole cycles there. The count is checked
+        afterwards instead, against the line of the last steady window before: once
+        ``PHASE_PULSES`` regular pulses in a row have come at that line's tempo, all the same
+        whole number of pulses off it, pulses were repeated (negative) or lost (positive)
+        on the way. Pulses at another tempo end the watch: nothing is corrected.
+        """
+        pos = self._next_pulse
+        unsure = self._timing_unsure(ns)
+        if unsure and self._anchor is not None:
+            self._watching = True
+            self._since.clear()
+        if not self._watching:
+            steady = self._steady_line()
+            if steady is not None:
+                self._anchor = (self._pulses[-1] + steady[0], pos, steady[1])
+            return 0
+        t_anchor, anchor_pos, period = self._anchor
+        if unsure:
+            return 0
+        if (ns - t_anchor) / period > self.PHASE_MAX_AGE_PULSES:
+            self._watching, self._anchor = False, None
+            return 0
+        since = self._since
+        if abs(gap / period - 1) >= self.PHASE_REGULAR:
+            since.clear()
+            return 0
+        since.append(ns)
+        if len(since) < self.PHASE_PULSES:
+            return 0
+        points = list(since)
+        if abs(_fit_line(points)[1] / period - 1) > self.PHASE_SAME_TEMPO:
+            self._watching, self._anchor = False, None  # a new tempo: the window follows it
+            return 0
+        n = len(points)
+        offs = [anchor_pos + (p - t_anchor) / period - (pos - (n - 1 - i)) for i, p in enumerate(points)]
+        d = round(offs[-1])
+        if any(abs(o - d) >= self.PHASE_TOLERANCE for o in offs):
+            return 0  # not yet clear: the next pulse tells
+        self._watching = False
+        if d == 0:
+            return 0
+        # the window as the line has it, up to this pulse at its right place: a repeat
+        # left in it would tilt the fit for a beat
+        right = pos + d
+        self._pulses.clear()
+        self._pulses.extend(int(t_anchor + (right - anchor_pos - k) * period) for k in range(self.WINDOW - 1, 0, -1))
+        self._pulses.append(ns)
+        return d
+
+    def _steady_line(self) -> tuple[float, float] | None:
+        """The fitted line (as _fit_line) if the window is full and every pulse in it lies
+        within ``STEADY_NS`` of it; else None. Lock held."""
+        pulses = self._pulses
+        if len(pulses) < self.WINDOW:
+            return None
+        points = list(pulses)
+        offset, period = _fit_line(points)
+        if period <= 0:
+            return None
+        line_last = points[-1] + offset
+        n = len(points)
+        if any(abs(p - (line_last - (n - 1 - i) * period)) > self.STEADY_NS for i, p in enumerate(points)):
+            return None
+        return offset, period
+
 
     REPEAT_RATIO = 0.35  # a pulse this little of a period after the line's place for the last one
     REPEAT_MIN_GAP_NS = 200_000  # ...and at least this long after it (a JACK period is >= 0.33 ms)
@@ -620,6 +719,7 @@ class MidiClockFollower(_TickMap):
     def _transport(self, event: str, ns: int, position: int | None) -> None:
         with self._lock:
             self._release_held()
+            self._anchor, self._watching = None, False  # positions start afresh
             if position is not None:  # Start: a relocation, the old mapping is void
                 self._next_pulse = position
                 self._history.clear()
@@ -651,6 +751,7 @@ class MidiClockFollower(_TickMap):
             self._next_pulse = sixteenths * PULSES_PER_SIXTEENTH
             tick = self._next_pulse / PULSES_PER_TICK
             self._history.clear()
+            self._anchor, self._watching = None, False
             self._push(ns, tick, math.inf)
         self._emit("locate", tick, ns)
 

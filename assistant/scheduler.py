@@ -543,9 +543,15 @@ class Scheduler:
             raise SchedulerDied("the scheduler is closed")
 
     def _on_transport(self, event: str, tick: float, ns: int) -> None:
-        # runs on the clock's driving thread: Stop silences; Start/locate void the plan
+        # runs on the clock's driving thread: Stop silences; Start/locate void the plan;
+        # a corrected pulse count (regrid) moves every tick's time: what was handed over
+        # and not yet committed is planned again
         if event in ("stop", "start", "locate"):
             self.panic()
+        elif event == "regrid":
+            with self._cond:
+                self._withdraw_all_locked()
+                self._cond.notify()
         else:
             with self._cond:
                 self._cond.notify()

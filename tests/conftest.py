@@ -8,6 +8,7 @@ servers never meet; clients find it through ``JACK_DEFAULT_SERVER``. A missing
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -68,8 +69,10 @@ def _server_ready(name: str, proc: subprocess.Popen, timeout: float) -> bool:
     return False
 
 
-@pytest.fixture(scope="session")
-def jack_server():
+@contextlib.contextmanager
+def _running_jackd():
+    """A JACK server (dummy driver) of its own, named for this run; JACK_DEFAULT_SERVER names it
+    while it runs."""
     jackd = shutil.which("jackd")
     if jackd is None:
         if os.environ.get("CI") == "true":
@@ -107,6 +110,21 @@ def jack_server():
         for leftover in Path("/dev/shm").glob(f"*{name}*"):
             leftover.unlink(missing_ok=True)
         log.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    with _running_jackd() as server:
+        yield server
+
+
+@pytest.fixture
+def own_jack_server():
+    """A server for one test that stalls it (SIGSTOP): jack2's own mapping of frames to time
+    is off for seconds after a stall, for every client that opens then, so such a test
+    must not leave the shared server that way for the tests after it."""
+    with _running_jackd() as server:
+        yield server
 
 
 # -- a tiny melody network, exported once per session (see tests/tiny_model.py) --------------

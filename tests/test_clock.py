@@ -342,22 +342,46 @@ def test_follower_holds_the_grid_through_repeats_losses_and_bunching(stream):
     assert abs(error_ms) < 1.0, (error_ms, faults)
 
 
-def test_follower_infers_nothing_from_stamps_the_input_cannot_vouch_for():
-    """After a stall of the JACK server its frame times can jump by a period: a gap that
-    looks like a lost pulse, though none was. Our native input says when (timing_unsure)."""
+@pytest.mark.parametrize("fault", ["repeat", "lose", "bunch", "tempo"])
+def test_follower_checks_the_count_after_stamps_the_input_cannot_vouch_for(fault):
+    """Around a stall of the JACK server (``timing_unsure``) jack2 bunches pulses and
+    repeats whole cycles, so no single pulse there is taken for a repeat or a lost one.
+    The count is checked against the last steady line once the stamps are sure again: a
+    pulse repeated (seen in CI: 1-5 a run, the grid then 1-2 pulses early for good) or
+    lost there is corrected within a few pulses and the scheduler told (``regrid``); pulses
+    bunched by the stall, or a new tempo, are not taken for either."""
     import mido
 
     from assistant.clock import MidiClockFollower
 
     period = 60e9 / (120 * 24)
     t0 = 1_000_000_000
-    jump_at = int(t0 + 100.5 * period)
-    for unsure, lost in ((lambda ns: abs(ns - jump_at) < 2e9, 0), (None, 1)):
-        f = MidiClockFollower(tempo_bpm=120, timing_unsure=unsure)
-        f.feed(mido.Message("start"), t0 - 1_000_000)
-        for k in range(200):
-            f.feed(mido.Message("clock"), int(t0 + (k + (1 if k > 100 else 0)) * period))
-        assert f.missed_pulses == lost and f.pulse_count == 200
+    fault_at = int(t0 + 100.2 * period)
+    f = MidiClockFollower(tempo_bpm=120, timing_unsure=lambda ns: 0 <= ns - fault_at < 200_000_000)
+    events = []
+    f.add_listener(lambda event, tick, ns: events.append(event))
+    f.feed(mido.Message("start"), t0 - 1_000_000)
+    t, k, step = t0, 0, period
+    for i in range(300):
+        stamp = t
+        if fault == "bunch" and k in (100, 101):
+            stamp = t0 + 101.9 * period  # both held up by the stall, stamped together
+        if not (fault == "lose" and k == 101):
+            f.feed(mido.Message("clock"), int(stamp))
+        if fault == "repeat" and k == 101:
+            f.feed(mido.Message("clock"), int(stamp + 1_333_333))  # jack2 hands the cycle again
+        if fault == "tempo" and k == 100:
+            step = 60e9 / (126 * 24)
+        t += step
+        k += 1
+    assert f.pulse_count == 300 + (fault == "repeat") - (fault == "lose")
+    assert f.repeated_pulses == (fault == "repeat") and f.missed_pulses == (fault == "lose")
+    assert events.count("regrid") == (fault in ("repeat", "lose"))
+    # half a pulse after the last one, the grid is where the DAW's is
+    last = t - step
+    expected_tick = (299 + 0.5) / 2
+    error_ms = (f.tick_at(int(last + 0.5 * step)) - expected_tick) * 2 * step / 1e6
+    assert abs(error_ms) < 0.5, error_ms
 
 
 def test_one_late_pulse_or_a_stall_does_not_tilt_the_grid_ahead():

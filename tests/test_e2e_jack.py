@@ -90,7 +90,8 @@ def timing_context(rig, jack_server) -> str:
             f"clock pulses sent {pulses['clock_pulses_sent']}, counted {pulses['clock_pulses_counted']}, "
             f"taken for repeats {pulses['clock_pulses_repeated']}, inferred lost {pulses['clock_pulses_inferred_lost']}; "
             f"events handed over late {stats.get('late_events')}; JACK cycles that jumped "
-            f"{stats.get('jack_frame_jumps')}; jackd's log ends: {log}")
+            f"{stats.get('jack_frame_jumps')} (time base moved by a stall's lag {stats.get('jack_base_steps')}); "
+            f"jackd's log ends: {log}")
 
 
 def test_answer_on_the_bar_accept_to_accepted_port_and_capture_file(jack_server, tmp_path, model_path):
@@ -233,16 +234,17 @@ def test_harmony_chords_on_every_beat_in_time_and_closed_after_stop(jack_server,
     assert hanging_notes(rig.peer.log) == {}
 
 
-def test_a_stall_of_the_jack_server_does_not_shift_the_grid(jack_server, tmp_path, model_path):
+def test_a_stall_of_the_jack_server_does_not_shift_the_grid(own_jack_server, tmp_path, model_path):
     """The JACK server stops for 35-45 ms, four times (SIGSTOP: an xrun, a VM's hiccup): the clock
     pulses of the stalled cycles arrive stamped together and a two-period gap follows,
     though none was lost. Chords a beat after the stall are on their beats again, and the
     assistant counted every pulse and inferred none lost (it used to take the gap for a
-    lost pulse and play a pulse, 21 ms, early from then on). JACK's own time base (frames
-    to time) wanders by up to 6 ms for several seconds after such a stall, for every client
-    alike (measured with two bare clients: 4-6 ms in seconds 2-5, 1 ms in second 9; our
-    chords go through it twice, in and out, and were seen 11 ms late 3 s after), so timing
-    is judged from 8 s after the stall: every chord on its beat within one period plus 1 ms."""
+    lost pulse and play a pulse, 21 ms, early from then on). jack2's own mapping of frames
+    to time is off by up to 40 ms for seconds after such a stall; our native ports follow
+    the frames instead (_jackmidi.c, tb_cycle). Timing is judged from 8 s after the stall,
+    when the clients' bases are shared again: every chord on its beat within one period
+    plus 1 ms."""
+    jack_server = own_jack_server  # it stalls the server: one of its own
     phrase = c_major_phrase_from_midi_file(tmp_path)
     rig = Rig(jack_server.name, model=model_path, workdir=tmp_path,
               settings={"suggest.mode": "harmony", "harmony.pattern": "beat"})
