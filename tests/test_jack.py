@@ -150,27 +150,57 @@ def test_notes_and_clock_into_our_input(rig):
 
 
 @pytest.mark.parametrize("rig", ["rtmidi"], indirect=True)
+def _readable_port(port_name: str) -> str:
+    """The full JACK name of the port ``port_name`` that others read from (our output),
+    on whichever client holds it."""
+    hits = [p for p in list_ports("jack").inputs if p.endswith(":" + port_name)]
+    assert len(hits) == 1, (port_name, hits)
+    return hits[0]
+
+
 def test_scheduled_notes_arrive_on_time(jack_server, rig):
-    """python-rtmidi ports send at the start of the next cycle: never early, at most a
-    period and a millisecond late. (Our native ports place events at their frames: a
-    python-rtmidi tester, which stamps when its callback ran, cannot judge that; see
-    test_scheduler_places_notes_on_their_frames.)"""
-    ours, tester = rig
+    """What the DAW records is the frame a note lands on, so a native client judges:
+    it stamps each note with its frame's time. Sent without a time (the scheduler
+    dispatches on time), a note goes into the next cycle our output's client runs.
+
+    Judged against the run's median: the median itself is how far the server's frames
+    lag the wall (a dummy server on a busy machine falls a few ms behind and stays
+    there; a native port places by frames and does not see it, a python-rtmidi port
+    sends on the wall and does), which the judge's time base allows up to its step
+    (10 ms). What a musician hears is each note against the others: none more than a
+    period early (a cycle that ran late takes a note sent while it ran on its first
+    frame) or a period and a millisecond late; further off only in cycles the server
+    logged as late (xruns), and rarely."""
+    if jackmidi.available() is not None:
+        pytest.skip(jackmidi.available())
+    ours, _ = rig
+    judge = jackmidi.JackClient(jack_server.client_name("judge"))
+    inbox: queue.SimpleQueue = queue.SimpleQueue()
+    judge.add_input("in", inbox, connect_from=_readable_port(ours.output.name))
+    time.sleep(0.05)
     clock = InternalClock(tempo_bpm=300)  # a tick = 16.7 ms
     sched = Scheduler(clock, ours.outputs).start()
+    xruns_before = jack_server.xruns()
     try:
         clock.start(now_ns() + 20 * MS)
         notes = [Note(2 * i, 1, 60 + i % 12) for i in range(20)]
         sched.schedule(note_events(notes), lane="suggestion")
-        time.sleep(clock.ns_at(41) / 1e9 - now_ns() / 1e9)
-        got = tester.drain()
+        time.sleep(clock.ns_at(41) / 1e9 - now_ns() / 1e9 + 0.05)
     finally:
         sched.close()
+        judge.close()
+    xruns = jack_server.xruns() - xruns_before
+    got = []
+    while not inbox.empty():
+        got.append(inbox.get_nowait())
     ons = [(m, ns) for m, ns in got if m.type == "note_on" and m.velocity > 0]
     assert [m.note for m, _ in ons] == [n.pitch for n in notes]
-    late_ms = [(ns - clock.ns_at(n.onset)) / MS for (m, ns), n in zip(ons, notes)]
-    limit = jack_server.period_ns / MS + 1.0  # one period + 1 ms
-    assert min(late_ms) >= 0 and max(late_ms) <= limit, (sorted(late_ms), sched.realtime)
+    errors_ms = [(ns - clock.ns_at(n.onset)) / MS for (m, ns), n in zip(ons, notes)]
+    period_ms = jack_server.period_ns / MS
+    lag = statistics.median(errors_ms)
+    assert abs(lag) <= 10.0 + period_ms, (sorted(errors_ms), xruns)
+    off = [e for e in errors_ms if not -period_ms - 0.05 <= e - lag <= period_ms + 1.0]
+    assert len(off) <= min(xruns, 2), (sorted(errors_ms), xruns, sched.realtime)
 
 
 def test_closing_leaves_no_hanging_note(rig):
