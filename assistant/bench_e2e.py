@@ -748,7 +748,7 @@ def pulse_counts(stats: dict, rig: Rig) -> dict:
     for repeats and dropped, and those it inferred lost."""
     sent = sum(1 for _, data in rig.peer.sender.sent if data == [0xF8])
     input_side = {k: stats[k] for k in ("messages_in", "junk_dropped", "jack_repeated", "jack_frame_jumps",
-                                         "jack_dropped", "late_events", "withdrawn") if k in stats}
+                                         "jack_base_steps", "jack_dropped", "late_events", "withdrawn") if k in stats}
     return {**input_side, "clock_pulses_sent": sent, "clock_pulses_counted": stats.get("clock_pulses"),
             "clock_pulses_repeated": stats.get("repeated_pulses"),
             "clock_pulses_inferred_lost": stats.get("missed_pulses")}

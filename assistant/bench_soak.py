@@ -112,7 +112,7 @@ def soak_figures(minutes: float, model: str | None = None, report=None, trace_me
                   "hanging_notes": len(hanging_notes(rig.peer.log)), "answers": stats.get("suggestions"),
                   "engine_errors": stats.get("engine_errors"),
                   "clock_sender_late_p99_ms": round(float(np.percentile(rig.peer.sender.lateness_ns, 99)) / MS, 3),
-                  **pulse_counts(stats, rig)}
+                  **pulse_counts(stats, rig), "server_xruns": own.xruns() if own is not None else None}
         if len(per_minute) >= 2 and "private_mb" in per_minute[0]:
             result["memory_growth_mb"] = round(per_minute[-1]["private_mb"] - per_minute[0]["private_mb"], 1)
         return result

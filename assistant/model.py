@@ -194,7 +194,8 @@ class MelodyModel:
     @classmethod
     def load(cls, path: str | Path | None = None, *, verify: bool = True, threads: int = 1,
              window: int = 256, warmup: bool = True) -> "MelodyModel":
-        """Open a model file; with ``verify`` its sha256 must match its card (``UserError`` if not)."""
+        """Open a model file; with ``verify`` its sha256 must match its card (``UserError`` if not).
+        ``warmup``: :meth:`warm_up` at its default settings."""
         path = Path(path) if path else DEFAULT_MELODY_MODEL
         session, config = open_session(path, verify=verify, threads=threads)
         model = cls(session, config, path, window=window)
@@ -221,12 +222,24 @@ class MelodyModel:
     def cached_tokens(self) -> int:
         return self._keys.shape[3]
 
-    def warm_up(self) -> None:
-        """Run a few steps at batch 1 and 4 so that the first real call pays no allocation cost."""
+    def warm_up(self, alternatives: int = 4, bars: int = 4) -> None:
+        """Run the largest shapes a session with these settings uses: a prefill chunk, the
+        cache at its full window, and ``alternatives`` continuations of ``bars`` bars over
+        it. ONNX Runtime's arena grows to the largest tensors it has seen and keeps them:
+        sized here, memory is flat from the first answer and no real call pays for an
+        allocation. Larger settings chosen later grow it once, to their size. The fed
+        state is restored. Caller's thread; takes tens of ms."""
         saved = (self._keys, self._values, self._cursor, self._last_logits, list(self.history))
-        self.feed(Note(0, 6, 60))
-        self.feed(Note(6, 6, 62))
-        for _ in self.generate(bars=1, n=4, seed=0, max_notes=4):
+        fill = self.window if self.window <= 4096 else 64  # an unbounded window (scoring) never slides
+        notes, onset = [], 0
+        while len(notes) * 2 < fill + 8:  # two tokens a note: past the window, so it slides
+            notes.append(Note(onset, 6, 60 + len(notes) % 7))
+            onset += 6
+        self.feed_many(notes)  # the last chunk slid the window back to three quarters
+        while self.cached_tokens + 2 <= fill:
+            self.feed(Note(onset, 6, 60))
+            onset += 6
+        for _ in self.generate(bars=bars, n=alternatives, seed=0):
             pass
         self._keys, self._values, self._cursor, self._last_logits, self.history = saved
 

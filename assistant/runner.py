@@ -140,9 +140,10 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
             clock.start()
     elif isinstance(clock, MidiClockFollower):
         follower = clock
-    if model is None:
-        model = MelodyModel.load(config.model.melody or None)
     s = config.suggest
+    if model is None:
+        model = MelodyModel.load(config.model.melody or None, warmup=False)
+        model.warm_up(alternatives=s.alternatives, bars=s.bars)
     melody_mode, harmony_on = parse_mode(s.mode)
     settings = EngineSettings(mode=melody_mode, harmony=harmony_on, alternatives=s.alternatives, bars=s.bars, temperature=s.temperature,
                               top_p=s.top_p, audition=s.audition, scale_lock=s.scale_lock, answer_on=s.answer_on,
