@@ -70,6 +70,11 @@ typedef struct {
     size_t size;
     unsigned char *buffer;
 } jack_midi_event_t;
+typedef struct {
+    jack_nframes_t min;
+    jack_nframes_t max;
+} jack_latency_range_t;
+enum { JACK_CAPTURE_LATENCY = 0, JACK_PLAYBACK_LATENCY = 1 };
 
 
 enum { JACK_NO_START_SERVER = 0x01 };
@@ -100,6 +105,10 @@ static struct {
     jack_time_t (*frames_to_time)(const jack_client_t *, jack_nframes_t);
     jack_nframes_t (*get_sample_rate)(jack_client_t *);
     jack_nframes_t (*get_buffer_size)(jack_client_t *);
+    /* latency API (weak exports: NULL where a libjack lacks them) */
+    int (*set_latency_callback)(jack_client_t *, void (*)(int, void *), void *);
+    void (*port_set_latency_range)(jack_port_t *, int, jack_latency_range_t *);
+    int (*recompute_total_latencies)(jack_client_t *);
 } J;
 
 static char load_error[256];
@@ -147,6 +156,10 @@ static int load_jack(void) {
     SYM(get_sample_rate, "jack_get_sample_rate");
     SYM(get_buffer_size, "jack_get_buffer_size");
 #undef SYM
+    *(void **)(&J.set_latency_callback) = dlsym(lib, "jack_set_latency_callback");
+    *(void **)(&J.port_set_latency_range) = dlsym(lib, "jack_port_set_latency_range");
+    *(void **)(&J.recompute_total_latencies) = dlsym(lib, "jack_recompute_total_latencies");
+    if (!J.port_set_latency_range) J.set_latency_callback = NULL;
     J.lib = lib;
     return 0;
 }
@@ -231,6 +244,7 @@ typedef struct {
 typedef struct {
     jack_port_t *port;
     int is_output;
+    _Atomic uint32_t own_latency; /* frames this port's own processing adds (mj_latency) */
     seen_t prev[PREV_EVENTS]; /* input ports: what the last cycle held (process callback only) */
     int prev_count;
     ring_t out;          /* output ports: events from the sender, in the order sent */
@@ -526,6 +540,26 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
     return 0;
 }
 
+/* JACK's latency callback (its own thread; may run while Python adds ports). Nothing
+ * passes through this client: what an input receives ends here, what an output sends
+ * is made here, each event written at the frame it should sound. So an output's
+ * capture latency and an input's playback latency are the port's own (0 unless
+ * mj_set_latency says otherwise), never what lies beyond our other ports: without
+ * this callback JACK takes every input to feed every output, and a DAW recording our
+ * output would compensate for its own playback path as if our answers had come
+ * through it. */
+static void mj_latency(int mode, void *arg) {
+    mj_t *h = arg;
+    int n = atomic_load_explicit(&h->nports, memory_order_acquire);
+    for (int i = 0; i < n; i++) {
+        port_t *p = &h->ports[i];
+        if ((mode == JACK_CAPTURE_LATENCY) != (p->is_output != 0)) continue;
+        jack_nframes_t own = atomic_load(&p->own_latency);
+        jack_latency_range_t range = {own, own};
+        J.port_set_latency_range(p->port, mode, &range);
+    }
+}
+
 static void mj_shutdown(void *arg) {
     mj_t *h = arg;
     atomic_store(&h->dead, 1);
@@ -583,6 +617,7 @@ MJ_EXPORT mj_t *mj_open(const char *name) {
     }
     J.set_process_callback(h->client, mj_process, h);
     J.on_shutdown(h->client, mj_shutdown, h);
+    if (J.set_latency_callback) J.set_latency_callback(h->client, mj_latency, h);
     if (J.activate(h->client) != 0) {
         snprintf(load_error, sizeof load_error, "jack_activate failed");
         J.client_close(h->client);
@@ -635,6 +670,21 @@ MJ_EXPORT int mj_add_port(mj_t *h, const char *name, int is_output) {
 /* The port's full name ("client:port"). */
 MJ_EXPORT const char *mj_port_name(mj_t *h, int port) {
     return J.port_name(h->ports[port].port);
+}
+
+/* Say that ``port`` adds ``frames`` of its own (an output: since its data was made; an
+ * input: until its data is used) and have JACK recompute the graph's latencies. 0 on
+ * success, -1 where libjack has no latency API. */
+MJ_EXPORT int mj_set_latency(mj_t *h, int port, uint32_t frames) {
+    if (!J.set_latency_callback || port < 0 || port >= atomic_load(&h->nports)) return -1;
+    atomic_store(&h->ports[port].own_latency, frames);
+    if (J.recompute_total_latencies && !atomic_load(&h->dead)) J.recompute_total_latencies(h->client);
+    return 0;
+}
+
+/* 1 if this client reports its ports' latencies to JACK (libjack has the latency API). */
+MJ_EXPORT int mj_reports_latency(void) {
+    return J.set_latency_callback != NULL;
 }
 
 MJ_EXPORT int mj_connect(mj_t *h, const char *source, const char *destination) {

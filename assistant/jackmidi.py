@@ -91,6 +91,8 @@ def load_library() -> ctypes.CDLL:
         "mj_add_port": (ctypes.c_int, [p, ctypes.c_char_p, ctypes.c_int]),
         "mj_port_name": (ctypes.c_char_p, [p, ctypes.c_int]),
         "mj_connect": (ctypes.c_int, [p, ctypes.c_char_p, ctypes.c_char_p]),
+        "mj_set_latency": (ctypes.c_int, [p, ctypes.c_int, u32]),
+        "mj_reports_latency": (ctypes.c_int, []),
         "mj_alive": (ctypes.c_int, [p]),
         "mj_sample_rate": (u32, [p]),
         "mj_buffer_size": (u32, [p]),
@@ -156,6 +158,7 @@ class JackClient:
         self._layout: list[tuple[str, bool]] = []  # (name, is_output) of each port, by index
         self._connections: dict[int, list[str]] = {}  # by port index, as last seen alive
         self._to_restore: list[tuple[str, str]] = []  # (source, destination) not yet connected again
+        self._latency: dict[int, int] = {}  # frames a port adds of its own, by index (set_latency)
 
     def _open_handle(self, name: str) -> ctypes.c_void_p:
         handle = self._lib.mj_open(name.encode())
@@ -208,6 +211,8 @@ class JackClient:
                             self._lib.mj_load_error().decode(errors="replace"))
                 return False
         self._h = handle  # the dead handle is left as it is (see mj_close)
+        for index, frames in self._latency.items():
+            self._lib.mj_set_latency(handle, index, frames)
         inboxes = dict(self._reader.inboxes) if self._reader is not None else {}
         if inboxes:
             self._reader = _Reader(self)
@@ -265,6 +270,19 @@ class JackClient:
         code = self._lib.mj_connect(self._h, source.encode(), destination.encode())
         if code not in (0, 17):  # 17 (EEXIST): already connected
             raise OSError(f"cannot connect JACK port {source!r} to {destination!r} (error {code})")
+
+    def set_latency(self, index: int, frames: int) -> bool:
+        """Report that port ``index`` adds ``frames`` of its own latency (an output: since
+        its data was made; an input: until its data is used). Every port reports 0 until
+        told: nothing passes through this client (see mj_latency in _jackmidi.c), so a
+        DAW never takes its own path for ours. False where libjack has no latency API."""
+        self._latency[index] = int(frames)
+        return self._lib.mj_set_latency(self._h, index, int(frames)) == 0
+
+    @property
+    def reports_latency(self) -> bool:
+        """True if our ports' latencies reach JACK (libjack has the latency API)."""
+        return bool(self._lib.mj_reports_latency())
 
     # -- facts
     @property
@@ -335,6 +353,10 @@ class _Port:
         self.closed = False
         self._client = client
         self._index = index
+
+    def set_latency(self, frames: int) -> bool:
+        """Report ``frames`` of this port's own latency to JACK (see JackClient.set_latency)."""
+        return self._client.set_latency(self._index, frames)
 
 
 class JackInput(_Port):

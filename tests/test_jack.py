@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import statistics
+import subprocess
 import threading
 import time
 
@@ -330,6 +332,47 @@ def test_native_ports_are_frame_accurate_both_ways(jack_server):
     assert [m.note for m, _ in back] == list(range(40, 60))
     for errors in (in_errors_us, out_errors_us):
         _assert_on_their_frames(errors, jack_server.period_ns / 1000, missed)
+
+
+def _latencies(server_name: str) -> dict[tuple[str, str], tuple[int, int]]:
+    """``jack_lsp -l`` read back: {(port, "playback" or "capture"): (min, max) frames}."""
+    out = subprocess.run(["jack_lsp", "-s", server_name, "-l"], capture_output=True, text=True, timeout=10,
+                         check=True).stdout
+    found, port = {}, None
+    for line in out.splitlines():
+        match = re.match(r"\s+port (playback|capture) latency = \[ (\d+) (\d+) \]", line)
+        if match and port:
+            found[port, match[1]] = (int(match[2]), int(match[3]))
+        elif line and not line[0].isspace():
+            port = line.strip()
+    return found
+
+
+def test_our_ports_report_their_own_latency_not_the_daws_path(jack_server):
+    """A DAW whose track output says it was captured 300 frames ago and whose input
+    says what it records plays out 500 frames later: our ports must not pass either on
+    (nothing flows through us), or the DAW compensates its own path for our answers."""
+    if jackmidi.available() is not None:
+        pytest.skip(jackmidi.available())
+    ours, daw, _, tx = _frame_accurate_pair(jack_server)
+    try:
+        assert ours.native.reports_latency
+        assert tx.set_latency(300)
+        assert daw.set_latency(0, 500)  # the DAW's input, the first port it made
+        daw_input = daw.full_name(0)
+        time.sleep(0.2)  # JACK recomputes the graph's latencies on its own thread
+        before = _latencies(jack_server.name)
+        assert ours.output.set_latency(64)
+        time.sleep(0.2)
+        after = _latencies(jack_server.name)
+    finally:
+        ours.close()
+        daw.close()
+    assert before[tx.full_name, "capture"] == (300, 300)  # the judge reads what a client says
+    assert before[daw_input, "playback"] == (500, 500)
+    assert before[ours.output.full_name, "capture"] == (0, 0)
+    assert before[ours.input.full_name, "playback"] == (0, 0)
+    assert after[ours.output.full_name, "capture"] == (64, 64)
 
 
 def test_after_a_stall_of_the_server_stamps_stay_on_the_frames_and_the_wall(own_jack_server):
