@@ -48,11 +48,12 @@ from .controls import BINDING_HELP, KEY_HELP, Binding, normalise_key
 from .errors import UserError
 from .keys import parse_key_name
 from .music import Meter
+from .resources import PRESETS_DIR
 
 CONFIG_DIR_ENV = "MIDI_ASSISTANT_CONFIG_DIR"
 BINDINGS_FILE = "bindings.toml"
-PRESET_DIR = Path(__file__).resolve().parent.parent / "configs"
-"""The shipped presets (``configs/`` at the top of the source tree)."""
+PRESET_DIR = PRESETS_DIR
+"""The shipped presets (see :mod:`assistant.resources`)."""
 
 BACKENDS = ("", "alsa", "jack", "coremidi", "windows")
 

@@ -29,10 +29,11 @@ import numpy as np
 from . import tokens as T
 from .errors import UserError
 from .music import Meter, Note, bar_start, meter_at
+from .resources import MODELS_DIR
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MELODY_MODEL = MODELS_DIR / "melody.onnx"
-REPAIR_HINT = "restore it with `git checkout -- models/` or rebuild it with the command in its card"
+REPAIR_HINT = ("restore it (`git checkout -- models/` in a source checkout, or reinstall midi-assistant) "
+               "or rebuild it with the command in its card")
 
 
 # ---------------------------------------------------------------- integrity

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..resources import MODELS_DIR
+
 PRESETS = {
     # name: (d_model, layers, heads)
     "tiny": (64, 2, 4),
@@ -32,8 +34,6 @@ PRESETS = {
     "medium": (192, 4, 4),
     "large": (256, 4, 8),
 }
-
-MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
