@@ -18,7 +18,7 @@ consumed too, so capture never sees half a control gesture).
 
 MIDI learn: :func:`learn_binding` turns the next CC (value > 0) or note-on into a
 :class:`Binding` on that channel; :func:`save_learned` writes it to the user's
-bindings file (``bindings.toml`` in :func:`assistant.config.config_dir`), atomically,
+bindings file (``bindings.toml`` in :func:`assistant.userfiles.config_dir`), atomically,
 keeping the other bindings. A binding saved there takes its control away from
 whatever action the preset gave it to (see :mod:`assistant.config`).
 
@@ -26,19 +26,20 @@ Threading contract: a :class:`ControlMap` is immutable once built;
 :meth:`~ControlMap.action_for`, :meth:`~ControlMap.consumes` and
 :meth:`~ControlMap.action_for_key` are pure dictionary lookups that never block,
 called from the engine thread (keys: from the UI thread, which may call them at the
-same time: nothing is shared that changes). :func:`save_learned` does file I/O and
-``run`` opens MIDI ports and waits: main thread only, never the engine thread.
+same time: nothing is shared that changes). :func:`save_learned` does file I/O: main
+thread only, never the engine thread. The ``learn`` command is
+:mod:`assistant.commands.learn`.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UserError
+from .userfiles import BINDINGS_FILE, config_dir, dump_toml, read_toml, write_atomically
 
 ACTIONS: tuple[str, ...] = (
     "accept", "next", "previous", "regenerate", "clear",
@@ -227,7 +228,6 @@ def learn_binding(msg) -> Binding | None:
 
 def bindings_path(path: str | Path | None = None) -> Path:
     """The user's bindings file: ``path``, else ``bindings.toml`` in the config folder."""
-    from .config import BINDINGS_FILE, config_dir
     return Path(path) if path is not None else config_dir() / BINDINGS_FILE
 
 
@@ -239,7 +239,6 @@ def save_learned(action: str, binding: Binding | str, path: str | Path | None = 
     are not: the file is rewritten). A file that cannot be read is left untouched
     and reported (``UserError``), so nothing is lost.
     """
-    from .config import dump_toml, read_toml, write_atomically
     action = check_action(action)
     if isinstance(binding, str):
         binding = Binding.parse(binding)
@@ -283,77 +282,3 @@ def _same(text: str, binding: Binding) -> bool:
 
 def _order(action: str) -> tuple[int, str]:
     return (ACTIONS.index(action) if action in ACTIONS else len(ACTIONS), action)
-
-
-# -- `midi-assistant learn ACTION` ---------------------------------------------------------
-def add_arguments(parser) -> None:
-    parser.add_argument("action", help=f"the action to bind: {', '.join(ACTIONS)}")
-    parser.add_argument("--timeout", type=float, default=30.0,
-                        help="seconds to wait for a CC or note-on (default 30)")
-    parser.add_argument("--message", default=None, metavar="BINDING",
-                        help='bind this instead of waiting, e.g. "cc:20" or "note:36@10"')
-    parser.add_argument("--config", default=None, metavar="PRESET",
-                        help="preset name (ableton, reaper) or TOML path: its [ports] say where to listen")
-    parser.add_argument("--backend", default=None, choices=("alsa", "jack", "coremidi", "windows"),
-                        help="MIDI backend (overrides the preset's ports.backend)")
-    parser.add_argument("--bindings", default=None, metavar="PATH",
-                        help="bindings file to write (default: bindings.toml in the user config folder)")
-
-
-def _open_input(config, backend: str | None):
-    """Open our ports as ``run`` would (the input is what we listen to); a hook for tests."""
-    from . import ports
-    p = config.ports
-    names = ports.PortNames(input=p.input, output=p.output, accepted=p.accepted or None)
-    return ports.open_ports(backend or p.backend or None, names, attach=p.attach_flag, jack_client=p.jack_client)
-
-
-def _wait_for_binding(inbox, timeout: float) -> Binding | None:
-    """The first learnable message from ``inbox`` within ``timeout`` s (polled, so Ctrl-C works)."""
-    import queue
-    deadline = time.monotonic() + max(0.0, timeout)
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return None
-        try:
-            msg, _ns = inbox.get(timeout=min(left, 0.1))
-        except queue.Empty:
-            continue
-        found = learn_binding(msg)
-        if found is not None:
-            return found
-
-
-def run(args) -> int:
-    from .config import load_config
-    action = check_action(args.action)
-    path = bindings_path(args.bindings)
-    config = load_config(args.config, bindings_path=path)
-    if args.message is not None:
-        binding = Binding.parse(args.message, "--message")
-    else:
-        if not (args.timeout > 0):
-            raise UserError(f"--timeout {args.timeout:g} must be a number of seconds above 0, e.g. 30")
-        with _open_input(config, args.backend) as midi:
-            print(f"press the control for {action} on a controller routed to {midi.names()['in']!r} "
-                  f"(waiting up to {args.timeout:g} s)", flush=True)
-            binding = _wait_for_binding(midi.inbox, args.timeout)
-        if binding is None:
-            raise UserError(f"no CC or note-on reached {config.ports.input!r} within {args.timeout:g} s: "
-                            "route the controller to it in the DAW, or give --message cc:20")
-    taken = ControlMap.from_config(config).action_for(_probe_message(binding))
-    saved = save_learned(action, binding, path)
-    print(f"{action} = \"{binding}\" saved to {saved}")
-    if taken and taken != action:
-        print(f"{binding} was bound to {taken}; it now triggers {action}")
-    return 0
-
-
-def _probe_message(binding: Binding):
-    """A message that ``binding`` would trigger on (its channel, or channel 1)."""
-    import mido
-    channel = (binding.channel or 1) - 1
-    if binding.kind == "cc":
-        return mido.Message("control_change", control=binding.number, value=127, channel=channel)
-    return mido.Message("note_on", note=binding.number, velocity=100, channel=channel)

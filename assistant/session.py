@@ -45,7 +45,7 @@ from pathlib import Path
 import mido
 
 from .clock import check_meters, check_tempo
-from .config import fsync_folder, write_atomically
+from .userfiles import fsync_folder, write_atomically
 from .errors import UserError
 from .midifile import conductor_track
 from .music import TICKS_PER_QUARTER, Meter, Note

@@ -20,9 +20,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from .keys import NAMES
 from .music import TICKS_PER_QUARTER, Note
-
-NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 
 
 def pitch_name(p: int) -> str:

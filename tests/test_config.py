@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from assistant import config as cfg
-from assistant.config import Config, dump_toml, load_config, parse_overrides, write_atomically
+from assistant.config import Config, load_config, parse_overrides
 from assistant.controls import ACTIONS
+from assistant.userfiles import dump_toml, write_atomically
 from assistant.errors import UserError
 
 CONFIGS = Path(cfg.__file__).resolve().parent.parent / "configs"

@@ -8,7 +8,7 @@ import mido
 import pytest
 
 from assistant import config as cfg
-from assistant import controls
+from assistant.commands import learn
 from assistant.config import Config, load_config
 from assistant.controls import ACTIONS, Binding, ControlMap, learn_binding, save_learned
 from assistant.errors import UserError
@@ -148,24 +148,24 @@ def test_save_learned_unwritable(tmp_path):
 
 def parse_learn(argv):
     parser = argparse.ArgumentParser()
-    controls.add_arguments(parser)
+    learn.add_arguments(parser)
     return parser.parse_args(argv)
 
 
 def test_learn_command_with_message(user_dir, capsys):
-    assert controls.run(parse_learn(["accept", "--message", "cc:21"])) == 0
+    assert learn.run(parse_learn(["accept", "--message", "cc:21"])) == 0
     out = capsys.readouterr().out
     assert 'accept = "cc:21" saved to' in out and "cc:21 was bound to next" in out
     assert load_config().controls.accept == ("cc:21",)
     with pytest.raises(UserError, match="unknown action 'acept': did you mean accept"):
-        controls.run(parse_learn(["acept", "--message", "cc:21"]))
+        learn.run(parse_learn(["acept", "--message", "cc:21"]))
     with pytest.raises(UserError, match="--message must be a binding like"):
-        controls.run(parse_learn(["accept", "--message", "cc21"]))
+        learn.run(parse_learn(["accept", "--message", "cc21"]))
 
 
 def test_learn_command_waits_for_the_next_control(monkeypatch, user_dir):
     ports = fake_ports()
-    monkeypatch.setattr(controls, "_open_input", lambda config, backend: ports)
+    monkeypatch.setattr(learn, "_open_input", lambda config, backend: ports)
 
     def play():
         ports.input.deliver(mido.Message("clock"))
@@ -174,13 +174,13 @@ def test_learn_command_waits_for_the_next_control(monkeypatch, user_dir):
 
     timer = threading.Timer(0.05, play)
     timer.start()
-    assert controls.run(parse_learn(["end_phrase", "--timeout", "5"])) == 0
+    assert learn.run(parse_learn(["end_phrase", "--timeout", "5"])) == 0
     timer.join()
     assert load_config().controls.end_phrase == ("note:38@10",)
     assert ports.closed
 
 
 def test_learn_command_times_out(monkeypatch):
-    monkeypatch.setattr(controls, "_open_input", lambda config, backend: fake_ports())
+    monkeypatch.setattr(learn, "_open_input", lambda config, backend: fake_ports())
     with pytest.raises(UserError, match="no CC or note-on reached 'MIDI Assistant In' within 0.2 s"):
-        controls.run(parse_learn(["accept", "--timeout", "0.2"]))
+        learn.run(parse_learn(["accept", "--timeout", "0.2"]))

@@ -1,0 +1,1 @@
+"""One module per subcommand of ``midi-assistant``: ``add_arguments(parser)`` and ``run(args)``."""
