@@ -17,7 +17,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
     "run": ("assistant.runner", "open the MIDI ports and play along, live (the main job)"),
     "demo": ("assistant.demo", "run the real engine on a built-in phrase, no MIDI system needed"),
-    "corpus": ("assistant.train.corpus", "extract and cache the training and evaluation melodies (train extra)"),
+    "corpus": ("assistant.commands.corpus", "extract and cache the training and evaluation melodies (train extra)"),
     "train": ("assistant.train.train_melody", "train the melody model and export it to ONNX (train extra)"),
     "train-harmony": ("assistant.train.train_harmony", "train the chord model and export it to ONNX (train extra)"),
     "eval": ("assistant.evaluate", "score the models on the evaluation sets and print JSON"),

@@ -39,10 +39,8 @@ and starts worker processes; ``extract_chord_file`` and the worker entry point
 
 from __future__ import annotations
 
-import argparse
 import bisect
 import hashlib
-import json
 import os
 import re
 import time
@@ -619,15 +617,3 @@ def summary_lines(report: dict) -> list[str]:
                      f"changes/beat {summ['changes_per_beat']:.2f}")
     lines.append(f"extraction took {report.get('seconds', 0)} s; cache {report.get('cache', '')}")
     return lines
-
-
-def run_harmony(args: argparse.Namespace) -> int:
-    """``midi-assistant corpus --harmony``: extract (or load) the chord corpus, print a summary."""
-    corpus = load_chord_corpus(cache_dir=args.cache_dir, workers=args.workers, progress=not args.json,
-                               force=args.force)
-    if args.json:
-        print(json.dumps(corpus.report, indent=2, sort_keys=True))
-    else:
-        print("\n".join(summary_lines(corpus.report)))
-    return 0
-

@@ -31,11 +31,9 @@ thread-safe.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import hashlib
 import io
-import json
 import os
 import pickle
 import re
@@ -736,18 +734,8 @@ def load_corpus(cache_dir: str | os.PathLike | None = None, workers: int | None 
 # ---------------------------------------------------------------------------- CLI
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--workers", type=int, default=None,
-                        help="extraction processes (default: all CPU cores)")
-    parser.add_argument("--force", action="store_true", help="extract again even if a cache exists")
-    parser.add_argument("--cache-dir", default=None,
-                        help="cache folder (default: $MIDI_ASSISTANT_CACHE or ~/.cache/midi-assistant)")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--harmony", action="store_true",
-                        help="extract the chord-labelled corpus (chorale harmony, tune chord symbols) instead")
-
-
-def _summary_lines(report: dict) -> list[str]:
+def summary_lines(report: dict) -> list[str]:
+    """The extraction report as lines for a terminal."""
     lines = []
     for coll in (*TRAIN_COLLECTIONS, *EVAL_SETS):
         s = report.get(coll)
@@ -773,16 +761,3 @@ def _summary_lines(report: dict) -> list[str]:
                      f"valid {split['valid']['melodies']} melodies / {split['valid']['notes']} notes")
     lines.append(f"extraction took {report.get('seconds', 0)} s; cache {report.get('cache', '')}")
     return lines
-
-
-def run(args: argparse.Namespace) -> int:
-    if getattr(args, "harmony", False):
-        from .chord_corpus import run_harmony
-
-        return run_harmony(args)
-    corpus = load_corpus(cache_dir=args.cache_dir, workers=args.workers, progress=not args.json, force=args.force)
-    if args.json:
-        print(json.dumps(corpus.report, indent=2, sort_keys=True))
-    else:
-        print("\n".join(_summary_lines(corpus.report)))
-    return 0
