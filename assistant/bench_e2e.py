@@ -616,7 +616,7 @@ def e2e_figures(args) -> dict:
     """Run the scenarios of the e2e benchmark; returns the figures (see the issue for their meaning)."""
     import numpy as np
 
-    from .clock import MidiClockFollower
+    from .clock_follower import MidiClockFollower
 
     own = None
     server = os.environ.get("JACK_DEFAULT_SERVER")

@@ -119,7 +119,8 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
     """The engine for ``config`` on already opened ``ports`` (also used by the demo and tests)."""
     from .alignment import DawAlignment
     from .capture import Capture
-    from .clock import InternalClock, MidiClockFollower
+    from .clock import InternalClock
+    from .clock_follower import MidiClockFollower
     from .controls import ControlMap
     from .engine import Engine, EngineSettings, parse_mode
     from .harmony import KeyTracker

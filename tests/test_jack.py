@@ -21,7 +21,8 @@ import pytest
 from assistant import jackmidi
 from assistant.cli import main
 from assistant.capture import Capture, MelodyNote
-from assistant.clock import InternalClock, MidiClockFollower, now_ns
+from assistant.clock import InternalClock, now_ns
+from assistant.clock_follower import MidiClockFollower
 from assistant.ports import ArrivalStamps, PortNames, list_ports, open_ports
 from assistant.jackmidi import JackOutput as JackOutputMargin
 from assistant.scheduler import Event, Scheduler, note_events
