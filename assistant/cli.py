@@ -24,7 +24,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("assistant.bench", "measure model and engine latency and print JSON"),
     "continue": ("assistant.offline", "continue the melody of a MIDI file, writing variations to a new file"),
     "learn": ("assistant.commands.learn", "bind an action to the next CC or note from a controller (MIDI learn)"),
-    "ports": ("assistant.ports", "list the MIDI input and output ports of a backend (--backend)"),
+    "ports": ("assistant.commands.ports", "list the MIDI input and output ports of a backend (--backend)"),
 }
 
 

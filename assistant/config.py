@@ -50,8 +50,6 @@ from .music import Meter
 from .resources import PRESETS_DIR
 from .userfiles import BINDINGS_FILE, CONFIG_DIR_ENV, config_dir, display_path, read_toml, toml_string
 
-PRESET_DIR = PRESETS_DIR
-"""The shipped presets (see :mod:`assistant.resources`)."""
 
 BACKENDS = ("", "alsa", "jack", "coremidi", "windows")
 
@@ -368,7 +366,7 @@ def _checks(section: str) -> dict[str, Check]:
 # -- files ---------------------------------------------------------------------------------------
 def list_presets() -> list[str]:
     """Names of the shipped presets."""
-    return sorted(p.stem for p in PRESET_DIR.glob("*.toml")) if PRESET_DIR.is_dir() else []
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml")) if PRESETS_DIR.is_dir() else []
 
 
 def resolve_preset(name_or_path: str | os.PathLike) -> Path:
@@ -381,7 +379,7 @@ def resolve_preset(name_or_path: str | os.PathLike) -> Path:
             raise UserError(f"config file {text} does not exist: give an existing .toml file "
                             f"or a preset name ({', '.join(list_presets())})")
         return path
-    for folder in (PRESET_DIR, config_dir()):
+    for folder in (PRESETS_DIR, config_dir()):
         candidate = folder / f"{text}.toml"
         if candidate.is_file():
             return candidate

@@ -697,24 +697,6 @@ def _own_port_name(target: str) -> str:
     return target.replace(":", " ")[:200]
 
 
-# -- `midi-assistant ports` ------------------------------------------------------------------
-def add_arguments(parser) -> None:
-    parser.add_argument("--backend", choices=list(BACKEND_APIS), default=None,
-                        help="MIDI API (default: the platform's; on Linux ALSA, else JACK)")
-
-
-def run(args) -> int:
-    ports = list_ports(args.backend)
-    print(f"backend: {ports.backend}")
-    print("inputs (we can read from):")
-    for p in ports.inputs or ["(none)"]:
-        print(f"  {p}")
-    print("outputs (we can write to):")
-    for p in ports.outputs or ["(none)"]:
-        print(f"  {p}")
-    return 0
-
-
 def jack_period_ms(timeout_s: float = 2.0) -> float | None:
     """The running JACK server's period in ms (from jack_bufsize and jack_samplerate), or None.
 

@@ -621,6 +621,3 @@ def _percentiles_us(sorted_ns: list[int]) -> dict[str, float]:
 
     return {"n": n, "p50_us": pick(0.5), "p99_us": pick(0.99), "max_us": round(sorted_ns[-1] / 1000, 1),
             "mean_us": round(statistics.fmean(sorted_ns) / 1000, 1)}
-
-
-# -- measurement (for `midi-assistant bench`; not a unit test) --------------------------------
