@@ -143,11 +143,19 @@ class MidiClockFollower(_TickMap):
                 self._await_first = False
                 self._push(ns, target_tick, self._npt)
                 return None
-            nominal = self._npt
             here = self._current_tick(ns)
-            next_tick = self._next_pulse / PULSES_PER_TICK
-            # where the fitted line puts the next pulse (or one nominal pulse on)
-            next_ns = ns + (fit[0] + fit[1] if fit is not None else nominal / PULSES_PER_TICK)
+            if self._watching:
+                # the count is in doubt until the phase check judges it: coast on the last
+                # steady line, which repeats, losses and bunches in the stall do not move
+                t_anchor, anchor_pos, period = self._anchor
+                self._npt = nominal = period * PULSES_PER_TICK
+                next_ns = ns + period
+                next_tick = (anchor_pos + (next_ns - t_anchor) / period) / PULSES_PER_TICK
+            else:
+                nominal = self._npt
+                next_tick = self._next_pulse / PULSES_PER_TICK
+                # where the fitted line puts the next pulse (or one nominal pulse on)
+                next_ns = ns + (fit[0] + fit[1] if fit is not None else nominal / PULSES_PER_TICK)
             if next_ns > ns and next_tick > here:
                 npt = (next_ns - ns) / (next_tick - here)
             else:
@@ -173,7 +181,9 @@ class MidiClockFollower(_TickMap):
         afterwards instead, against the line of the last steady window before: once
         ``PHASE_PULSES`` regular pulses in a row have come at that line's tempo, all the same
         whole number of pulses off it, pulses were repeated (negative) or lost (positive)
-        on the way. Pulses at another tempo end the watch: nothing is corrected.
+        on the way. Pulses at another tempo end the watch: nothing is corrected. While the
+        watch lasts the position coasts on that line (see _pulse_locked), so what is handed
+        over meanwhile is placed where the DAW's grid is, whatever the count says.
         """
         pos = self._next_pulse
         unsure = self._timing_unsure(ns)
