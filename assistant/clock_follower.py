@@ -170,7 +170,9 @@ class MidiClockFollower(_TickMap):
     PHASE_TOLERANCE = 0.2  # ...each within this fraction of a pulse of a whole number off the line
     PHASE_REGULAR = 0.15  # regular: this close to one period after the one before
     PHASE_SAME_TEMPO = 0.006  # ...and their own line's period this close to the steady line's
-    PHASE_MAX_AGE_PULSES = 8 * MIDI_PPQN  # the steady line is trusted this many pulses ahead
+    # the steady line is trusted this many pulses ahead: its slope, fitted over a beat, is good to
+    # a few µs a pulse, and a busy server can keep the stamps unsure for seconds (seen: 4 s)
+    PHASE_MAX_AGE_PULSES = 32 * MIDI_PPQN
 
     def _phase_check(self, ns: int, gap: int) -> int:
         """Whole pulses the count is off by, to be corrected now (lock held, running).

@@ -383,6 +383,29 @@ def test_follower_checks_the_count_after_stamps_the_input_cannot_vouch_for(fault
     assert abs(error_ms) < 0.5, error_ms
 
 
+def test_a_repeat_deep_in_seconds_of_unsure_stamps_is_still_corrected():
+    """A busy server can keep our stamps unsure for seconds (its cycles jumping again and
+    again: seen for 4.2 s in the suite's stall test, 76 jumps). A pulse jack2 repeats in
+    there is corrected once the stamps are sure again: the steady line it is judged
+    against was trusted for only 8 beats (4 s), and the grid stayed a pulse early."""
+    import mido
+
+    from assistant.clock_follower import MidiClockFollower
+
+    period = 60e9 / (120 * 24)
+    t0 = 1_000_000_000
+    fault_at = int(t0 + 100.2 * period)
+    f = MidiClockFollower(tempo_bpm=120, timing_unsure=lambda ns: 0 <= ns - fault_at < 4_200_000_000)
+    f.feed(mido.Message("start"), t0 - 1_000_000)
+    for k in range(400):
+        f.feed(mido.Message("clock"), int(t0 + k * period))
+        if k == 190:
+            f.feed(mido.Message("clock"), int(t0 + k * period + 1_333_333))
+    assert f.pulse_count == 401 and f.repeated_pulses == 1
+    error_ms = (f.tick_at(int(t0 + 399.5 * period)) - 399.5 / 2) * 2 * period / 1e6
+    assert abs(error_ms) < 0.5, error_ms
+
+
 @pytest.mark.parametrize("fault", ["repeat", "lose", "bunch"])
 def test_what_is_handed_over_while_the_count_is_in_doubt_lands_on_the_daws_grid(fault):
     """Until the count is judged after a stall (8 regular pulses after the unsure stamps:

@@ -238,8 +238,8 @@ def test_a_stall_of_the_jack_server_does_not_shift_the_grid(own_jack_server, tmp
     """The JACK server stops for 35-45 ms, four times (SIGSTOP: an xrun, a VM's hiccup): the clock
     pulses of the stalled cycles arrive stamped together and a two-period gap follows,
     though none was lost. Chords a beat after the stall are on their beats again, and the
-    assistant counted every pulse and inferred none lost (it used to take the gap for a
-    lost pulse and play a pulse, 21 ms, early from then on). jack2's own mapping of frames
+    assistant's song position is the DAW's (it used to take the gap for a lost pulse and
+    play a pulse, 21 ms, early from then on). jack2's own mapping of frames
     to time is off by up to 40 ms for seconds after such a stall; our native ports follow
     the frames instead (_jackmidi.c, tb_cycle). Timing is judged from 8 s after the stall,
     when the clients' bases are shared again: every chord on its beat within one period
@@ -275,9 +275,13 @@ def test_a_stall_of_the_jack_server_does_not_shift_the_grid(own_jack_server, tmp
     assert code == 0, rig.assistant.log_text()[-2000:]
     stats = rig.assistant.stats()
     pulses = pulse_counts(stats, rig)
-    # every pulse sent was counted once (JACK may hand one twice after a stall: dropped)
-    arrived = pulses["clock_pulses_counted"] - pulses["clock_pulses_repeated"]
-    assert arrived == pulses["clock_pulses_sent"], timing_context(rig, jack_server)
+    # the song position is the DAW's: every pulse sent is counted once. Around a stall jack2
+    # may hand a cycle twice (taken for a repeat) or lose a clock-only one (inferred lost,
+    # seen on a busy 2-core machine: 971 of 972 arrived, the count corrected 32 pulses on); a
+    # gap taken for a loss that was none would put the position one over
+    position = (pulses["clock_pulses_counted"] - pulses["clock_pulses_repeated"]
+                + pulses["clock_pulses_inferred_lost"])
+    assert position == pulses["clock_pulses_sent"], timing_context(rig, jack_server)
     after = [item for item in note_ons(log, "out") if settled < rig.tick_of(item[2]) < end + 4 * beat]
     late = list(zip(after, chord_timing_errors_ms(rig, after)))
     assert len(late) >= 12 * 3, "too few chords after the stall: " + rig.assistant.log_text()[-2000:]
@@ -285,7 +289,6 @@ def test_a_stall_of_the_jack_server_does_not_shift_the_grid(own_jack_server, tmp
                 if abs(e) > tolerance_ms(jack_server)]
     assert not off_beat, f"{len(off_beat)} of {len(late)} chord notes off their beat 8 s after the stall: " \
                          f"{off_beat[:8]}; {timing_context(rig, jack_server)}"
-    assert pulses["clock_pulses_inferred_lost"] == 0, timing_context(rig, jack_server)
     assert hanging_notes(rig.peer.log) == {}
 
 
