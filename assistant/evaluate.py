@@ -25,7 +25,6 @@ Needs the ``train`` extra (music21 for the corpus); one process, main thread.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -35,9 +34,9 @@ import numpy as np
 from . import tokens as T
 from .errors import UserError
 from .music import Melody
-from .ppm import STM_BIAS
+from .scoring import (LN2, grammar_log_probs, neural_note_bits, ppm_note_bits,  # noqa: F401 (eval's API)
+                      short_term_pitch_model, summarise)
 
-LN2 = math.log(2)
 SETS = ("chorales", "kinder")
 
 
@@ -64,82 +63,9 @@ def add_arguments(p) -> None:
                    help="also run the 10-fold cross-validated PPM reproduction of Pearce (2005)")
     p.add_argument("--generation", action="store_true", help="add the generation report")
     p.add_argument("--seed", type=int, default=0)
-
-
-# ------------------------------------------------------------ neural scoring
-
-def grammar_log_probs(log_probs: np.ndarray, previous: np.ndarray) -> np.ndarray:
-    """Renormalise each row over the tokens the grammar allows after ``previous[row]``."""
-    out = np.full_like(log_probs, -np.inf)
-    after_dur = np.array([T.kind_of(int(t)) == T.KIND_DUR for t in previous])
-    for rows, cols in ((after_dur, T.PITCH_TOKENS), (~after_dur, slice(T.REST_BASE, T.PITCH_BASE))):
-        if rows.any():
-            part = log_probs[rows, cols]
-            top = part.max(axis=1, keepdims=True)
-            out[rows, cols] = part - (top + np.log(np.exp(part - top).sum(axis=1, keepdims=True)))
-    return out
-
-
-def neural_note_bits(model, melody: Melody, stm_factory=None, stm_bias: float = STM_BIAS) -> dict:
-    """Per-note information content (bits) of one melody under the neural model.
-
-    With ``stm_factory`` (a callable returning a fresh PPM over pitches), each
-    pitch distribution is blended with the short-term model of the notes before.
-    """
-    enc = T.encode(melody)
-    lp = grammar_log_probs(model.log_probs(enc), enc.tokens[:-1])
-    targets = enc.tokens[1:]
-    owner = enc.note_index[1:]
-    token_bits = -lp[np.arange(len(targets)), targets] / LN2
-    n = len(melody.notes)
-    rhythm = np.zeros(n)
-    pitch = np.zeros(n)
-    is_pitch = targets >= T.PITCH_BASE
-    np.add.at(rhythm, owner[~is_pitch], token_bits[~is_pitch])
-    pitch[owner[is_pitch]] = token_bits[is_pitch]
-    if stm_factory is not None:
-        from .ppm import combine
-
-        stm = stm_factory()
-        history: list[int] = []
-        for row in np.flatnonzero(is_pitch):
-            note = melody.notes[owner[row]]
-            neural = np.exp(lp[row, T.PITCH_TOKENS])
-            if history:
-                mixed = combine([neural, stm.predict(history)], bias=stm_bias)
-                pitch[owner[row]] = -math.log2(mixed[note.pitch] / mixed.sum())
-            stm.observe(note.pitch)
-            history.append(note.pitch)
-    return {"pitch_given_rhythm": pitch, "joint": rhythm + pitch}
-
-
-def ppm_note_bits(scorer, melody: Melody, stm: bool) -> dict:
-    """Per-note bits of the PPM baseline, in its strongest form.
-
-    Pitch given rhythm is the linked (rhythm x pitch) model combined with the
-    pitch model, as two IDyOM viewpoints: the sparse linked model alone is worse
-    than pitch only. Joint = rhythm model + that pitch-given-rhythm (chain rule).
-    """
-    s = scorer.score(melody, stm=stm)
-    given = s["pitch_given_rhythm_combined"]
-    return {"pitch_only": s["pitch_only"], "pitch_given_rhythm": given, "joint": s["rhythm"] + given}
-
-
-def summarise(per_melody: list[dict]) -> dict:
-    """Mean over melodies of each melody's mean bits, per measure."""
-    out = {}
-    for key, name in (("pitch_only", "pitch_only_bits"), ("pitch_given_rhythm", "pitch_given_rhythm_bits"),
-                      ("joint", "joint_bits")):
-        values = [float(np.mean(m[key])) for m in per_melody if key in m and len(m[key])]
-        if values:
-            out[name] = round(float(np.mean(values)), 4)
-    return out
-
-
-def short_term_pitch_model():
-    from .ppm import short_term_model
-
-    return short_term_model()
+    p.add_argument("--cv", type=int, default=None, metavar="K",
+                   help="IDyOM's protocol instead: per set, K folds by melody; the model fine-tuned on the "
+                        "other folds scores each (train extra; tens of minutes on the CPU for K=10)")
 
 
 # ------------------------------------------------------------ generation report
@@ -234,6 +160,23 @@ def load_sets(names: list[str], limit: int | None) -> dict[str, list[Melody]]:
     return {n: sets[n][:limit] if limit else sets[n] for n in names}
 
 
+def _run_cv(args, sets: dict[str, list[Melody]], model_path: Path, started: float) -> int:
+    """``eval --cv K``: see :mod:`assistant.train.cross_validation`."""
+    from .model import sha256_of
+    from .train.finetune import require_training_stack
+
+    if args.cv < 2:
+        raise UserError(f"--cv {args.cv}: give at least 2 folds (IDyOM uses 10)")
+    require_training_stack("eval --cv")
+    from .train.cross_validation import cross_validate
+
+    result = {"model": str(model_path), "model_sha256": sha256_of(model_path),
+              "cv": cross_validate(sets, model_path, args.cv, seed=args.seed)}
+    result["seconds"] = round(time.monotonic() - started, 1)
+    print(json.dumps(result, indent=None if args.json else 2))
+    return 0
+
+
 def run(args) -> int:
     from .model import DEFAULT_MELODY_MODEL, MelodyModel, sha256_of
 
@@ -247,6 +190,8 @@ def run(args) -> int:
     sets = load_sets(names, args.limit)
     model_path = Path(args.model) if args.model else DEFAULT_MELODY_MODEL
     model = MelodyModel.load(model_path, window=1 << 30, warmup=False)
+    if args.cv is not None:
+        return _run_cv(args, sets, model_path, started)
     scorer = None
     if not args.no_ppm:
         from .train.ppm_eval import PPMScorer
