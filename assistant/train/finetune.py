@@ -12,7 +12,9 @@ Training side (torch); runs on the caller's thread, which it occupies for minute
 
 from __future__ import annotations
 
+import contextlib
 import random
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,5 +164,6 @@ def fine_tuned_model(base: Path, melodies: Sequence[Melody], out: Path,
 
     net = load_melody_net(base)
     report = fine_tune(net, melodies, settings, valid=valid, progress=progress)
-    export_melody(net, Path(out))
+    with contextlib.redirect_stdout(sys.stderr):  # the exporter's progress lines: stdout is the commands' JSON
+        export_melody(net, Path(out))
     return report
