@@ -11,7 +11,6 @@ and scored before and after; the fine-tuning (``train.finetune``, the mechanism 
 
 from __future__ import annotations
 
-import hashlib
 import shlex
 import sys
 from pathlib import Path
@@ -154,7 +153,9 @@ def _stderr_console():
 def write_card(out: Path, args, base: Path, used, bad, learn_files, held_files, before, after, report) -> Path:
     """The adapted model's card beside it (``my-model.md``): its sha256 (checked at load by
     ``run --model``), the files, the held-out figures and the exact command."""
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    from ..model import sha256_of
+
+    digest = sha256_of(out)
     card = out.with_name(out.name.split(".")[0] + ".md")
     command = "midi-assistant adapt " + " ".join(shlex.quote(a) for a in sys.argv[2:]) \
         if sys.argv[1:2] == ["adapt"] else "midi-assistant adapt " + " ".join(shlex.quote(a) for a in args.inputs) \
@@ -165,7 +166,7 @@ def write_card(out: Path, args, base: Path, used, bad, learn_files, held_files, 
 
     lines = [
         f"# {out.name}: the melody model adapted to a musician's own files", "",
-        f"Fine-tuned from `{base.name}` (sha256 `{hashlib.sha256(base.read_bytes()).hexdigest()}`).", "",
+        f"Fine-tuned from `{base.name}` (sha256 `{sha256_of(base)}`).", "",
         "## Files", "",
         "| file | sha256 | bytes |", "| --- | --- | --- |",
         f"| `{out.name}` | `{digest}` | {out.stat().st_size} |", "",
