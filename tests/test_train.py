@@ -10,15 +10,27 @@ from tiny_model import need
 pytestmark = pytest.mark.train
 
 
+@pytest.fixture(autouse=True)
+def _own_cache(tmp_path, monkeypatch):
+    """Checkpoints go to the test's folder, never to the user's cache."""
+    monkeypatch.setenv("MIDI_ASSISTANT_CACHE", str(tmp_path / "cache"))
+
+
+def _kinder_corpus(n_train=10, n_valid=2):
+    from assistant.train.corpus import Corpus, corpus_dir, extract_tunes
+
+    tunes = extract_tunes(str(corpus_dir() / "essenFolksong" / "kinder0.abc"), "kinder")[:n_train + n_valid]
+    return tunes, Corpus(train=tunes[:n_train], valid=tunes[n_train:], eval_sets={},
+                         report={"kinder": {"melodies": n_train + n_valid}})
+
+
 def test_tiny_training_run_exports_a_model_the_runtime_can_use(tmp_path):
     need("torch")
     need("music21")
     from assistant.model import MelodyModel
-    from assistant.train.corpus import Corpus, corpus_dir, extract_tunes
     from assistant.train.train_melody import run
 
-    tunes = extract_tunes(str(corpus_dir() / "essenFolksong" / "kinder0.abc"), "kinder")[:12]
-    corpus = Corpus(train=tunes[:10], valid=tunes[10:], eval_sets={}, report={"kinder": {"melodies": 12}})
+    tunes, corpus = _kinder_corpus()
     out = tmp_path / "melody.onnx"
     args = build_parser("train").parse_args(
         ["train", "--preset", "tiny", "--max-steps", "6", "--batch-tokens", "512", "--context", "64",
@@ -45,3 +57,36 @@ def test_oversample_names_must_be_training_collections():
         oversampled(mels, ["chorales=2"])
     with pytest.raises(UserError, match="COLLECTION=K"):
         oversampled(mels, ["bach=x"])
+
+
+def test_a_run_stopped_after_every_step_and_resumed_trains_what_an_unbroken_run_trains(tmp_path):
+    need("torch")
+    need("music21")
+    import torch
+
+    from assistant.train.train_melody import run
+
+    _, corpus = _kinder_corpus()
+    common = ["train", "--preset", "tiny", "--max-steps", "6", "--batch-tokens", "512", "--context", "64",
+              "--evals-per-epoch", "2", "--epochs", "3", "--seed", "3", "--no-export", "--threads", "1"]
+    unbroken = tmp_path / "unbroken" / "melody.onnx"
+    assert run(build_parser("train").parse_args(common + ["--out", str(unbroken)]), corpus=corpus) == 0
+
+    resumed = tmp_path / "resumed" / "melody.onnx"
+    args = build_parser("train").parse_args(common + ["--out", str(resumed), "--stop-after-minutes", "0"])
+    codes = []
+    while not codes or codes[-1] == 3:
+        codes.append(run(args, corpus=corpus))
+        assert len(codes) <= 7
+    assert codes == [3] * 5 + [0]  # one step per invocation, the sixth finishes
+    saved = list((tmp_path / "cache" / "checkpoints").glob("*.pt"))
+    assert saved == []  # a finished run leaves no checkpoint: the same command trains afresh
+
+    a = json.loads(unbroken.with_suffix(".train.json").read_text())
+    b = json.loads(resumed.with_suffix(".train.json").read_text())
+    drop = ("seconds",)
+    assert [{k: v for k, v in h.items() if k not in drop} for h in a["history"]] == \
+        [{k: v for k, v in h.items() if k not in drop} for h in b["history"]]
+    wa = torch.load(unbroken.with_suffix(".pt"))["state_dict"]
+    wb = torch.load(resumed.with_suffix(".pt"))["state_dict"]
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)

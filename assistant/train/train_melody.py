@@ -59,6 +59,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda")
     p.add_argument("--out", default=str(MODELS_DIR / "melody.onnx"), help="ONNX file to write")
     p.add_argument("--no-export", action="store_true", help="train only; keep the checkpoint")
+    p.add_argument("--checkpoint-minutes", type=float, default=5.0,
+                   help="save the run's state this often; the same command resumes it (default 5)")
+    p.add_argument("--stop-after-minutes", type=float,
+                   help="this invocation stops after this long, saves its state and exits with code 3; "
+                        "the same command resumes it")
+    p.add_argument("--fresh", action="store_true", help="ignore a saved state of these settings and start afresh")
     p.add_argument("--quantize", action="store_true", help="also write an int8 variant beside --out")
 
 
@@ -187,7 +193,8 @@ def run(args, corpus=None) -> int:
         from ..errors import UserError
 
         raise UserError("training needs PyTorch: pip install -e '.[train]'")
-    from .corpus import load_corpus
+    from . import checkpoint
+    from .corpus import default_cache_dir, load_corpus
     from .melody_net import MelodyNet, NetConfig, token_loss
 
     world, rank, local = _dist_info()
@@ -244,11 +251,38 @@ def run(args, corpus=None) -> int:
     eval_every = max(1, steps_per_epoch // args.evals_per_epoch)
     best, best_state, bad_evals, step = float("inf"), None, 0, 0
     history = []
-    started = time.monotonic()
-    stop = False
-    for epoch in range(args.epochs):
+    first_epoch, skip_batches, spent = 0, 0, 0.0
+    ckpt_path = checkpoint.checkpoint_path(args, default_cache_dir())
+    saved = None if args.fresh or world > 1 else checkpoint.load(ckpt_path)
+    if saved is not None:
+        net.load_state_dict(saved["net"])
+        opt.load_state_dict(saved["optimizer"])
+        torch.set_rng_state(saved["torch_rng"])
+        best, best_state, bad_evals, step = saved["best"], saved["best_state"], saved["bad_evals"], saved["step"]
+        history, first_epoch, skip_batches, spent = (saved["history"], saved["epoch"], saved["batch_in_epoch"],
+                                                     saved["seconds"])
+        log(f"resuming {ckpt_path}: step {step}, epoch {first_epoch}, {spent / 60:.1f} minutes trained")
+
+    def save_checkpoint(epoch: int, batch_in_epoch: int) -> None:
+        checkpoint.save(ckpt_path, {
+            "net": net.state_dict(), "optimizer": opt.state_dict(), "torch_rng": torch.get_rng_state(),
+            "best": best, "best_state": best_state, "bad_evals": bad_evals, "step": step,
+            "history": history, "epoch": epoch, "batch_in_epoch": batch_in_epoch,
+            "seconds": spent + time.monotonic() - started, "config": cfg.to_dict(),
+        })
+
+    interrupted = _InterruptFlag(install=rank == 0 and world == 1)
+    started = invocation_started = last_saved = time.monotonic()
+    stop = paused = False
+    for epoch in range(first_epoch, args.epochs):
         rng = random.Random(args.seed * 1000 + epoch)
-        for batch in train.batches(per_rank_tokens, rng, augment=True, world=world, rank=rank):
+        batches = train.batches(per_rank_tokens, rng, augment=True, world=world, rank=rank)
+        done_in_epoch = 0
+        if epoch == first_epoch and skip_batches:
+            for _ in range(skip_batches):  # the same draws as the run that saved, without training
+                next(batches, None)
+            done_in_epoch = skip_batches
+        for batch in batches:
             for g in opt.param_groups:
                 g["lr"] = lr_at(step)
             tb = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
@@ -258,12 +292,13 @@ def run(args, corpus=None) -> int:
             torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
             opt.step()
             step += 1
+            done_in_epoch += 1
             if step % 50 == 0:
                 log(f"epoch {epoch} step {step}/{total_steps} loss {float(loss):.4f} "
                     f"lr {lr_at(step):.2e} {time.monotonic() - started:.0f}s")
             if step % eval_every == 0:
                 metrics = _evaluate_on_rank0(net, valid, device, per_rank_tokens, rank, world)
-                elapsed = time.monotonic() - started
+                elapsed = spent + time.monotonic() - started
                 history.append({"step": step, "epoch": epoch, "seconds": round(elapsed, 1), **metrics})
                 log(f"  valid {json.dumps(metrics)}")
                 if metrics["loss"] < best - 1e-4:  # same loss on every rank: same decision
@@ -281,8 +316,23 @@ def run(args, corpus=None) -> int:
                     best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
                 stop = True
                 break
-        if stop:
+            if rank == 0 and world == 1:
+                now = time.monotonic()
+                out_of_time = (args.stop_after_minutes is not None
+                               and now - invocation_started > args.stop_after_minutes * 60)
+                if interrupted.raised or out_of_time:
+                    save_checkpoint(epoch, done_in_epoch)
+                    paused = True
+                    break
+                if now - last_saved > args.checkpoint_minutes * 60:
+                    save_checkpoint(epoch, done_in_epoch)
+                    last_saved = now
+        if stop or paused:
             break
+    interrupted.restore()
+    if paused:
+        log(f"train: stopped at step {step} and saved {ckpt_path}; run the same command to go on")
+        return 3
 
     if rank == 0:
         if best_state is not None:
@@ -299,7 +349,7 @@ def run(args, corpus=None) -> int:
             "train_melodies": len(train.items), "train_tokens": train.n_tokens,
             "valid_melodies": len(valid.items), "valid_tokens": valid.n_tokens,
             "best_valid": min(history, key=lambda h: h["loss"]) if history else None,
-            "history": history, "steps": step, "seconds": round(time.monotonic() - started, 1),
+            "history": history, "steps": step, "seconds": round(spent + time.monotonic() - started, 1),
             "device": str(device), "world_size": world, "seed": args.seed,
             "lr": args.lr, "context": args.context, "batch_tokens": args.batch_tokens,
             "oversample": args.oversample,
@@ -314,11 +364,40 @@ def run(args, corpus=None) -> int:
             log(f"exported {', '.join(info['files'])}")
         out.with_suffix(".train.json").write_text(json.dumps(info, indent=2) + "\n")
         log(f"training info: {out.with_suffix('.train.json')}")
+        ckpt_path.unlink(missing_ok=True)  # finished: the same command trains afresh
     if world > 1:
         import torch.distributed as dist
 
         dist.destroy_process_group()
     return 0
+
+
+class _InterruptFlag:
+    """SIGTERM and SIGINT raise a flag instead of killing: the loop saves its state after the step.
+
+    Installed only on the main thread (signals can be handled nowhere else); `restore`
+    puts the previous handlers back.
+    """
+
+    def __init__(self, install: bool = True):
+        import signal
+        import threading
+
+        self.raised = False
+        self._previous = {}
+        if install and threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                self._previous[sig] = signal.signal(sig, self._raise)
+
+    def _raise(self, signum, frame) -> None:
+        self.raised = True
+
+    def restore(self) -> None:
+        import signal
+
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
 
 
 def _evaluate_on_rank0(net, valid, device, batch_tokens, rank, world):
