@@ -61,6 +61,8 @@
 
 #define MJ_EXPORT __attribute__((visibility("default")))
 
+#define BASE_LOG 8 /* moves of the time base remembered (mj_base_shift_ns) */
+
 typedef uint32_t jack_nframes_t;
 typedef uint64_t jack_time_t;
 typedef struct jack_client_opaque jack_client_t;
@@ -277,6 +279,14 @@ typedef struct {
     _Atomic uint64_t last_jump_us; /* JACK time of the last cycle that did not start where expected */
     _Atomic uint64_t cycles;    /* process callbacks */
     _Atomic uint64_t base_steps; /* times the time base moved, by whole periods (tb_cycle) */
+    /* The last BASE_LOG moves of the time base, entry base_steps % BASE_LOG the next to
+     * write (process callback writes, any thread reads: see mj_base_shift_ns). */
+    struct {
+        _Atomic int64_t at_us;     /* the new base's time of the first frame it applied to */
+        _Atomic int64_t before_us; /* the base's total move before it, and after it */
+        _Atomic int64_t after_us;
+    } base_log[BASE_LOG];
+    double base_moved_us; /* the total move so far (process callback only) */
     jack_nframes_t next_frame;  /* where the next cycle should start (process callback only) */
     jack_nframes_t last_start;  /* the first frame of the last cycle (process callback only) */
     int have_frame;
@@ -495,7 +505,15 @@ static int tb_cycle(mj_t *h, jack_nframes_t start, jack_nframes_t nframes, jack_
         if (++h->lag_run >= LAG_CYCLES) {
             double whole = (double)(int64_t)((double)h->lag_min / period_us); /* toward zero */
             h->tb_off += whole * period_us;
-            atomic_fetch_add_explicit(&h->base_steps, 1, memory_order_relaxed);
+            uint64_t n = atomic_load_explicit(&h->base_steps, memory_order_relaxed);
+            int slot = (int)(n % BASE_LOG);
+            atomic_store_explicit(&h->base_log[slot].at_us, (int64_t)tb_time(h, h->ext), memory_order_relaxed);
+            atomic_store_explicit(&h->base_log[slot].before_us, round_half_away(h->base_moved_us),
+                                  memory_order_relaxed);
+            h->base_moved_us += whole * period_us;
+            atomic_store_explicit(&h->base_log[slot].after_us, round_half_away(h->base_moved_us),
+                                  memory_order_relaxed);
+            atomic_fetch_add_explicit(&h->base_steps, 1, memory_order_release);
             jumped = 1;
             h->lag_run = 0;
         }
@@ -803,6 +821,25 @@ MJ_EXPORT int mj_withdraw(mj_t *h, int port, int64_t from_ns, uint32_t *ids, int
 MJ_EXPORT int64_t mj_last_jump_ns(mj_t *h) {
     uint64_t us = atomic_load(&h->last_jump_us);
     return us ? (int64_t)us * 1000 + mono_minus_jack_ns() : 0;
+}
+
+/* How far (ns) this client's time base had moved, in all, for input stamped at ``ns``
+ * (CLOCK_MONOTONIC): 0 before its first move. A stamp taken after a move is that much
+ * later than the same frame's stamp before it, so times read from input before and after
+ * a move compare once this is taken off. A stamp older than the last BASE_LOG moves gets
+ * the oldest one's "before"; one in the overlap a backward move makes (a period or so)
+ * counts as after it. Any thread. */
+MJ_EXPORT int64_t mj_base_shift_ns(mj_t *h, int64_t ns) {
+    uint64_t n = atomic_load_explicit(&h->base_steps, memory_order_acquire);
+    if (n == 0) return 0;
+    int64_t us = (ns - mono_minus_jack_ns()) / 1000;
+    uint64_t oldest = n > BASE_LOG ? n - BASE_LOG : 0;
+    for (uint64_t i = n; i-- > oldest;) {
+        int slot = (int)(i % BASE_LOG);
+        if (atomic_load_explicit(&h->base_log[slot].at_us, memory_order_relaxed) <= us)
+            return atomic_load_explicit(&h->base_log[slot].after_us, memory_order_relaxed) * 1000;
+    }
+    return atomic_load_explicit(&h->base_log[oldest % BASE_LOG].before_us, memory_order_relaxed) * 1000;
 }
 
 MJ_EXPORT int mj_pending_slots(void) {

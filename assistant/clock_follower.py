@@ -55,8 +55,14 @@ class MidiClockFollower(_TickMap):
     BUNCHED_NS = 60 * NS_PER_S // (int(MAX_BPM) * MIDI_PPQN) // 2  # faster than 2 x MAX_BPM: bunched
 
     def __init__(self, meters: list[Meter] | None = None, tempo_bpm: float = 120.0,
-                 now: Callable[[], int] = now_ns, timing_unsure: Callable[[int], bool] | None = None):
+                 now: Callable[[], int] = now_ns, timing_unsure: Callable[[int], bool] | None = None,
+                 base_shift: Callable[[int], int] | None = None):
         super().__init__(tempo_bpm, meters, now)
+        # how far the input's time base had moved, in all, for a stamp (our JACK ports: see
+        # JackClient.base_shift_ns): a DAW whose grid lies on the frames moves with it
+        self._base_shift = base_shift or (lambda _ns: 0)
+        self._anchor_moved = 0  # ...as it was for the anchor's pulse
+        self._grid_moved = False  # the phase check found the grid moved with the time base
         # True for a stamp the input cannot vouch for (a JACK server stall's aftermath): no
         # pulse is then inferred lost or taken for a repeat from timing alone
         self._timing_unsure = timing_unsure or (lambda _ns: False)
@@ -127,6 +133,7 @@ class MidiClockFollower(_TickMap):
                 self._npt = fit[1] * PULSES_PER_TICK
             if not self._running:
                 return None
+            self._grid_moved = False
             corrected = 0 if self._await_first else self._phase_check(ns, gap)
             if corrected:
                 self._next_pulse += corrected
@@ -164,7 +171,7 @@ class MidiClockFollower(_TickMap):
             # from where the correction meets the fitted line on, the line (see _Segment)
             self._push(ns, here, npt, knee_tick=_meeting_tick(here, ns, npt, next_tick, next_ns, nominal),
                        then_npt=nominal)
-            return (here, ns) if corrected else None
+            return (here, ns) if corrected or self._grid_moved else None
 
     PHASE_PULSES = 8  # regular pulses in a row after the unsure ones: the count is judged
     PHASE_TOLERANCE = 0.2  # ...each within this fraction of a pulse of a whole number off the line
@@ -196,6 +203,7 @@ class MidiClockFollower(_TickMap):
             steady = self._steady_line()
             if steady is not None:
                 self._anchor = (self._pulses[-1] + steady[0], pos, steady[1])
+                self._anchor_moved = self._base_shift(self._pulses[-1])
             return 0
         t_anchor, anchor_pos, period = self._anchor
         if unsure:
@@ -215,18 +223,27 @@ class MidiClockFollower(_TickMap):
             self._watching, self._anchor = False, None  # a new tempo: the window follows it
             return 0
         n = len(points)
-        offs = [anchor_pos + (p - t_anchor) / period - (pos - (n - 1 - i)) for i, p in enumerate(points)]
-        d = round(offs[-1])
-        if any(abs(o - d) >= self.PHASE_TOLERANCE for o in offs):
+        # the grid where it was in our stamps (a DAW or device that keeps the wall's time), or
+        # moved with our time base (a DAW whose transport runs on the frames, which a stall
+        # holds back): whichever the pulses are a whole number off; the first if both are
+        moved = self._base_shift(ns) - self._anchor_moved
+        for shift in (0, moved) if moved else (0,):
+            offs = [anchor_pos + (p - t_anchor - shift) / period - (pos - (n - 1 - i)) for i, p in enumerate(points)]
+            d = round(offs[-1])
+            if all(abs(o - d) < self.PHASE_TOLERANCE for o in offs):
+                break
+        else:
             return 0  # not yet clear: the next pulse tells
         self._watching = False
-        if d == 0:
+        self._grid_moved = bool(shift)
+        if d == 0 and not shift:
             return 0
         # the window as the line has it, up to this pulse at its right place: a repeat
         # left in it would tilt the fit for a beat
         right = pos + d
         self._pulses.clear()
-        self._pulses.extend(int(t_anchor + (right - anchor_pos - k) * period) for k in range(self.WINDOW - 1, 0, -1))
+        self._pulses.extend(int(t_anchor + shift + (right - anchor_pos - k) * period)
+                            for k in range(self.WINDOW - 1, 0, -1))
         self._pulses.append(ns)
         return d
 

@@ -102,6 +102,7 @@ def load_library() -> ctypes.CDLL:
         "mj_pending_slots": (ctypes.c_int, []),
         "mj_connections": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]),
         "mj_last_jump_ns": (i64, [p]),
+        "mj_base_shift_ns": (i64, [p, i64]),
         "mj_wait": (ctypes.c_int, [p, ctypes.c_int]),
         "mj_wake": (None, [p]),
         "mj_read": (ctypes.c_int, [p, p, ctypes.POINTER(i32), ctypes.POINTER(i32), ctypes.POINTER(i64),
@@ -151,6 +152,7 @@ class JackClient:
         self._lib = load_library()
         self.name = name
         self._h = self._open_handle(name)
+        self._base_moved_before = 0  # ns the time bases of clients before a reopen moved
         self._reader: _Reader | None = None
         self._open_ports = 0
         self._lock = threading.Lock()
@@ -210,6 +212,8 @@ class JackClient:
                 log.warning("JACK: could not recreate port %r: %s", name,
                             self._lib.mj_load_error().decode(errors="replace"))
                 return False
+        # the new client's time base starts afresh: its moves add to the dead one's
+        self._base_moved_before += self._lib.mj_base_shift_ns(self._h, 2**62)
         self._h = handle  # the dead handle is left as it is (see mj_close)
         for index, frames in self._latency.items():
             self._lib.mj_set_latency(handle, index, frames)
@@ -315,6 +319,14 @@ class JackClient:
         last = self._lib.mj_last_jump_ns(self._h)
         # the stalled cycles' events carry frame times from before the jump was seen
         return bool(last) and -self.UNSURE_AFTER_JUMP_NS // 4 <= ns - last < self.UNSURE_AFTER_JUMP_NS
+
+    def base_shift_ns(self, ns: int) -> int:
+        """How far our time base had moved, in all, for input stamped at ``ns`` (now_ns
+        scale): after a stall the base moves by whole periods to stay near the wall (see
+        tb_cycle in _jackmidi.c), and a frame's stamp after a move is that much later than
+        before it. A line fitted to stamps before a move holds after it once moved by the
+        difference (any thread)."""
+        return self._base_moved_before + self._lib.mj_base_shift_ns(self._h, ns)
 
     # -- closing
     def _port_closed(self) -> None:

@@ -462,6 +462,8 @@ class MidiPorts:
         self.native = native  # our native JACK client, if the ports are on one
         # native JACK: ``timing_unsure(ns)`` is True for input stamps taken around a server stall
         self.timing_unsure: Callable[[int], bool] | None = native.timing_unsure if native is not None else None
+        # ...and ``base_shift(ns)`` how far the time base of its stamps had moved (see jackmidi)
+        self.base_shift: Callable[[int], int] | None = native.base_shift_ns if native is not None else None
         self.inbox = inbox
         self.input = input_port
         self.outputs = outputs

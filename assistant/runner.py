@@ -135,7 +135,8 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
     if clock is None:
         if config.clock.source == "midi":
             clock = follower = MidiClockFollower(meters=meters, tempo_bpm=config.clock.bpm,
-                                                 timing_unsure=getattr(ports, "timing_unsure", None))
+                                                 timing_unsure=getattr(ports, "timing_unsure", None),
+                                                 base_shift=getattr(ports, "base_shift", None))
         else:
             clock = InternalClock(config.clock.bpm, meters)
             clock.start()

@@ -438,6 +438,51 @@ def test_what_is_handed_over_while_the_count_is_in_doubt_lands_on_the_daws_grid(
     assert worst < 1.0, worst
 
 
+@pytest.mark.parametrize("repeat", [False, True])
+@pytest.mark.parametrize("grid_on", ["frames", "wall"])
+def test_a_move_of_the_ports_time_base_in_a_stall_is_followed_where_the_grid_moved_with_it(grid_on, repeat):
+    """A stall's lag taken up by our JACK time base (two periods of 256 frames, 10.7 ms:
+    not a whole pulse) makes every stamp after it that much later for the same frame. A DAW
+    whose transport runs on the frames (the stall held it back) is then that much later in
+    our stamps; one that keeps the wall's time (the suite's own rig) is not. The count check
+    tells the two apart: from its judgment (8 regular pulses after the unsure stamps) on,
+    what is handed over lands on the grid, and a pulse jack2 repeated in the stall is still
+    found. (Before, a frame-bound grid was never judged, the pulses stayed a fraction of a
+    pulse off the line, and everything coasted 10.7 ms early on it for 16 s.)"""
+    import mido
+
+    from assistant.clock_follower import MidiClockFollower
+
+    period = 60e9 / (120 * 24)
+    move = round(2 * 256 / 48_000 * 1e9)
+    t0 = 1_000_000_000
+    fault_at = int(t0 + 100.2 * period)
+    unsure_ns = 200_000_000
+
+    def moved(ns):
+        return move if ns >= fault_at else 0
+
+    def daw(ns):  # where the DAW's grid time ns lies in our stamps
+        return ns + (moved(ns) if grid_on == "frames" else 0)
+
+    f = MidiClockFollower(tempo_bpm=120, timing_unsure=lambda ns: 0 <= ns - fault_at < unsure_ns,
+                          base_shift=moved)
+    f.feed(mido.Message("start"), t0 - 1_000_000)
+    judged = 100 + unsure_ns / period + f.PHASE_PULSES + 2  # a pulse more for the correction to land
+    worst = 0.0
+    for k in range(200):
+        stamp = daw(t0 + k * period)
+        f.feed(mido.Message("clock"), int(stamp))
+        if repeat and k == 101:
+            f.feed(mido.Message("clock"), int(stamp + 1_333_333))
+        ahead = k / 2 + 2  # two ticks after this pulse's
+        target = t0 + 2 * ahead * period
+        if (k >= 90 and grid_on == "wall") or k >= judged:
+            worst = max(worst, abs(f.ns_at(ahead) - daw(target)) / 1e6)
+    assert worst < 1.0, worst
+    assert f.song_position_pulses == 200 and f.repeated_pulses == int(repeat)
+
+
 def test_one_late_pulse_or_a_stall_does_not_tilt_the_grid_ahead():
     """What is handed over a few pulses ahead (40 ms: the hold-ahead) is placed on the
     fitted line, not on the slope of the last correction: one pulse 5 ms late put a note

@@ -392,6 +392,7 @@ def test_after_a_stall_of_the_server_stamps_stay_on_the_frames_and_the_wall(own_
     ours, daw, daw_inbox, tx = _frame_accurate_pair(jack_server)
     period = jack_server.period_ns
     ahead, errors_us = [], []
+    before = now_ns()
     try:
         for stall_s in (0.040, 0.045):
             os.kill(jack_server.pid, signal.SIGSTOP)
@@ -409,9 +410,16 @@ def test_after_a_stall_of_the_server_stamps_stay_on_the_frames_and_the_wall(own_
                 errors_us.append((ns - t) / 1000)
                 time.sleep(0.08)
         missed = _missed_cycles(daw, ours.native)
+        moves = ours.native.counters()["base_steps"]
+        moved_before, moved_now = ours.native.base_shift_ns(before), ours.native.base_shift_ns(now_ns())
     finally:
         ours.close()
         daw.close()
+    # how far the base had moved is known for a stamp before the stalls and after them: 0,
+    # and whole periods (a fitted line moves with it: see MidiClockFollower._follow_time_base)
+    assert moved_before == 0
+    assert (moved_now != 0) == (moves > 0), (moves, moved_now)
+    assert abs(moved_now / period - round(moved_now / period)) * period < 1000, (moved_now, period)
     # a stamp is its frame's time: at most a period after its cycle began, and the
     # message is read after its cycle ran
     assert max(ahead) <= period / MS + 0.05, ahead
