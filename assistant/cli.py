@@ -22,7 +22,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "train-harmony": ("assistant.train.train_harmony", "train the chord model and export it to ONNX (train extra)"),
     "eval": ("assistant.evaluate", "score the models on the evaluation sets and print JSON"),
     "adapt": ("assistant.commands.adapt", "fine-tune the melody model on your own MIDI files (train extra)"),
-    "bench": ("assistant.bench", "measure model and engine latency and print JSON"),
+    "bench": ("assistant.commands.bench", "measure model and engine latency and print JSON"),
     "continue": ("assistant.offline", "continue the melody of a MIDI file, writing variations to a new file"),
     "learn": ("assistant.commands.learn", "bind an action to the next CC or note from a controller (MIDI learn)"),
     "ports": ("assistant.commands.ports", "list the MIDI input and output ports of a backend (--backend)"),

@@ -4,7 +4,8 @@ from types import SimpleNamespace
 
 import mido
 
-from assistant.bench_e2e import MS, off_time_notes, pulse_ns, tick_time
+from assistant.bench.judge import off_time_notes
+from assistant.bench.rig import MS, pulse_ns, tick_time
 
 
 def test_a_note_off_its_time_is_explained_by_its_plan_hand_over_and_the_xruns_near_it():

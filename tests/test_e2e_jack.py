@@ -10,20 +10,9 @@ import time
 import mido
 import pytest
 
-from assistant.bench_e2e import (
-    C_MAJOR_PHRASE,
-    HARMONY_CHANNEL,
-    MS,
-    now,
-    Rig,
-    chord_timing_errors_ms,
-    chords_by_beat,
-    pulse_counts,
-    hanging_notes,
-    note_ons,
-    timing_errors_ms,
-    unclosed_notes,
-)
+from assistant.bench.judge import (chord_timing_errors_ms, chords_by_beat, hanging_notes, note_ons, pulse_counts,
+                                   timing_errors_ms, unclosed_notes)
+from assistant.bench.rig import C_MAJOR_PHRASE, HARMONY_CHANNEL, MS, Rig, now
 from assistant.midifile import read_midi
 from assistant.music import TICKS_PER_QUARTER
 from assistant.model import DEFAULT_MELODY_MODEL
@@ -49,7 +38,7 @@ def phrase_from_midi_file(tmp_path):
 
 
 def c_major_phrase_from_midi_file(tmp_path):
-    """The 4-bar C major phrase of quarters and eighths (``bench_e2e.C_MAJOR_PHRASE``),
+    """The 4-bar C major phrase of quarters and eighths (``assistant.bench.rig.C_MAJOR_PHRASE``),
     written to a real MIDI file at 480 ticks per quarter and read back."""
     mid = mido.MidiFile(type=1, ticks_per_beat=480)
     track = mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000),
@@ -359,7 +348,7 @@ def test_junk_on_the_wire_is_counted_and_the_assistant_still_answers(jack_server
 def test_soak_accounts_for_every_message_and_answers_in_time(jack_server, model_path):
     """A short soak (15 s): MIDI clock and 10,000 drum-channel notes a second into our real
     input beside the phrases: every message is accounted for, the answers come, in time."""
-    from assistant.bench_soak import soak_figures
+    from assistant.bench.soak import soak_figures
 
     before = jack_server.xruns()
     result = soak_figures(0.25, model_path)

@@ -93,6 +93,15 @@ def test_the_package_has_no_import_cycle():
     assert cycles(graph) == []
 
 
+def test_only_the_bench_command_reaches_into_the_benchmarks():
+    """The rig and the benchmarks measure the product: no run-time module imports them."""
+    graph = import_graph()
+    assert "assistant.bench.rig" in graph
+    reaching = {name for name, targets in graph.items()
+                if not name.startswith("assistant.bench") and any(t.startswith("assistant.bench") for t in targets)}
+    assert reaching == {"assistant.commands.bench"}
+
+
 def test_a_cycle_is_found():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert cycles(graph) == [["a", "b", "c"]]

@@ -11,7 +11,7 @@ import mido
 import pytest
 
 from assistant import jackmidi
-from assistant.bench_e2e import start_dummy_jack
+from assistant.bench.rig import start_dummy_jack
 from assistant.clock import now_ns
 from assistant.portwatch import PortWatch
 from assistant.ports import PortNames, open_ports

@@ -13,7 +13,7 @@ import pytest
 from assistant.clock import FakeClock
 from assistant.fakeports import FakeOutput, FakeTimedOutput
 from assistant.music import Note
-from assistant.bench_dispatch import measure_dispatch_error
+from assistant.bench.dispatch import measure_dispatch_error
 from assistant.scheduler import Event, Scheduler, SchedulerDied, note_events
 
 

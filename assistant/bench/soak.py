@@ -3,7 +3,7 @@
 MIDI clock at 120 BPM and ``SOAK_FLOOD_PER_S`` note messages a second (on the drum
 channel, which the assistant ignores by default, so phrases still end and are
 answered) go into the real input beside a phrase every 16 beats. Built on the e2e rig
-(:mod:`assistant.bench_e2e`). Runs on the caller's thread, plus one flood thread.
+(:mod:`assistant.bench.rig`). Runs on the caller's thread, plus one flood thread.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import os
 import threading
 import time
 
-from .bench_e2e import (MS, PHRASE, Rig, _pcts, hanging_notes, note_ons, now, pulse_counts, read_process_memory,
-                        start_dummy_jack, timing_errors_ms)
-from .music import TICKS_PER_QUARTER
+from ..music import TICKS_PER_QUARTER
+from .e2e import _pcts
+from .judge import hanging_notes, note_ons, pulse_counts, timing_errors_ms
+from .rig import MS, PHRASE, Rig, now, read_process_memory, start_dummy_jack
 
 SOAK_FLOOD_PER_S = 10_000
 SOAK_FLOOD_CHANNEL = 9  # channel 10 (drums): ignored by default, so phrases still end and get answered
@@ -29,7 +30,7 @@ def soak_figures(minutes: float, model: str | None = None, report=None, trace_me
     assistant runs with ``--trace-memory``, and each minute gives its traced total and the
     sites that grew most since the first minute's snapshot (the tracing itself costs
     memory and time: the other figures of such a run are not the product's)."""
-    from .memtrace import growth
+    from ..memtrace import growth
 
     import numpy as np
 

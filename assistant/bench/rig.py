@@ -1,16 +1,12 @@
-"""End-to-end rig through real JACK ports: the benchmark ``bench --e2e`` and the e2e tests.
+"""The end-to-end rig through real JACK ports, for ``bench --e2e``, the soak and the e2e tests.
 
 A JACK peer (a plain python-rtmidi client, standing in for the DAW) sends Start
 and MIDI clock at 24 ppqn into "MIDI Assistant In", plays phrases in time with
 that clock, and records what comes back on "MIDI Assistant Out" and "MIDI
 Assistant Accepted" with arrival times. The assistant is the real
 ``midi-assistant run`` in its own process. Both sides stamp with
-``time.perf_counter_ns`` (CLOCK_MONOTONIC), so times compare directly.
-
-In harmony mode the chords come back on "MIDI Assistant Out" on the harmony
-channel; ``chord_timing_errors_ms`` measures each chord note-on against the beat
-it belongs to (clock start + k beats), ``unclosed_notes`` checks that every note
-was closed by a note-off (CC 123 does not count there).
+``time.perf_counter_ns`` (CLOCK_MONOTONIC), so times compare directly. What came
+back is judged by :mod:`assistant.bench.judge`.
 
 Threads: the timed sender runs on its own thread (sleep, then a short spin);
 the peer's receive callbacks run on python-rtmidi's JACK thread and only stamp
@@ -35,7 +31,7 @@ from pathlib import Path
 
 import mido
 
-from .music import TICKS_PER_QUARTER, Note
+from ..music import TICKS_PER_QUARTER, Note
 
 MS = 1_000_000
 PULSES_PER_TICK = 24 // TICKS_PER_QUARTER  # MIDI clock: 24 per quarter; ours: 12
@@ -218,8 +214,8 @@ class Peer:
     def __init__(self, client_prefix: str, our_input: str, outputs: dict[str, str], frame_accurate: bool = True):
         import rtmidi
 
-        from . import jackmidi
-        from .ports import RtInput
+        from .. import jackmidi
+        from ..ports import RtInput
 
         self._inboxes: dict[str, queue.SimpleQueue] = {}
         self._ins = []
@@ -383,29 +379,6 @@ def notes_schedule(t0: int, bpm: float, notes: list[Note], channel: int = 0) -> 
     return out
 
 
-def note_ons(log, label: str | None = None) -> list[tuple[str, mido.Message, int]]:
-    return [(lab, m, ns) for lab, m, ns in log
-            if m.type == "note_on" and m.velocity > 0 and (label is None or lab == label)]
-
-
-def hanging_notes(log) -> dict[tuple[str, int, int], int]:
-    """(port, channel, pitch) -> note-ons not closed (by note-off, velocity 0 or CC 123 on the channel)."""
-    open_: dict[tuple[str, int, int], int] = {}
-    for lab, m, _ in log:
-        if m.type == "note_on" and m.velocity > 0:
-            key = (lab, m.channel, m.note)
-            open_[key] = open_.get(key, 0) + 1
-        elif m.type in ("note_on", "note_off"):
-            key = (lab, m.channel, m.note)
-            if open_.get(key):
-                open_[key] -= 1
-        elif m.type == "control_change" and m.control == 123:
-            for key in list(open_):
-                if key[0] == lab and key[1] == m.channel:
-                    open_[key] = 0
-    return {k: v for k, v in open_.items() if v}
-
-
 def read_process_memory(pid: int) -> dict:
     """Private and RSS memory of ``pid`` in MB (Linux /proc)."""
     out = {}
@@ -521,15 +494,6 @@ class Rig:
         return code
 
 
-def timing_errors_ms(rig: Rig, ons) -> list[float]:
-    """Arrival minus the intended time of each note-on's nearest tick, in ms."""
-    out = []
-    for _, _, ns in ons:
-        tick = round(rig.tick_of(ns))
-        out.append((ns - rig.time_of(tick)) / MS)
-    return out
-
-
 # ------------------------------------------------------------------ chords (harmony mode)
 
 HARMONY_CHANNEL = 1  # suggest.harmony_channel 2 (the default), as mido numbers channels
@@ -541,268 +505,3 @@ C_MAJOR_PHRASE = [Note(o, d, p, 96) for o, d, p in [
     (96, 12, 76), (108, 6, 77), (114, 6, 76), (120, 12, 74), (132, 12, 71),
     (144, 12, 72), (156, 6, 71), (162, 6, 74), (168, 12, 72), (180, 12, 72),
 ]]
-
-
-def off_time_notes(rig: Rig, ons, errors: list[float], stats: dict, xruns: "XrunWatch | None",
-                   period_ns: int | None, phrase_of=None, planned_tick=None, limit_ms: float = 2.0) -> list[dict]:
-    """Every note-on more than ``limit_ms`` off, explained: which phrase and note, the tick
-    it was planned for, when the assistant handed it to its port and for what time, where
-    it sounded (ms off, JACK period), the server's xruns near it, and how late this side
-    sent the clock pulses just before it. ``phrase_of(tick)``: the phrase a tick answers;
-    ``planned_tick(ns)``: the tick a note arriving at ``ns`` was meant for (default: the
-    nearest tick)."""
-    planned_tick = planned_tick or (lambda ns: round(rig.tick_of(ns)))
-    handed = [h for h in stats.get("handed_notes", [])]
-    pulses = [(t, late) for (t, data), late in zip(rig.peer.sender.sent, rig.peer.sender.lateness_ns)
-              if data == [0xF8]]
-    out = []
-    answer_index: dict[int, int] = {}
-    for (label, msg, ns), error in zip(ons, errors):
-        tick = planned_tick(ns)
-        phrase = phrase_of(tick) if phrase_of else None
-        index = answer_index[phrase] = answer_index.get(phrase, -1) + 1
-        if abs(error) <= limit_ms:
-            continue
-        same = [h for h in handed if h[5] == msg.note and h[4] == msg.channel]
-        record = min(same, key=lambda h: abs(h[1] - ns), default=None)
-        before = [late for t, late in pulses if ns - 100 * MS <= t <= ns]
-        out.append({"phrase": phrase, "note": index, "pitch": msg.note, "error_ms": round(error, 3),
-                    "intended_tick": tick,
-                    "planned_tick": record[0] if record else None,
-                    "planned_off_ms": round((record[1] - rig.time_of(record[0])) / MS, 3) if record else None,
-                    "handed_over_ms_before": round((record[1] - record[2]) / MS, 3) if record else None,
-                    "sounded_period": round((ns - rig.t0) / period_ns) if period_ns else None,
-                    "server_xruns_near_ms": xruns.near(ns) if xruns is not None else None,
-                    "clock_sent_late_ms_before": round(max(before, default=0) / MS, 3)})
-    return out
-
-
-def beat_of(rig: Rig, ns: int) -> int:
-    """The beat (quarter note, counted from the clock's first pulse) nearest to ``ns``."""
-    return round(rig.tick_of(ns) / TICKS_PER_QUARTER)
-
-
-def chord_timing_errors_ms(rig: Rig, ons) -> list[float]:
-    """Arrival minus the time of the nearest *beat* for each note-on, in ms (a chord
-    struck off the beat counts its whole distance from the beat)."""
-    return [(ns - rig.time_of(beat_of(rig, ns) * TICKS_PER_QUARTER)) / MS for _, _, ns in ons]
-
-
-def chords_by_beat(rig: Rig, ons) -> dict[int, list[int]]:
-    """``{beat: [pitches struck there]}`` for the note-ons ``ons`` (in arrival order)."""
-    out: dict[int, list[int]] = {}
-    for _, m, ns in ons:
-        out.setdefault(beat_of(rig, ns), []).append(m.note)
-    return out
-
-
-def unclosed_notes(log) -> dict[tuple[str, int, int], int]:
-    """Like ``hanging_notes`` but strict: only a note-off (or note-on velocity 0) of the
-    same port, channel and pitch closes a note; CC 123 does not."""
-    open_: dict[tuple[str, int, int], int] = {}
-    for lab, m, _ in log:
-        if m.type in ("note_on", "note_off"):
-            key = (lab, m.channel, m.note)
-            if m.type == "note_on" and m.velocity > 0:
-                open_[key] = open_.get(key, 0) + 1
-            elif open_.get(key):
-                open_[key] -= 1
-    return {k: v for k, v in open_.items() if v}
-
-
-# ------------------------------------------------------------------ the benchmark
-
-def e2e_figures(args) -> dict:
-    """Run the scenarios of the e2e benchmark; returns the figures (see the issue for their meaning)."""
-    import numpy as np
-
-    from .clock_follower import MidiClockFollower
-
-    own = None
-    server = os.environ.get("JACK_DEFAULT_SERVER")
-    if not server:
-        own = start_dummy_jack()
-        server = own.name
-    result: dict = {"jack_server": server, "period_frames": 64 if own else None}
-    # jackd's own xruns before scenario 1, after it and after 1b (a server we started only)
-    xrun_marks = [own.xruns() if own is not None else None]
-    watch = XrunWatch(own.log if own is not None else None)
-    period_ns = own.period_ns if own is not None else None
-    try:
-        # 1. call and response, many phrases: trigger-to-ready and note timing
-        rig = Rig(server, model=args.model)
-        phrases = max(4, min(20, args.repeats // 10))
-        beats = 8 + phrases * 12
-        rig.start_clock(beats)
-        for k in range(phrases):
-            rig.play(PHRASE, 48 + k * 144)  # phrase (2 bars), silence, answer (1 bar)
-        rig.wait_until_tick(beats * TICKS_PER_QUARTER + 12)
-        code = rig.close()
-        stats = rig.assistant.stats()
-        ons = note_ons(rig.peer.log, "out")
-        errors = timing_errors_ms(rig, ons)
-        lat = stats["trigger_to_ready_ms"]
-        result["trigger_to_ready_ms"] = _pcts(lat)
-        result["note_timing_error_ms"] = {**_pcts([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
-                                          "mean_signed": round(float(np.mean(errors)), 3)} if errors else None
-        result["answers"] = {"phrases": phrases, "suggestions": stats["suggestions"], "notes": len(ons),
-                             "exit_code": code, "hanging_notes": len(hanging_notes(rig.peer.log)),
-                             **pulse_counts(stats, rig)}
-        result["notes_off_time"] = off_time_notes(rig, ons, errors, stats, watch, period_ns,
-                                                  phrase_of=lambda tick: (tick - 48) // 144)
-
-        # 1b. live accompaniment (harmony mode, a chord struck on every beat) under 16 bars
-        # of melody: chord note-on arrival vs the beat it is meant for
-        xrun_marks.append(own.xruns() if own is not None else None)
-        result.update(_chord_figures(server, args.model, watch, period_ns))
-        xrun_marks.append(own.xruns() if own is not None else None)
-
-        # 2. clock tempo estimate after 2 beats of a steady clock, through JACK
-        result["clock_tempo_error_bpm"] = _tempo_error(server, MidiClockFollower)
-
-        # 3. idle CPU and private memory with ports open and no input
-        rig = Rig(server, model=args.model)
-        time.sleep(2.0)
-        pid = rig.assistant.proc.pid
-        c0, w0 = process_cpu_seconds(pid), time.monotonic()
-        time.sleep(10.0)
-        cpu = (process_cpu_seconds(pid) - c0) / (time.monotonic() - w0) * 100
-        memory = read_process_memory(pid)
-        result["idle_cpu_pct"] = round(cpu, 2)
-        result["idle_cpu_reference"] = reference_idle_cpu(server, pid)
-        result.update(memory)
-
-        # 4. a burst of 5,000 note messages per second for 5 s: nothing dropped
-        rig.start_clock(0, lead_s=0.2)
-        t0 = rig.t0
-        burst = []
-        for k in range(25_000):
-            pitch = 48 + k // 2 % 24
-            status = 0x90 if k % 2 == 0 else 0x80
-            burst.append((t0 + k * 200_000, [status, pitch, 64 if status == 0x90 else 0]))
-        rig.peer.sender.add(burst)
-        time.sleep(5.5)
-        while not rig.peer.sender.idle():
-            time.sleep(0.1)
-        time.sleep(1.0)
-        rig.close()
-        stats = rig.assistant.stats()
-        result["jack_client"] = stats.get("jack_client")  # "native": one JACK client for all ports
-        received = stats["messages_received"] - 1  # minus the Start sent by start_clock
-        result["dropped"] = 25_000 - received
-        result["burst_sender_late_p99_ms"] = round(float(np.percentile(rig.peer.sender.lateness_ns, 99)) / MS, 3)
-        if None not in xrun_marks:
-            first, answers, chords = xrun_marks
-            result["jack_server_xruns"] = {"answers": answers - first, "chords": chords - answers,
-                                           "total": own.xruns()}
-    finally:
-        watch.close()
-        if own is not None:
-            own.stop()
-    return result
-
-
-def _chord_figures(server: str, model: str | None, watch: XrunWatch | None = None, period_ns: int | None = None,
-                   repeats: int = 4) -> dict:
-    """Harmony mode, pattern "beat": ``repeats`` times the 4-bar C major phrase from bar 2
-    (16 bars at 4), the clock at 120 BPM, Stop one bar after the melody ends."""
-    import numpy as np
-
-    rig = Rig(server, model=model, settings={"suggest.mode": "harmony", "harmony.pattern": "beat",
-                                              "harmony.velocity": 80})
-    bar = 4 * TICKS_PER_QUARTER
-    start = bar
-    end = start + repeats * 4 * bar  # the melody's end (tick)
-    try:
-        rig.start_clock(beats=(end + 2 * bar) / TICKS_PER_QUARTER)
-        for k in range(repeats):
-            rig.play(C_MAJOR_PHRASE, start + k * 4 * bar)
-        stop_at = rig.time_of(end + bar + 6)  # mid-beat, a chord sounding
-        rig.peer.sender.cancel_after(stop_at)
-        rig.peer.sender.add([(stop_at, [0xFC])])
-        rig.wait_until_tick(end + bar + 6)
-        time.sleep(0.5)
-        log = list(rig.peer.collect())
-    finally:
-        code = rig.close()
-    ons = [item for item in note_ons(log, "out") if item[1].channel == HARMONY_CHANNEL]
-    errors = chord_timing_errors_ms(rig, ons)
-    stats = rig.assistant.stats()
-    off_time = off_time_notes(rig, ons, errors, stats, watch, period_ns,
-                              phrase_of=lambda tick: (tick - start) // (4 * bar),
-                              planned_tick=lambda ns: beat_of(rig, ns) * TICKS_PER_QUARTER)
-    beats = chords_by_beat(rig, ons)
-    expected = range(start // TICKS_PER_QUARTER + 1, (end + bar) // TICKS_PER_QUARTER + 1)
-    figures = {**_pcts([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
-               "mean_signed": round(float(np.mean(errors)), 3)} if errors else None
-    return {"chord_timing_error_ms": figures, "chord_notes_off_time": off_time,
-            "chords": {"beats": len(expected), "beats_with_chord": sum(1 for b in expected if b in beats),
-                       "notes": len(ons), "exit_code": code,
-                       "unclosed_after_stop": len(unclosed_notes(log)),
-                       "hanging_notes": len(hanging_notes(rig.peer.log)),
-                       **pulse_counts(stats, rig)}}
-
-
-def pulse_counts(stats: dict, rig: Rig) -> dict:
-    """Clock pulses the peer sent, the assistant counted (all that arrived), those it took
-    for repeats and dropped, and those it inferred lost."""
-    sent = sum(1 for _, data in rig.peer.sender.sent if data == [0xF8])
-    input_side = {k: stats[k] for k in ("messages_in", "junk_dropped", "jack_repeated", "jack_frame_jumps",
-                                         "jack_base_steps", "jack_dropped", "late_events", "withdrawn") if k in stats}
-    return {**input_side, "clock_pulses_sent": sent, "clock_pulses_counted": stats.get("clock_pulses"),
-            "clock_pulses_repeated": stats.get("repeated_pulses"),
-            "clock_pulses_inferred_lost": stats.get("missed_pulses")}
-
-
-def _pcts(values) -> dict | None:
-    import numpy as np
-
-    if not values:
-        return None
-    return {"p50": round(float(np.percentile(values, 50)), 3), "p99": round(float(np.percentile(values, 99)), 3),
-            "n": len(values)}
-
-
-def _tempo_error(server: str, follower_class, bpm: float = 120.0, trials: int = 5) -> dict:
-    """Feed a MidiClockFollower with pulses received through JACK; tempo error after 2 beats.
-
-    As the assistant hears them: on our native client where it is built (the sender
-    then places the pulses at their frames, as a DAW does), else through python-rtmidi."""
-    import rtmidi
-
-    from . import jackmidi
-    from .ports import RtInput
-
-    native = jackmidi.available() is None
-    errors = []
-    for _ in range(trials):
-        inbox: queue.SimpleQueue = queue.SimpleQueue()
-        if native:
-            rx_client = jackmidi.JackClient(f"tempo-rx-{uuid.uuid4().hex[:6]}")
-            rx = rx_client.add_input("in", inbox)
-            tx_client = jackmidi.JackClient(f"tempo-tx-{uuid.uuid4().hex[:6]}")
-            out = tx_client.add_output("tx", connect_to=rx.full_name)
-            sender = TimedSender(lambda data, ns: out.send(mido.Message.from_bytes(data), ns),
-                                 ahead_ns=jackmidi.hand_over_ahead_ns(tx_client.period_ms()))
-            closers = [sender.close, rx.close, out.close]
-        else:
-            rx = RtInput("UNIX_JACK", inbox, "in", virtual=True, client_name=f"tempo-rx-{uuid.uuid4().hex[:6]}",
-                         mode="poll")
-            tx = rtmidi.MidiOut(rtmidi.API_UNIX_JACK, name=f"tempo-tx-{uuid.uuid4().hex[:6]}")
-            tx.open_port(Peer._index(tx, "in"), "tx")
-            sender = TimedSender(tx.send_message)
-            closers = [sender.close, rx.close, tx.close_port, tx.delete]
-        t0 = now() + 200 * MS
-        sender.add(clock_schedule(t0, bpm, 2))
-        time.sleep(0.2 + 2 * 60 / bpm + 0.1)
-        follower = follower_class(tempo_bpm=90.0)
-        while True:
-            try:
-                msg, ns = inbox.get_nowait()
-            except queue.Empty:
-                break
-            follower.feed(msg, ns)
-        errors.append(abs(follower.tempo_bpm - bpm))
-        for close in closers:
-            close()
-    return {"max": round(max(errors), 4), "trials": trials, "bpm": bpm}

@@ -12,8 +12,8 @@ import threading
 
 import mido
 
-from .clock import now_ns
-from .scheduler import Event, Scheduler, _percentiles_us
+from ..clock import now_ns
+from ..scheduler import Event, Scheduler, _percentiles_us
 
 
 class _SteadyClock:

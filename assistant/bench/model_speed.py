@@ -1,4 +1,4 @@
-"""``midi-assistant bench``: latency and footprint figures, printed as JSON.
+"""Latency and footprint of the melody and chord models, for ``midi-assistant bench``.
 
 Model figures (always): ``step_ms`` at batch 1 and 4 with 128 cached tokens,
 ``first_note_ms`` (from the call until the first note of *every* alternative is
@@ -13,36 +13,20 @@ beat in, the chord distribution out, the state advanced) and ``chord_decide_ms``
 (all the engine does at a beat: features, step, chord choice, voicing, pattern
 and the two-bar forecast).
 
-``--e2e`` measures the whole engine through real JACK ports (see
-`assistant.bench_e2e`). Runs on the main thread.
+Runs on the caller's thread; ``midi-assistant bench`` (assistant.commands.bench) prints them.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
 
 import numpy as np
 
-from .errors import UserError
-from .music import Note
+from ..music import Note
 
 PHRASE = [Note(i * 6, 6, p) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62] * 4)]
-
-
-def add_arguments(p) -> None:
-    p.add_argument("--json", action="store_true", help="one-line JSON (the default prints indented JSON)")
-    p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
-    p.add_argument("--harmony-model", help="chord model (.onnx); default models/harmony.onnx")
-    p.add_argument("--repeats", type=int, default=200, help="runs per figure (default 200)")
-    p.add_argument("--e2e", action="store_true", help="also measure the engine end to end through JACK")
-    p.add_argument("--soak", type=float, metavar="MINUTES",
-                   help="only the soak: MIDI clock and 10,000 note messages/s into the input for MINUTES, "
-                        "through JACK; one JSON line per minute on stderr, the summary on stdout")
-    p.add_argument("--trace-memory", action="store_true",
-                   help="with --soak: trace the assistant's Python memory and report the sites that grow")
 
 
 def percentiles(samples_ns: list[int]) -> dict:
@@ -122,8 +106,8 @@ def suggest_times(model, repeats: int, stm=None) -> tuple[list[int], float]:
 
 
 def model_figures(model_path, repeats: int) -> dict:
-    from .model import DEFAULT_MELODY_MODEL, MelodyModel
-    from .ppm import short_term_model
+    from ..model import DEFAULT_MELODY_MODEL, MelodyModel
+    from ..ppm import short_term_model
 
     t0 = time.perf_counter_ns()
     model = MelodyModel.load(model_path or DEFAULT_MELODY_MODEL)
@@ -150,9 +134,9 @@ def model_figures(model_path, repeats: int) -> dict:
 
 
 def harmony_figures(model_path, repeats: int) -> dict:
-    from .accompanist import Accompanist
-    from .chord_model import DEFAULT_HARMONY_MODEL, ChordModel, step_features
-    from .music import Meter
+    from ..accompanist import Accompanist
+    from ..chord_model import DEFAULT_HARMONY_MODEL, ChordModel, step_features
+    from ..music import Meter
 
     t0 = time.perf_counter_ns()
     model = ChordModel.load(model_path or DEFAULT_HARMONY_MODEL)
@@ -182,27 +166,3 @@ def harmony_figures(model_path, repeats: int) -> dict:
             "chord_step_ms": percentiles(steps[20:]), "chord_decide_ms": percentiles(decide[10:])}
 
 
-def run(args) -> int:
-    if args.soak is not None:
-        import sys
-
-        from .bench_soak import soak_figures
-
-        if not 0 < args.soak <= 600:
-            raise UserError(f"--soak {args.soak:g}: give the minutes to run, more than 0 and at most 600")
-        result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)},
-                  "soak": soak_figures(args.soak, args.model,
-                                       report=lambda fig: print(json.dumps(fig), file=sys.stderr, flush=True),
-                                       trace_memory=args.trace_memory)}
-        print(json.dumps(result, indent=None if args.json else 2))
-        return 0
-    result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}}
-    result["model"] = model_figures(args.model, args.repeats)
-    result["harmony"] = harmony_figures(args.harmony_model, args.repeats)
-    if args.e2e:
-        from .bench_e2e import e2e_figures
-
-        result["e2e"] = e2e_figures(args)
-    result["machine"]["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
-    print(json.dumps(result, indent=None if args.json else 2))
-    return 0

@@ -1,0 +1,123 @@
+"""What came back through the rig, judged as a musician hears it: each note against the
+time it was planned for, each chord note against its beat, every note closed, the clock
+pulses accounted for, and every note more than a limit off explained.
+
+Pure functions of the rig's logs and the assistant's statistics; any thread.
+"""
+
+from __future__ import annotations
+
+import mido
+
+from ..music import TICKS_PER_QUARTER
+from .rig import MS, Rig, XrunWatch
+
+
+def note_ons(log, label: str | None = None) -> list[tuple[str, mido.Message, int]]:
+    return [(lab, m, ns) for lab, m, ns in log
+            if m.type == "note_on" and m.velocity > 0 and (label is None or lab == label)]
+
+
+def hanging_notes(log) -> dict[tuple[str, int, int], int]:
+    """(port, channel, pitch) -> note-ons not closed (by note-off, velocity 0 or CC 123 on the channel)."""
+    open_: dict[tuple[str, int, int], int] = {}
+    for lab, m, _ in log:
+        if m.type == "note_on" and m.velocity > 0:
+            key = (lab, m.channel, m.note)
+            open_[key] = open_.get(key, 0) + 1
+        elif m.type in ("note_on", "note_off"):
+            key = (lab, m.channel, m.note)
+            if open_.get(key):
+                open_[key] -= 1
+        elif m.type == "control_change" and m.control == 123:
+            for key in list(open_):
+                if key[0] == lab and key[1] == m.channel:
+                    open_[key] = 0
+    return {k: v for k, v in open_.items() if v}
+
+
+def timing_errors_ms(rig: Rig, ons) -> list[float]:
+    """Arrival minus the intended time of each note-on's nearest tick, in ms."""
+    out = []
+    for _, _, ns in ons:
+        tick = round(rig.tick_of(ns))
+        out.append((ns - rig.time_of(tick)) / MS)
+    return out
+
+
+def off_time_notes(rig: Rig, ons, errors: list[float], stats: dict, xruns: "XrunWatch | None",
+                   period_ns: int | None, phrase_of=None, planned_tick=None, limit_ms: float = 2.0) -> list[dict]:
+    """Every note-on more than ``limit_ms`` off, explained: which phrase and note, the tick
+    it was planned for, when the assistant handed it to its port and for what time, where
+    it sounded (ms off, JACK period), the server's xruns near it, and how late this side
+    sent the clock pulses just before it. ``phrase_of(tick)``: the phrase a tick answers;
+    ``planned_tick(ns)``: the tick a note arriving at ``ns`` was meant for (default: the
+    nearest tick)."""
+    planned_tick = planned_tick or (lambda ns: round(rig.tick_of(ns)))
+    handed = [h for h in stats.get("handed_notes", [])]
+    pulses = [(t, late) for (t, data), late in zip(rig.peer.sender.sent, rig.peer.sender.lateness_ns)
+              if data == [0xF8]]
+    out = []
+    answer_index: dict[int, int] = {}
+    for (label, msg, ns), error in zip(ons, errors):
+        tick = planned_tick(ns)
+        phrase = phrase_of(tick) if phrase_of else None
+        index = answer_index[phrase] = answer_index.get(phrase, -1) + 1
+        if abs(error) <= limit_ms:
+            continue
+        same = [h for h in handed if h[5] == msg.note and h[4] == msg.channel]
+        record = min(same, key=lambda h: abs(h[1] - ns), default=None)
+        before = [late for t, late in pulses if ns - 100 * MS <= t <= ns]
+        out.append({"phrase": phrase, "note": index, "pitch": msg.note, "error_ms": round(error, 3),
+                    "intended_tick": tick,
+                    "planned_tick": record[0] if record else None,
+                    "planned_off_ms": round((record[1] - rig.time_of(record[0])) / MS, 3) if record else None,
+                    "handed_over_ms_before": round((record[1] - record[2]) / MS, 3) if record else None,
+                    "sounded_period": round((ns - rig.t0) / period_ns) if period_ns else None,
+                    "server_xruns_near_ms": xruns.near(ns) if xruns is not None else None,
+                    "clock_sent_late_ms_before": round(max(before, default=0) / MS, 3)})
+    return out
+
+
+def beat_of(rig: Rig, ns: int) -> int:
+    """The beat (quarter note, counted from the clock's first pulse) nearest to ``ns``."""
+    return round(rig.tick_of(ns) / TICKS_PER_QUARTER)
+
+
+def chord_timing_errors_ms(rig: Rig, ons) -> list[float]:
+    """Arrival minus the time of the nearest *beat* for each note-on, in ms (a chord
+    struck off the beat counts its whole distance from the beat)."""
+    return [(ns - rig.time_of(beat_of(rig, ns) * TICKS_PER_QUARTER)) / MS for _, _, ns in ons]
+
+
+def chords_by_beat(rig: Rig, ons) -> dict[int, list[int]]:
+    """``{beat: [pitches struck there]}`` for the note-ons ``ons`` (in arrival order)."""
+    out: dict[int, list[int]] = {}
+    for _, m, ns in ons:
+        out.setdefault(beat_of(rig, ns), []).append(m.note)
+    return out
+
+
+def unclosed_notes(log) -> dict[tuple[str, int, int], int]:
+    """Like ``hanging_notes`` but strict: only a note-off (or note-on velocity 0) of the
+    same port, channel and pitch closes a note; CC 123 does not."""
+    open_: dict[tuple[str, int, int], int] = {}
+    for lab, m, _ in log:
+        if m.type in ("note_on", "note_off"):
+            key = (lab, m.channel, m.note)
+            if m.type == "note_on" and m.velocity > 0:
+                open_[key] = open_.get(key, 0) + 1
+            elif open_.get(key):
+                open_[key] -= 1
+    return {k: v for k, v in open_.items() if v}
+
+
+def pulse_counts(stats: dict, rig: Rig) -> dict:
+    """Clock pulses the peer sent, the assistant counted (all that arrived), those it took
+    for repeats and dropped, and those it inferred lost."""
+    sent = sum(1 for _, data in rig.peer.sender.sent if data == [0xF8])
+    input_side = {k: stats[k] for k in ("messages_in", "junk_dropped", "jack_repeated", "jack_frame_jumps",
+                                         "jack_base_steps", "jack_dropped", "late_events", "withdrawn") if k in stats}
+    return {**input_side, "clock_pulses_sent": sent, "clock_pulses_counted": stats.get("clock_pulses"),
+            "clock_pulses_repeated": stats.get("repeated_pulses"),
+            "clock_pulses_inferred_lost": stats.get("missed_pulses")}
