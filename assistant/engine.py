@@ -49,7 +49,24 @@ CHORD_DECIDE_NS = 10_000_000  # time allowed for deciding a beat's chord (about 
 SPECULATE_BEFORE_TICKS = 6  # prepare the answer half a beat before the expected phrase end
 SUGGESTION_LANE, ACCEPTED_LANE, HARMONY_LANE = "suggestion", "accepted", "harmony"
 MELODY_MODES = ("call", "ghost", "none")
-_STOP = ("__stop__", 0)
+_STOP = (object(), 0)  # the inbox item that ends the engine loop
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """Inbox item: perform the action ``name`` (posted by a hotkey, the UI or a script)."""
+
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMelody:
+    """Inbox item: the assistant's own melody as planned (posted from the generator's
+    thread), from note ``replace_from`` on if it replaces a plan; the accompaniment hears
+    it ahead of time."""
+
+    notes: tuple[Note, ...]
+    replace_from: int | None
 
 
 @dataclass
@@ -186,7 +203,7 @@ class Engine:
 
     def post(self, action: str) -> None:
         """Ask the engine thread to perform ``action`` (any thread; never blocks)."""
-        self.inbox.put((("action", action), self.clock.now()))
+        self.inbox.put((ActionRequest(action), self.clock.now()))
 
     def stop(self, timeout: float = 3.0) -> None:
         """Stop every thread and silence every output; idempotent. Main thread."""
@@ -262,13 +279,14 @@ class Engine:
         return POLL_S if busy else IDLE_POLL_S
 
     def _handle(self, msg, ns: int) -> bool:
-        """One inbox item; returns False to stop the engine."""
-        if isinstance(msg, tuple):  # ("action", name) or ("planned", notes, replace_from)
-            if msg[0] == "planned":
-                if self.accompanist is not None:
-                    self.accompanist.plan(msg[1], msg[2])
-                return True
-            return self.perform(msg[1])
+        """One inbox item (a MIDI message, an ActionRequest or a PlannedMelody, with its
+        arrival stamp); returns False to stop the engine."""
+        if isinstance(msg, ActionRequest):
+            return self.perform(msg.name)
+        if isinstance(msg, PlannedMelody):
+            if self.accompanist is not None:
+                self.accompanist.plan(msg.notes, msg.replace_from)
+            return True
         self.messages_received += 1
         if msg.type in CLOCK_TYPES:
             if self.follower is not None:
@@ -618,7 +636,7 @@ class Engine:
             self.scheduler.schedule(events, SUGGESTION_LANE)
         if self.settings.harmony and self.accompanist is not None:
             notes = tuple(Note(n.onset, n.duration, n.pitch) for n, _ in placed)
-            self.inbox.put((("planned", notes, replace_from), self.clock.now()))
+            self.inbox.put((PlannedMelody(notes, replace_from), self.clock.now()))
 
     # -- speculation (engine thread) -------------------------------------------------------
     def _maybe_speculate(self, ns: int) -> None:

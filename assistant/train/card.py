@@ -110,13 +110,16 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
         f"feed-forward x{cfg['ff_mult']}, dropout {cfg['dropout']}, ALiBi attention (no position embeddings, so",
         "the run time can slide its key/value cache window), tied input/output embeddings,",
         f"{info['parameters']:,} parameters. ONNX graph with an incremental step: inputs `tokens`,",
-        "`positions`, `meters` [batch, new] and `past_keys`/`past_values` [layers, batch, heads, past, 32];",
+        f"`positions`, `meters` [batch, new] and `past_keys`/`past_values` [layers, batch, heads, past, "
+        f"{cfg['d_model'] // cfg['n_heads']}];",
         "outputs `logits` and the grown caches. Exported with torch.onnx (dynamo), opset from torch",
         f"{info.get('torch', '?')}.",
         "",
         "## Training",
         "",
-        "Reproduce (CPU, 2 cores, about 35 minutes; the corpus extraction before it takes about 6):",
+        f"Reproduce (on {info['device']}, about {info['seconds'] / 60 + 2:.0f} minutes with the export; the corpus "
+        "extraction before it takes 3-6). Stopped, the command saves its state every 5 minutes and the same "
+        "command resumes it:",
         "",
         "```sh",
         "pip install -e '.[train]'",
