@@ -62,7 +62,6 @@ class MidiClockFollower(_TickMap):
         # JackClient.base_shift_ns): a DAW whose grid lies on the frames moves with it
         self._base_shift = base_shift or (lambda _ns: 0)
         self._anchor_moved = 0  # ...as it was for the anchor's pulse
-        self._grid_moved = False  # the phase check found the grid moved with the time base
         # True for a stamp the input cannot vouch for (a JACK server stall's aftermath): no
         # pulse is then inferred lost or taken for a repeat from timing alone
         self._timing_unsure = timing_unsure or (lambda _ns: False)
@@ -133,8 +132,7 @@ class MidiClockFollower(_TickMap):
                 self._npt = fit[1] * PULSES_PER_TICK
             if not self._running:
                 return None
-            self._grid_moved = False
-            corrected = 0 if self._await_first else self._phase_check(ns, gap)
+            corrected, grid_moved = (0, False) if self._await_first else self._phase_check(ns, gap)
             if corrected:
                 self._next_pulse += corrected
                 if corrected < 0:
@@ -171,7 +169,7 @@ class MidiClockFollower(_TickMap):
             # from where the correction meets the fitted line on, the line (see _Segment)
             self._push(ns, here, npt, knee_tick=_meeting_tick(here, ns, npt, next_tick, next_ns, nominal),
                        then_npt=nominal)
-            return (here, ns) if corrected or self._grid_moved else None
+            return (here, ns) if corrected or grid_moved else None
 
     PHASE_PULSES = 8  # regular pulses in a row after the unsure ones: the count is judged
     PHASE_TOLERANCE = 0.2  # ...each within this fraction of a pulse of a whole number off the line
@@ -181,8 +179,9 @@ class MidiClockFollower(_TickMap):
     # a few µs a pulse, and a busy server can keep the stamps unsure for seconds (seen: 4 s)
     PHASE_MAX_AGE_PULSES = 32 * MIDI_PPQN
 
-    def _phase_check(self, ns: int, gap: int) -> int:
-        """Whole pulses the count is off by, to be corrected now (lock held, running).
+    def _phase_check(self, ns: int, gap: int) -> tuple[int, bool]:
+        """Whole pulses the count is off by, to be corrected now, and whether the grid was
+        found moved with the input's time base (lock held, running).
 
         Where the input cannot vouch for its stamps (``timing_unsure``: our JACK ports,
         around a stall of the server) no single pulse is taken for a repeat or a lost one:
@@ -204,24 +203,24 @@ class MidiClockFollower(_TickMap):
             if steady is not None:
                 self._anchor = (self._pulses[-1] + steady[0], pos, steady[1])
                 self._anchor_moved = self._base_shift(self._pulses[-1])
-            return 0
+            return 0, False
         t_anchor, anchor_pos, period = self._anchor
         if unsure:
-            return 0
+            return 0, False
         if (ns - t_anchor) / period > self.PHASE_MAX_AGE_PULSES:
             self._watching, self._anchor = False, None
-            return 0
+            return 0, False
         since = self._since
         if abs(gap / period - 1) >= self.PHASE_REGULAR:
             since.clear()
-            return 0
+            return 0, False
         since.append(ns)
         if len(since) < self.PHASE_PULSES:
-            return 0
+            return 0, False
         points = list(since)
         if abs(_fit_line(points)[1] / period - 1) > self.PHASE_SAME_TEMPO:
             self._watching, self._anchor = False, None  # a new tempo: the window follows it
-            return 0
+            return 0, False
         n = len(points)
         # the grid where it was in our stamps (a DAW or device that keeps the wall's time), or
         # moved with our time base (a DAW whose transport runs on the frames, which a stall
@@ -233,11 +232,10 @@ class MidiClockFollower(_TickMap):
             if all(abs(o - d) < self.PHASE_TOLERANCE for o in offs):
                 break
         else:
-            return 0  # not yet clear: the next pulse tells
+            return 0, False  # not yet clear: the next pulse tells
         self._watching = False
-        self._grid_moved = bool(shift)
         if d == 0 and not shift:
-            return 0
+            return 0, False
         # the window as the line has it, up to this pulse at its right place: a repeat
         # left in it would tilt the fit for a beat
         right = pos + d
@@ -245,7 +243,7 @@ class MidiClockFollower(_TickMap):
         self._pulses.extend(int(t_anchor + shift + (right - anchor_pos - k) * period)
                             for k in range(self.WINDOW - 1, 0, -1))
         self._pulses.append(ns)
-        return d
+        return d, bool(shift)
 
     def _steady_line(self) -> tuple[float, float] | None:
         """The fitted line (as _fit_line) if the window is full and every pulse in it lies

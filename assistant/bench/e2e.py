@@ -19,7 +19,9 @@ from ..music import TICKS_PER_QUARTER
 from .judge import (beat_of, chord_timing_errors_ms, chords_by_beat, hanging_notes, note_ons, off_time_notes,
                     pulse_counts, timing_errors_ms, unclosed_notes)
 from .rig import (C_MAJOR_PHRASE, HARMONY_CHANNEL, MS, PHRASE, Peer, Rig, TimedSender, XrunWatch, clock_schedule,
-                  now, process_cpu_seconds, read_process_memory, reference_idle_cpu, start_dummy_jack)
+                  now, start_dummy_jack)
+from .figures import p50_p99
+from .process_stats import process_cpu_seconds, read_process_memory, reference_idle_cpu
 
 
 
@@ -55,8 +57,8 @@ def e2e_figures(args) -> dict:
         ons = note_ons(rig.peer.log, "out")
         errors = timing_errors_ms(rig, ons)
         lat = stats["trigger_to_ready_ms"]
-        result["trigger_to_ready_ms"] = _pcts(lat)
-        result["note_timing_error_ms"] = {**_pcts([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
+        result["trigger_to_ready_ms"] = p50_p99(lat)
+        result["note_timing_error_ms"] = {**p50_p99([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
                                           "mean_signed": round(float(np.mean(errors)), 3)} if errors else None
         result["answers"] = {"phrases": phrases, "suggestions": stats["suggestions"], "notes": len(ons),
                              "exit_code": code, "hanging_notes": len(hanging_notes(rig.peer.log)),
@@ -146,7 +148,7 @@ def _chord_figures(server: str, model: str | None, watch: XrunWatch | None = Non
                               planned_tick=lambda ns: beat_of(rig, ns) * TICKS_PER_QUARTER)
     beats = chords_by_beat(rig, ons)
     expected = range(start // TICKS_PER_QUARTER + 1, (end + bar) // TICKS_PER_QUARTER + 1)
-    figures = {**_pcts([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
+    figures = {**p50_p99([abs(e) for e in errors]), "max": round(max(map(abs, errors)), 3),
                "mean_signed": round(float(np.mean(errors)), 3)} if errors else None
     return {"chord_timing_error_ms": figures, "chord_notes_off_time": off_time,
             "chords": {"beats": len(expected), "beats_with_chord": sum(1 for b in expected if b in beats),
@@ -154,15 +156,6 @@ def _chord_figures(server: str, model: str | None, watch: XrunWatch | None = Non
                        "unclosed_after_stop": len(unclosed_notes(log)),
                        "hanging_notes": len(hanging_notes(rig.peer.log)),
                        **pulse_counts(stats, rig)}}
-
-
-def _pcts(values) -> dict | None:
-    import numpy as np
-
-    if not values:
-        return None
-    return {"p50": round(float(np.percentile(values, 50)), 3), "p99": round(float(np.percentile(values, 99)), 3),
-            "n": len(values)}
 
 
 def _tempo_error(server: str, follower_class, bpm: float = 120.0, trials: int = 5) -> dict:

@@ -25,14 +25,14 @@ import time
 import numpy as np
 
 from ..music import Note
+from .figures import p50_p99
 
 PHRASE = [Note(i * 6, 6, p) for i, p in enumerate([60, 62, 64, 65, 67, 65, 64, 62] * 4)]
 
 
 def percentiles(samples_ns: list[int]) -> dict:
-    ms = np.asarray(samples_ns, dtype=np.float64) / 1e6
-    return {"p50": round(float(np.percentile(ms, 50)), 3), "p99": round(float(np.percentile(ms, 99)), 3),
-            "n": len(ms)}
+    """p50/p99 in ms of samples in ns."""
+    return p50_p99([ns / 1e6 for ns in samples_ns])
 
 
 def rss_mb() -> float:

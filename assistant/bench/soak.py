@@ -13,9 +13,10 @@ import threading
 import time
 
 from ..music import TICKS_PER_QUARTER
-from .e2e import _pcts
+from .figures import p50_p99
 from .judge import hanging_notes, note_ons, pulse_counts, timing_errors_ms
-from .rig import MS, PHRASE, Rig, now, read_process_memory, start_dummy_jack
+from .process_stats import read_process_memory
+from .rig import MS, PHRASE, Rig, now, start_dummy_jack
 
 SOAK_FLOOD_PER_S = 10_000
 SOAK_FLOOD_CHANNEL = 9  # channel 10 (drums): ignored by default, so phrases still end and get answered
@@ -88,7 +89,7 @@ def soak_figures(minutes: float, model: str | None = None, report=None, trace_me
                       "junk_dropped": stats.get("junk_dropped"), "ring_dropped": stats.get("jack_dropped"),
                       "inbox_high": stats.get("inbox_high"), "ring_high": stats.get("jack_ring_high"),
                       "heap_high": stats.get("heap_high"), "answer_notes": len(window),
-                      "note_timing_ms": _pcts(errors), **read_process_memory(pid)}
+                      "note_timing_ms": p50_p99(errors), **read_process_memory(pid)}
             traced = stats.get("memory_traced")
             if trace_memory and traced:
                 first_traced = first_traced or traced

@@ -274,62 +274,64 @@ def run(args, corpus=None) -> int:
     interrupted = _InterruptFlag(install=rank == 0 and world == 1)
     started = invocation_started = last_saved = time.monotonic()
     stop = paused = False
-    for epoch in range(first_epoch, args.epochs):
-        rng = random.Random(args.seed * 1000 + epoch)
-        batches = train.batches(per_rank_tokens, rng, augment=True, world=world, rank=rank)
-        done_in_epoch = 0
-        if epoch == first_epoch and skip_batches:
-            for _ in range(skip_batches):  # the same draws as the run that saved, without training
-                next(batches, None)
-            done_in_epoch = skip_batches
-        for batch in batches:
-            for g in opt.param_groups:
-                g["lr"] = lr_at(step)
-            tb = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
-            loss, _ = token_loss(model, tb)  # through the DDP wrapper when distributed
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
-            opt.step()
-            step += 1
-            done_in_epoch += 1
-            if step % 50 == 0:
-                log(f"epoch {epoch} step {step}/{total_steps} loss {float(loss):.4f} "
-                    f"lr {lr_at(step):.2e} {time.monotonic() - started:.0f}s")
-            if step % eval_every == 0:
-                metrics = _evaluate_on_rank0(net, valid, device, per_rank_tokens, rank, world)
-                elapsed = spent + time.monotonic() - started
-                history.append({"step": step, "epoch": epoch, "seconds": round(elapsed, 1), **metrics})
-                log(f"  valid {json.dumps(metrics)}")
-                if metrics["loss"] < best - 1e-4:  # same loss on every rank: same decision
-                    best, bad_evals = metrics["loss"], 0
-                    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-                else:
-                    bad_evals += 1
-                if bad_evals >= args.patience or elapsed > args.max_minutes * 60:
+    try:
+        for epoch in range(first_epoch, args.epochs):
+            rng = random.Random(args.seed * 1000 + epoch)
+            batches = train.batches(per_rank_tokens, rng, augment=True, world=world, rank=rank)
+            done_in_epoch = 0
+            if epoch == first_epoch and skip_batches:
+                for _ in range(skip_batches):  # the same draws as the run that saved, without training
+                    next(batches, None)
+                done_in_epoch = skip_batches
+            for batch in batches:
+                for g in opt.param_groups:
+                    g["lr"] = lr_at(step)
+                tb = {k: torch.from_numpy(v).to(device) for k, v in batch.items()}
+                loss, _ = token_loss(model, tb)  # through the DDP wrapper when distributed
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                opt.step()
+                step += 1
+                done_in_epoch += 1
+                if step % 50 == 0:
+                    log(f"epoch {epoch} step {step}/{total_steps} loss {float(loss):.4f} "
+                        f"lr {lr_at(step):.2e} {time.monotonic() - started:.0f}s")
+                if step % eval_every == 0:
+                    metrics = _evaluate_on_rank0(net, valid, device, per_rank_tokens, rank, world)
+                    elapsed = spent + time.monotonic() - started
+                    history.append({"step": step, "epoch": epoch, "seconds": round(elapsed, 1), **metrics})
+                    log(f"  valid {json.dumps(metrics)}")
+                    if metrics["loss"] < best - 1e-4:  # same loss on every rank: same decision
+                        best, bad_evals = metrics["loss"], 0
+                        best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                    else:
+                        bad_evals += 1
+                    if bad_evals >= args.patience or elapsed > args.max_minutes * 60:
+                        stop = True
+                        break
+                if args.max_steps and step >= args.max_steps:
+                    if best_state is None:  # no validation yet: validate and keep what there is
+                        metrics = _evaluate_on_rank0(net, valid, device, per_rank_tokens, rank, world)
+                        history.append({"step": step, "epoch": epoch, **metrics})
+                        best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
                     stop = True
                     break
-            if args.max_steps and step >= args.max_steps:
-                if best_state is None:  # no validation yet: validate and keep what there is
-                    metrics = _evaluate_on_rank0(net, valid, device, per_rank_tokens, rank, world)
-                    history.append({"step": step, "epoch": epoch, **metrics})
-                    best_state = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
-                stop = True
+                if rank == 0 and world == 1:
+                    now = time.monotonic()
+                    out_of_time = (args.stop_after_minutes is not None
+                                   and now - invocation_started > args.stop_after_minutes * 60)
+                    if interrupted.raised or out_of_time:
+                        save_checkpoint(epoch, done_in_epoch)
+                        paused = True
+                        break
+                    if now - last_saved > args.checkpoint_minutes * 60:
+                        save_checkpoint(epoch, done_in_epoch)
+                        last_saved = now
+            if stop or paused:
                 break
-            if rank == 0 and world == 1:
-                now = time.monotonic()
-                out_of_time = (args.stop_after_minutes is not None
-                               and now - invocation_started > args.stop_after_minutes * 60)
-                if interrupted.raised or out_of_time:
-                    save_checkpoint(epoch, done_in_epoch)
-                    paused = True
-                    break
-                if now - last_saved > args.checkpoint_minutes * 60:
-                    save_checkpoint(epoch, done_in_epoch)
-                    last_saved = now
-        if stop or paused:
-            break
-    interrupted.restore()
+    finally:
+        interrupted.restore()  # also when training fails
     if paused:
         log(f"train: stopped at step {step} and saved {ckpt_path}; run the same command to go on")
         return 3
