@@ -11,6 +11,8 @@ Threads (see DESIGN.md section 2):
 * Generator worker (`assistant.generator`): model steps; hands each note to
   ``_on_note`` here, which humanises it and puts it on the scheduler's heap.
 * Scheduler thread (`assistant.scheduler`): sends on time; silences on stop.
+* The accompaniment is a lane of its own (`assistant.harmony_lane`), called here on
+  the engine thread with what the player and the melody do.
 * UI or main thread: reads ``snapshot()`` and calls ``post(action)``.
 
 Actions posted from any thread go through the same inbox as MIDI, so the engine
@@ -30,9 +32,8 @@ from dataclasses import dataclass, field, replace
 from .capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from .clock import floor_tick
 from .generator import GenerationRequest, GeneratorWorker, SuggestionSet
-from .accompanist import chord_tones_by_beat, chord_velocity
-from .chord_model import DECISION_TICKS
 from .harmony import KeyTracker, beat_ticks, chord_name, chord_of_pitches
+from .harmony_lane import IN_TIME_NS, HarmonyLane
 from .music import Note, bar_start, meter_at, next_bar_start
 from .alignment import DawAlignment
 from .planner import LATE_GUARD_NS, Planner, next_start_tick, shift_until_in_time
@@ -44,10 +45,8 @@ CLOCK_TYPES = {"clock", "start", "stop", "continue", "songpos"}
 ANSWER_GUARD_NS = 8_000_000  # an answer starts on the first beat/bar at least this far ahead
 POLL_S = 0.005  # while a phrase may end or a bar line may need a ghost refresh
 IDLE_POLL_S = 0.25  # otherwise (nothing held, no phrase in progress): inbox items still wake at once
-IN_TIME_NS = 1_000_000  # a chord or a suggestion's later note is played only if it can leave this early
-CHORD_DECIDE_NS = 10_000_000  # time allowed for deciding a beat's chord (about 3 ms measured)
 SPECULATE_BEFORE_TICKS = 6  # prepare the answer half a beat before the expected phrase end
-SUGGESTION_LANE, ACCEPTED_LANE, HARMONY_LANE = "suggestion", "accepted", "harmony"
+SUGGESTION_LANE, ACCEPTED_LANE = "suggestion", "accepted"
 MELODY_MODES = ("call", "ghost", "none")
 _STOP = (object(), 0)  # the inbox item that ends the engine loop
 
@@ -157,15 +156,13 @@ class Engine:
         self.accepted_output = accepted_output
         self.play_when_stopped = play_when_stopped
         self.seed = seed
-        self.accompanist = accompanist  # None: no harmony model loaded
-        self.harmony_channel = harmony_channel
-        self.harmony_output = harmony_output
-        self.accepted_harmony_channel = accepted_harmony_channel
-        self.harmony_velocity = harmony_velocity
+        # the accompaniment (its accompanist None: no chord model loaded)
+        self.harmony = HarmonyLane(accompanist, clock, scheduler, self.planner, channel=harmony_channel,
+                                   output=harmony_output, accepted_channel=accepted_harmony_channel,
+                                   velocity=harmony_velocity)
         self.key_tracker = key_tracker or KeyTracker()
         self._key_estimate = self.key_tracker.estimate
         self._held_chord: str | None = None
-        self._harmony_view: tuple[str | None, list[tuple[int, str]]] = (None, [])
         self.inbox = ports.inbox
         self.generator = GeneratorWorker(model, self._on_note, self._on_done, self._on_error)
         self._lock = threading.Lock()
@@ -180,7 +177,7 @@ class Engine:
         self.inbox_high = 0  # the most items waiting in the inbox behind the one taken
         self.suggestions_made = 0
         self._messages: deque[str] = deque(maxlen=6)
-        if self.settings.harmony and accompanist is None:
+        if self.settings.harmony and not self.harmony.available:
             self.settings.harmony = False
             self.note("harmony needs the chord model (see the log): accompaniment is off")
         self._accepted = 0
@@ -275,7 +272,7 @@ class Engine:
     def _poll_interval(self) -> float:
         """Short while a phrase end or a bar line may be due; long when idle (CPU)."""
         busy = (self.capture.in_phrase or self.settings.mode == "ghost"
-                or (self.settings.harmony and self.accompanist is not None and self.accompanist.active))
+                or (self.settings.harmony and self.harmony.active))
         return POLL_S if busy else IDLE_POLL_S
 
     def _handle(self, msg, ns: int) -> bool:
@@ -284,8 +281,7 @@ class Engine:
         if isinstance(msg, ActionRequest):
             return self.perform(msg.name)
         if isinstance(msg, PlannedMelody):
-            if self.accompanist is not None:
-                self.accompanist.plan(msg.notes, msg.replace_from)
+            self.harmony.hear_plan(msg.notes, msg.replace_from)
             return True
         self.messages_received += 1
         if msg.type in CLOCK_TYPES:
@@ -294,8 +290,7 @@ class Engine:
                 self.follower.feed(msg, ns)
                 if was_running and not self.follower.running:
                     self._drop_suggestion("transport stopped")
-                    if self.accompanist is not None:
-                        self.accompanist.reset()
+                    self.harmony.reset()
             return True
         if msg.type == "sysex":
             return True
@@ -313,7 +308,7 @@ class Engine:
             self._on_capture_event(event, ns)
         self._maybe_speculate(ns)
         if self.settings.harmony and self._transport_ok():
-            self._accompany(ns)
+            self.harmony.tick(ns)
         if self.settings.mode == "ghost" and self._transport_ok():
             tick = self.clock.tick_at(ns)
             bar = bar_start(self.clock.meters, floor_tick(tick))
@@ -337,15 +332,13 @@ class Engine:
             self._held_chord = chord_name(chord_of_pitches(held)) if len(set(p % 12 for p in held)) >= 3 else None
         if isinstance(event, NoteStarted):
             self._cancel_speculation()  # the player goes on: the prepared answer is stale
-            if self.accompanist is not None and event.pitch >= max((p for _, p in self.capture.held), default=0):
-                self.accompanist.hold(event.tick, event.pitch)
+            self.harmony.hear_struck(event.tick, event.pitch, max((p for _, p in self.capture.held), default=0))
         elif isinstance(event, MelodyNote):
             self._melody.append(event.note)
             self.generator.feed(event.note)
             self.planner.observe_player(event.note.pitch, event.note.velocity)
             self._key_estimate = self.key_tracker.update(event.note)
-            if self.accompanist is not None:
-                self.accompanist.add_note(event.note)
+            self.harmony.hear_melody_note(event.note)
         elif isinstance(event, NoteEnded):
             self.planner.observe_timing(event.played.onset_offset_ns)
             self.alignment.observe(event.played.onset_offset_ns)
@@ -367,7 +360,7 @@ class Engine:
         pcs = key.pitch_classes() if (s.scale_lock != "off" and key is not None) else None
         strong = None
         if s.scale_lock == "chord":
-            tones = self._chord_tones(start_tick, s.bars)
+            tones = self.harmony.chord_tones(start_tick, s.bars)
             if tones is None:
                 if not self._chord_lock_noted:
                     self._chord_lock_noted = True
@@ -396,47 +389,11 @@ class Engine:
         beats = m.bar_ticks // beat_ticks(m)
         return position == 0 or (beats >= 4 and beats % 2 == 0 and position == m.bar_ticks // 2)
 
-    # -- harmony (engine thread) -----------------------------------------------------------
-    def _accompany(self, ns: int) -> None:
-        """Decide the chords whose decision tick has come and schedule the ones still ahead."""
-        acc = self.accompanist
-        if acc is None:
-            return
-        meters = self.clock.meters
-        tick = self.clock.tick_at(ns)
-        acc.decision_ticks = self._chord_decision_ticks(tick)
-        if not acc.due(tick, meters):  # most polls: no beat is a tick away
-            return
-        for decision in acc.decide(tick, meters, self._chord_velocity()):
-            if decision.notes and self.clock.ns_at(decision.beat.tick) >= self.clock.now() + self._guard_ns(
-                    IN_TIME_NS, self.harmony_output):  # a chord that cannot go out on its beat is not played
-                self.scheduler.schedule(note_events(decision.notes, self.harmony_channel, self.harmony_output),
-                                        HARMONY_LANE)
-        current = chord_name(acc.current.chord) if acc.current is not None else None
-        self._harmony_view = (current, [(t, chord_name(c)) for t, c in acc.forecast])
-
     def _guard_ns(self, base_ns: int, output: str = "out") -> int:
         """``base_ns`` plus how early the scheduler lets events for ``output`` go (the
         output's lead and, for our native JACK ports, the hand-over): an answer must
         start at least that far ahead to be on time (long JACK periods make it large)."""
         return base_ns + self.scheduler.send_lead_ns(output)
-
-    def _chord_decision_ticks(self, tick: float) -> int:
-        """A tick before the beat (what the chord model was trained on), or as many more as
-        the harmony output needs to have its events early enough (its lead and hand-over,
-        plus CHORD_DECIDE_NS for the decision itself): at long JACK periods a tick is not
-        enough (at 1024 frames our native port wants them 3 periods, 64 ms, early)."""
-        need = self.scheduler.send_lead_ns(self.harmony_output) + CHORD_DECIDE_NS
-        tick_ns = max(1, self.clock.ns_at(tick + 1) - self.clock.ns_at(tick))
-        return max(DECISION_TICKS, -(-need // tick_ns))
-
-    def _chord_tones(self, start_tick: int, bars: int) -> dict[int, frozenset[int]] | None:
-        """Chord tones per beat for a suggestion from ``start_tick`` (the chord scale lock)."""
-        acc = self.accompanist
-        if acc is None or acc.current is None:
-            return None
-        end = start_tick + bars * meter_at(self.clock.meters, start_tick).bar_ticks
-        return chord_tones_by_beat(acc.chords_for([], self.clock.meters, acc.current.beat.tick + 1, end))
 
     # -- actions (engine thread) ------------------------------------------------------
     def perform(self, action: str) -> bool:
@@ -468,13 +425,13 @@ class Engine:
             self._last_bar = None
             self.note(f"mode {s.mode_name}")
         elif action == "harmony":
-            if self.accompanist is None:
+            if not self.harmony.available:
                 self.note("harmony needs the chord model (models/harmony.onnx)")
             else:
                 s.harmony = not s.harmony
                 if not s.harmony:
-                    self.scheduler.clear(HARMONY_LANE, self._now_tick())
-                self.accompanist.reset()
+                    self.harmony.silence_from(self._now_tick())
+                self.harmony.reset()
                 self.note(f"mode {s.mode_name}")
         elif action == "audition":
             s.audition = not s.audition
@@ -544,9 +501,9 @@ class Engine:
         self._plan_suggestion([], now)
         self.scheduler.schedule(timed_events(placed, self.accepted_channel, self.accepted_output), ACCEPTED_LANE)
         label = f"request {current.request.id} alternative {self._selected + 1}"
-        chords = self._accepted_chords([n for n, _ in placed], target)
+        chords = self.harmony.accepted_chords([n for n, _ in placed], target) if self.settings.harmony else []
         if chords:
-            self.scheduler.schedule(note_events(chords, self.accepted_harmony_channel, self.accepted_output),
+            self.scheduler.schedule(note_events(chords, self.harmony.accepted_channel, self.accepted_output),
                                     ACCEPTED_LANE)
         if self.session is not None:
             if chords:
@@ -556,21 +513,6 @@ class Engine:
         with self._lock:
             self._current = None
         self.note(f"accepted {len(placed)} notes from bar tick {target}")
-
-    def _accepted_chords(self, notes: list[Note], start: int) -> list[Note]:
-        """With the accompaniment on, the chords that go with accepted ``notes`` from bar ``start``."""
-        acc = self.accompanist
-        if acc is None or not self.settings.harmony or not notes:
-            return []
-        meters = self.clock.meters
-        end = next_bar_start(meters, max(n.end for n in notes) - 1)
-        return acc.render_chords(acc.chords_for(notes, meters, start, end), meters, self._chord_velocity())
-
-    def _chord_velocity(self) -> int:
-        """``harmony.velocity``, or a little softer than the player ("follow")."""
-        if isinstance(self.harmony_velocity, int):
-            return self.harmony_velocity
-        return chord_velocity(self.planner.velocity())
 
     # -- generator worker callbacks ------------------------------------------------------
     def _on_note(self, result: SuggestionSet, alt: int, note: Note, index: int) -> None:
@@ -634,7 +576,7 @@ class Engine:
             self.scheduler.replace(SUGGESTION_LANE, events, replace_from)
         elif events:
             self.scheduler.schedule(events, SUGGESTION_LANE)
-        if self.settings.harmony and self.accompanist is not None:
+        if self.settings.harmony and self.harmony.available:
             notes = tuple(Note(n.onset, n.duration, n.pitch) for n, _ in placed)
             self.inbox.put((PlannedMelody(notes, replace_from), self.clock.now()))
 
@@ -720,7 +662,7 @@ class Engine:
             selected = self._selected
         lat = sorted(self._latencies)
         est = self._key_estimate
-        chord, upcoming = self._harmony_view
+        chord, upcoming = self.harmony.view
         return Snapshot(
             settings=replace(self.settings), running=self.clock.running, tempo_bpm=self.clock.tempo_bpm,
             tick=self.clock.tick_at(self.clock.now()), key=est.name if est else None, selected=selected,
@@ -746,6 +688,11 @@ class Engine:
         out.update(placement_us=self.scheduler.placement_ns // 1000,
                    port_offset_us=self.scheduler.port_offsets_ns.get("out", 0) // 1000)
         return out
+
+    @property
+    def accompanist(self):
+        """The harmony lane's accompanist; None without a chord model."""
+        return self.harmony.accompanist
 
     @property
     def latencies_ms(self) -> list[float]:
