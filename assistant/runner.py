@@ -190,7 +190,8 @@ def write_stats(path: str, engine, memory: dict | None = None) -> None:
     stats.update(engine.ports.counters(), late_events=engine.scheduler.late_events,
                  withdrawn=engine.scheduler.withdrawn, send_errors=engine.scheduler.send_errors,
                  inbox_high=engine.inbox_high, heap_high=engine.scheduler.heap_high, engine_errors=engine.errors,
-                 handed_notes=list(engine.scheduler.handed_notes))
+                 handed_notes=list(engine.scheduler.handed_notes),
+                 placement_us=engine.scheduler.placement_ns // 1000)
     follower = engine.follower
     if follower is not None:
         stats.update(clock_pulses=follower.pulse_count, missed_pulses=follower.missed_pulses,

@@ -30,10 +30,12 @@ def wheel(tmp_path_factory) -> Path:
     return found
 
 
-def test_the_wheel_carries_models_cards_and_presets(wheel):
+def test_the_wheel_carries_models_cards_presets_and_the_daw_scripts(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     shipped = {f"assistant/models/{p.name}" for p in (ROOT / "models").iterdir() if p.is_file()}
     shipped |= {f"assistant/configs/{p.name}" for p in (ROOT / "configs").glob("*.toml")}
+    shipped |= {f"assistant/bench/{p.name}" for p in (ROOT / "assistant" / "bench").glob("*.lua")}
+    assert any(name.endswith(".lua") for name in shipped)
     assert shipped and shipped <= names, sorted(shipped - names)
 
 

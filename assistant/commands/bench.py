@@ -1,6 +1,7 @@
 """``midi-assistant bench``: the model and chord-model figures (:mod:`assistant.bench.model_speed`),
 with ``--e2e`` the whole engine through real JACK ports (:mod:`assistant.bench.e2e`), or with
-``--soak`` only the soak (:mod:`assistant.bench.soak`). Prints JSON; runs on the main thread.
+``--soak`` only the soak (:mod:`assistant.bench.soak`), with ``--daw ardour`` only what a real
+DAW records of our answers (:mod:`assistant.bench.real_daw`). Prints JSON; runs on the main thread.
 """
 
 from __future__ import annotations
@@ -20,6 +21,15 @@ def add_arguments(p) -> None:
     p.add_argument("--soak", type=float, metavar="MINUTES",
                    help="only the soak: MIDI clock and 10,000 note messages/s into the input for MINUTES, "
                         "through JACK; one JSON line per minute on stderr, the summary on stdout")
+    p.add_argument("--daw", choices=["ardour"],
+                   help="only where a real DAW records our answers: Ardour (headless, ardour7-lua) plays phrases "
+                        "and its MIDI clock into the assistant through JACK and records what comes back")
+    p.add_argument("--period", type=int, action="append", metavar="FRAMES",
+                   help="with --daw: the JACK period (repeat for several; default 64 and 256)")
+    p.add_argument("--phrases", type=int, default=4, help="with --daw: phrases per take (default 4)")
+    p.add_argument("--assistant-set", action="append", default=[], metavar="KEY=VALUE",
+                   help="with --daw: a config override for the assistant under test, as run's --set "
+                        "(e.g. ports.learn_offset=false to see what the DAW records without the learnt alignment)")
     p.add_argument("--trace-memory", action="store_true",
                    help="with --soak: trace the assistant's Python memory and report the sites that grow")
 
@@ -38,6 +48,18 @@ def run(args) -> int:
                                        trace_memory=args.trace_memory)}
         print(json.dumps(result, indent=None if args.json else 2))
         return 0
+    if args.daw is not None:
+        from ..bench.real_daw import ardour_figures
+
+        periods = args.period or [64, 256]
+        overrides = dict(_override(item) for item in args.assistant_set)
+        if any(p not in (16, 32, 64, 128, 256, 512, 1024) for p in periods) or not 1 <= args.phrases <= 32:
+            raise UserError("--daw: give --period as a power of two in 16..1024 and --phrases in 1..32")
+        result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)},
+                  "daw": [ardour_figures(p, args.phrases, args.model, overrides) for p in periods]}
+        result["within_2ms"] = all(take.get("within_2ms", False) for take in result["daw"])
+        print(json.dumps(result, indent=None if args.json else 2))
+        return 0
     result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)}}
     from ..bench.model_speed import harmony_figures, model_figures
 
@@ -50,3 +72,13 @@ def run(args) -> int:
     result["machine"]["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
+
+
+def _override(item: str) -> tuple[str, object]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise UserError(f"--assistant-set {item!r}: give KEY=VALUE, e.g. ports.learn_offset=false")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value  # a bare word: a string
