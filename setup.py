@@ -1,4 +1,4 @@
-"""Builds the one native part: assistant/_jackmidi (see assistant/jackmidi.py).
+"""Builds the one native part: assistant/_jackmidi (see assistant/midi/jackmidi.py).
 
 Optional: without a C compiler the install still succeeds and the JACK backend
 falls back to python-rtmidi (one JACK client per port). The module is a plain
@@ -12,8 +12,8 @@ from setuptools import Extension, setup
 extensions = []
 if sys.platform.startswith("linux") or sys.platform == "darwin":
     extensions.append(Extension(
-        "assistant._jackmidi",
-        sources=["assistant/_jackmidi.c"],
+        "assistant.midi._jackmidi",
+        sources=["assistant/midi/_jackmidi.c"],
         extra_compile_args=["-O2", "-std=c11", "-Wall"],
         libraries=["dl"] if sys.platform.startswith("linux") else [],
         optional=True,

@@ -15,15 +15,15 @@ from .errors import UserError
 
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line help)
-    "run": ("assistant.runner", "open the MIDI ports and play along, live (the main job)"),
-    "demo": ("assistant.demo", "run the real engine on a built-in phrase, no MIDI system needed"),
+    "run": ("assistant.app.runner", "open the MIDI ports and play along, live (the main job)"),
+    "demo": ("assistant.commands.demo", "run the real engine on a built-in phrase, no MIDI system needed"),
     "corpus": ("assistant.commands.corpus", "extract and cache the training and evaluation melodies (train extra)"),
     "train": ("assistant.train.train_melody", "train the melody model and export it to ONNX (train extra)"),
     "train-harmony": ("assistant.train.train_harmony", "train the chord model and export it to ONNX (train extra)"),
-    "eval": ("assistant.evaluate", "score the models on the evaluation sets and print JSON"),
+    "eval": ("assistant.evaluation.melody", "score the models on the evaluation sets and print JSON"),
     "adapt": ("assistant.commands.adapt", "fine-tune the melody model on your own MIDI files (train extra)"),
     "bench": ("assistant.commands.bench", "measure model and engine latency and print JSON"),
-    "continue": ("assistant.offline", "continue the melody of a MIDI file, writing variations to a new file"),
+    "continue": ("assistant.commands.continue_melody", "continue the melody of a MIDI file, writing variations to a new file"),
     "learn": ("assistant.commands.learn", "bind an action to the next CC or note from a controller (MIDI learn)"),
     "ports": ("assistant.commands.ports", "list the MIDI input and output ports of a backend (--backend)"),
 }

@@ -5,10 +5,10 @@ import mido
 import numpy as np
 import pytest
 
-from assistant.accompanist import Accompanist, Beat, render
-from assistant.chord_model import BOS_CHORD, ChordModel, causal, choose_chord, piece_inputs, step_features
-from assistant.config import load_config
-from assistant.harmony import NO_CHORD, chord_name, chord_pitch_classes, parse_chord_name
+from assistant.live.accompanist import Accompanist, Beat, render
+from assistant.live.chord_model import BOS_CHORD, ChordModel, causal, choose_chord, piece_inputs, step_features
+from assistant.app.config import load_config
+from assistant.music.harmony import NO_CHORD, chord_name, chord_pitch_classes, parse_chord_name
 from assistant.music import Melody, Meter, Note
 
 from tiny_model import at, fake_engine
@@ -277,7 +277,7 @@ def test_accept_commits_the_chords_with_the_melody(tmp_path, tiny_model_path):
 def test_ui_shows_key_held_chord_current_and_upcoming_chords(tmp_path, tiny_model_path):
     from rich.console import Console
 
-    from assistant.ui import render
+    from assistant.app.ui import render
 
     engine, clock, ports = make_engine(tmp_path, tiny_model_path)
     play_until_chords(engine, clock, key=True)  # the model may choose a chord before a key is known

@@ -3,7 +3,7 @@
 import mido
 import pytest
 
-from assistant.capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
+from assistant.live.capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from assistant.clock import FakeClock
 from assistant.errors import UserError
 from assistant.music import Meter, Note

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.harmony import NO_CHORD, chord_index, chord_name, parse_chord_name
+from assistant.music.harmony import NO_CHORD, chord_index, chord_name, parse_chord_name
 from assistant.music import Melody, Meter, Note
 from assistant.train import chord_corpus as cc
 from assistant.train import corpus as corpus_mod

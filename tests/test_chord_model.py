@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from assistant.chord_model import (
+from assistant.live.chord_model import (
     AHEAD_KNOWN, BOS_CHORD, FEATURE_SIZE, ChordModel, causal, piece_inputs, transpose_features,
 )
-from assistant.harmony import CHORD_VOCAB_SIZE, NO_CHORD, transpose_chord
+from assistant.music.harmony import CHORD_VOCAB_SIZE, NO_CHORD, transpose_chord
 from assistant.music import Melody, Meter, Note
 from tiny_model import need
 
@@ -76,8 +76,8 @@ def test_melody_head_steps_equal_the_full_forward(tmp_path, tower, to_chords):
 
 
 def test_choose_chord_with_a_melody_prediction():
-    from assistant.chord_model import choose_chord
-    from assistant.harmony import parse_chord_name as chord
+    from assistant.live.chord_model import choose_chord
+    from assistant.music.harmony import parse_chord_name as chord
 
     logp = np.log(np.full(CHORD_VOCAB_SIZE, 1.0 / CHORD_VOCAB_SIZE))
     logp[chord("C")] += 0.5  # C is the most likely chord,

@@ -6,7 +6,7 @@ import mido
 import pytest
 
 from assistant.clock import FakeClock, InternalClock, NS_PER_S, check_tempo, ns_per_tick
-from assistant.clock_follower import MidiClockFollower
+from assistant.clock.midi_follower import MidiClockFollower
 from assistant.errors import UserError
 from assistant.music import Meter
 
@@ -185,7 +185,7 @@ def test_ns_per_tick():
 def test_follower_counts_a_lost_pulse_and_keeps_the_grid():
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     period = 60e9 / (120 * 24)
     f = MidiClockFollower(tempo_bpm=120)
@@ -207,7 +207,7 @@ def test_follower_counts_a_lost_pulse_and_keeps_the_grid():
 def test_follower_does_not_invent_pulses_when_the_tempo_halves():
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     f = MidiClockFollower(tempo_bpm=120)
     t, fast, slow = 1_000_000_000, 60e9 / (120 * 24), 60e9 / (60 * 24)
@@ -236,7 +236,7 @@ def test_follower_does_not_take_pulses_bunched_by_a_stall_for_lost_ones(stamps):
     the gap for a lost pulse put the whole grid one pulse (21 ms) early until the next Start."""
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     period = 60e9 / (120 * 24)
     f = MidiClockFollower(tempo_bpm=120)
@@ -259,7 +259,7 @@ def test_follower_drops_a_repeated_pulse_and_keeps_the_grid():
     period (1.33 ms) apart. Counted as a pulse, it put every later beat 21 ms early."""
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     period = 60e9 / (120 * 24)
     f = MidiClockFollower(tempo_bpm=120)
@@ -306,7 +306,7 @@ def pulse_streams(draw):
 def test_follower_holds_the_grid_through_repeats_losses_and_bunching(stream):
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     bpm, period, n, faults, jitter, stalls, repeat_gap, jumps = stream
     f = MidiClockFollower(tempo_bpm=bpm)
@@ -351,7 +351,7 @@ def test_follower_checks_the_count_after_stamps_the_input_cannot_vouch_for(fault
     bunched by the stall, or a new tempo, are not taken for either."""
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     period = 60e9 / (120 * 24)
     t0 = 1_000_000_000
@@ -390,7 +390,7 @@ def test_a_repeat_deep_in_seconds_of_unsure_stamps_is_still_corrected():
     against was trusted for only 8 beats (4 s), and the grid stayed a pulse early."""
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     period = 60e9 / (120 * 24)
     t0 = 1_000_000_000
@@ -415,7 +415,7 @@ def test_what_is_handed_over_while_the_count_is_in_doubt_lands_on_the_daws_grid(
     as in two of ten e2e bench runs."""
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     period = 60e9 / (120 * 24)
     t0 = 1_000_000_000
@@ -451,7 +451,7 @@ def test_a_move_of_the_ports_time_base_in_a_stall_is_followed_where_the_grid_mov
     pulse off the line, and everything coasted 10.7 ms early on it for 16 s.)"""
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     period = 60e9 / (120 * 24)
     move = round(2 * 256 / 48_000 * 1e9)
@@ -489,7 +489,7 @@ def test_one_late_pulse_or_a_stall_does_not_tilt_the_grid_ahead():
     two ticks on 4 ms late, and three pulses bunched by a stall put it 20-66 ms off."""
     import mido
 
-    from assistant.clock_follower import MidiClockFollower
+    from assistant.clock.midi_follower import MidiClockFollower
 
     period = 60e9 / (120 * 24)
     t0 = 1_000_000_000

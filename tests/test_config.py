@@ -7,13 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from assistant import config as cfg
-from assistant.config import Config, load_config, parse_overrides
-from assistant.controls import ACTIONS
+from assistant.app import config as cfg
+from assistant.app.config import Config, load_config, parse_overrides
+from assistant.app.controls import ACTIONS
 from assistant.userfiles import dump_toml, write_atomically
 from assistant.errors import UserError
+from assistant.resources import PRESETS_DIR
 
-CONFIGS = Path(cfg.__file__).resolve().parent.parent / "configs"
+CONFIGS = PRESETS_DIR
 
 
 @pytest.fixture(autouse=True)

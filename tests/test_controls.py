@@ -7,12 +7,12 @@ import tomllib
 import mido
 import pytest
 
-from assistant import config as cfg
+from assistant.app import config as cfg
 from assistant.commands import learn
-from assistant.config import Config, load_config
-from assistant.controls import ACTIONS, Binding, ControlMap, learn_binding, save_learned
+from assistant.app.config import Config, load_config
+from assistant.app.controls import ACTIONS, Binding, ControlMap, learn_binding, save_learned
 from assistant.errors import UserError
-from assistant.fakeports import fake_ports
+from assistant.midi.fakeports import fake_ports
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,7 @@
 import mido
 
 from assistant.cli import main
-from assistant.midifile import read_midi
+from assistant.midi.midifile import read_midi
 
 
 def test_demo_answers_and_plays_chords_on_the_beat(tmp_path, capsys):

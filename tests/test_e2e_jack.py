@@ -13,9 +13,9 @@ import pytest
 from assistant.bench.judge import (chord_timing_errors_ms, chords_by_beat, hanging_notes, note_ons, pulse_counts,
                                    timing_errors_ms, unclosed_notes)
 from assistant.bench.rig import C_MAJOR_PHRASE, HARMONY_CHANNEL, MS, Rig, now
-from assistant.midifile import read_midi
+from assistant.midi.midifile import read_midi
 from assistant.music import TICKS_PER_QUARTER
-from assistant.model import DEFAULT_MELODY_MODEL
+from assistant.live.model import DEFAULT_MELODY_MODEL
 
 pytestmark = [pytest.mark.jack, pytest.mark.slow]
 pytest.importorskip("rtmidi")
@@ -287,7 +287,7 @@ def test_junk_on_the_wire_is_counted_and_the_assistant_still_answers(jack_server
     phrase: every junk message is counted, no thread dies, the answer comes on its bar."""
     import random
 
-    from assistant.wire import junk_reason
+    from assistant.midi.wire import junk_reason
 
     rng = random.Random(7)
     flood = [bytes([0xE0, 0x10])]

@@ -10,7 +10,7 @@ import time
 import mido
 import pytest
 
-from assistant.scheduler import note_events
+from assistant.live.scheduler import note_events
 
 from tiny_model import at, fake_engine
 

@@ -130,8 +130,8 @@ def base_model(tmp_path_factory):
 
 def test_adapt_writes_a_model_and_card_that_run_loads_and_that_scores(tmp_path, base_model, capsys):
     from assistant.cli import main
-    from assistant.evaluate import neural_note_bits
-    from assistant.model import MelodyModel
+    from assistant.evaluation.melody import neural_note_bits
+    from assistant.live.model import MelodyModel
 
     folder = tmp_path / "mine"
     folder.mkdir()

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.harmony import (
+from assistant.music.harmony import (
     CHORD_VOCAB_SIZE, NO_CHORD, QUALITIES, KeyTracker, Voicer, beat_grid, beat_ticks, chord_index,
     chord_name, chord_of_pitches, chord_pitch_classes, diatonic_triads, parse_chord_name, rule_chord,
     transpose_chord,
 )
-from assistant.keys import Key
+from assistant.music.keys import Key
 from assistant.music import Meter, Note
 
 

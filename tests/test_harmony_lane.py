@@ -1,6 +1,6 @@
 """The harmony lane alone: how early it decides, and that it is quiet without a chord model."""
 
-from assistant.harmony_lane import HarmonyLane
+from assistant.live.harmony_lane import HarmonyLane
 from assistant.music import Note
 
 

@@ -18,14 +18,14 @@ import time
 import mido
 import pytest
 
-from assistant import jackmidi
+from assistant.midi import jackmidi
 from assistant.cli import main
-from assistant.capture import Capture, MelodyNote
+from assistant.live.capture import Capture, MelodyNote
 from assistant.clock import InternalClock, now_ns
-from assistant.clock_follower import MidiClockFollower
-from assistant.ports import ArrivalStamps, PortNames, list_ports, open_ports
-from assistant.jackmidi import JackOutput as JackOutputMargin
-from assistant.scheduler import Event, Scheduler, note_events
+from assistant.clock.midi_follower import MidiClockFollower
+from assistant.midi.ports import ArrivalStamps, PortNames, list_ports, open_ports
+from assistant.midi.jackmidi import JackOutput as JackOutputMargin
+from assistant.live.scheduler import Event, Scheduler, note_events
 from assistant.music import Note
 
 rtmidi = pytest.importorskip("rtmidi")

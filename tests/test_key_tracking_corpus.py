@@ -3,8 +3,8 @@ for a clear majority of the kinder and chorale melodies (the rates are printed).
 
 import re
 
-from assistant.config import parse_key_name
-from assistant.harmony import KeyTracker
+from assistant.app.config import parse_key_name
+from assistant.music.harmony import KeyTracker
 from tiny_model import need
 
 

@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.harmony import CHORD_VOCAB_SIZE, NO_CHORD, chord_pitch_classes
+from assistant.music.harmony import CHORD_VOCAB_SIZE, NO_CHORD, chord_pitch_classes
 from assistant.music import TICKS_PER_QUARTER, Note
 from assistant.train.nic_ceiling import beat_contexts, ceiling
 

@@ -4,7 +4,7 @@ import mido
 import pytest
 
 from assistant.cli import main
-from assistant.midifile import read_midi
+from assistant.midi.midifile import read_midi
 
 MELODY = [60, 62, 64, 65, 67, 65, 64, 62, 60, 64, 67, 72]
 

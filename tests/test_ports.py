@@ -5,12 +5,12 @@ import queue
 import mido
 import pytest
 
-from assistant import ports
+from assistant.midi import ports
 from assistant.cli import main
 from assistant.errors import UserError
-from assistant.fakeports import FakeInput, fake_pair, fake_ports
-from assistant.wire import WireDecoder
-from assistant.ports import ArrivalStamps, PortNames, _stamper, poll_interval, resolve_port
+from assistant.midi.fakeports import FakeInput, fake_pair, fake_ports
+from assistant.midi.wire import WireDecoder
+from assistant.midi.ports import ArrivalStamps, PortNames, _stamper, poll_interval, resolve_port
 
 
 def test_stamper_only_stamps_and_enqueues():

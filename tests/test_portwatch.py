@@ -10,11 +10,11 @@ import uuid
 import mido
 import pytest
 
-from assistant import jackmidi
+from assistant.midi import jackmidi
 from assistant.bench.rig import start_dummy_jack
 from assistant.clock import now_ns
-from assistant.portwatch import PortWatch
-from assistant.ports import PortNames, open_ports
+from assistant.midi.portwatch import PortWatch
+from assistant.midi.ports import PortNames, open_ports
 
 pytestmark = pytest.mark.jack
 

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from assistant.ppm import PPM, combine, entropy
+from assistant.music.ppm import PPM, combine, entropy
 
 A, B, C, D, R = range(5)
 ABRACADABRA = [A, B, R, A, C, A, D, A, B, R, A]

@@ -9,8 +9,8 @@ the accompaniment's chords.
 import mido
 import pytest
 
-from assistant.keys import Key
-from assistant.model import Constraints, MelodyModel
+from assistant.music.keys import Key
+from assistant.live.model import Constraints, MelodyModel
 from assistant.music import Note
 
 from tiny_model import fake_engine
@@ -98,7 +98,7 @@ def test_engine_locks_to_the_fixed_key_and_to_the_accompaniments_chords(tmp_path
     assert set(strong) == {192, 216, 240, 264}  # beats 1 and 3 of the suggestion's two bars
     forecast = dict(engine.accompanist.chords_for([], clock.meters, engine.accompanist.current.beat.tick + 1, 288))
     for tick, pcs in strong.items():
-        from assistant.harmony import chord_pitch_classes
+        from assistant.music.harmony import chord_pitch_classes
 
         assert pcs == frozenset(chord_pitch_classes(forecast[tick]))
     assert req.constraints.pitch_classes is not None  # in the key elsewhere

@@ -11,10 +11,10 @@ import mido
 import pytest
 
 from assistant.clock import FakeClock
-from assistant.fakeports import FakeOutput, FakeTimedOutput
+from assistant.midi.fakeports import FakeOutput, FakeTimedOutput
 from assistant.music import Note
 from assistant.bench.dispatch import measure_dispatch_error
-from assistant.scheduler import Event, Scheduler, SchedulerDied, note_events
+from assistant.live.scheduler import Event, Scheduler, SchedulerDied, note_events
 
 
 def on(p, ch=0, v=80):

@@ -12,11 +12,11 @@ from datetime import datetime
 import mido
 import pytest
 
-from assistant import session as session_mod
+from assistant.app import session as session_mod
 from assistant.errors import UserError
-from assistant.midifile import conductor_track, notes_to_track, read_midi
+from assistant.midi.midifile import conductor_track, notes_to_track, read_midi
 from assistant.music import Meter, Note
-from assistant.session import FILE_TPB, SessionCapture
+from assistant.app.session import FILE_TPB, SessionCapture
 
 T0 = datetime(2024, 5, 6, 7, 8, 9)
 
@@ -168,7 +168,7 @@ def test_failed_write_keeps_the_old_file_and_loses_nothing(tmp_path, monkeypatch
 CHILD = textwrap.dedent("""
     import sys, time
     from assistant.music import Note
-    from assistant.session import SessionCapture
+    from assistant.app.session import SessionCapture
     s = SessionCapture(sys.argv[1], 120, None)
     print(s.path, flush=True)
     for k in range(5):

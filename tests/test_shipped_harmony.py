@@ -6,10 +6,10 @@ import shutil
 import numpy as np
 import pytest
 
-from assistant.chord_model import DEFAULT_HARMONY_MODEL, FEATURE_SIZE, ChordModel
+from assistant.live.chord_model import DEFAULT_HARMONY_MODEL, FEATURE_SIZE, ChordModel
 from assistant.errors import UserError
-from assistant.harmony import CHORD_VOCAB_SIZE
-from assistant.model import card_checksums, sha256_of
+from assistant.music.harmony import CHORD_VOCAB_SIZE
+from assistant.live.model import card_checksums, sha256_of
 from tiny_model import need
 
 CARD = DEFAULT_HARMONY_MODEL.with_name("harmony.md")

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from assistant.model import DEFAULT_MELODY_MODEL, MelodyModel, card_checksums, sha256_of
+from assistant.live.model import DEFAULT_MELODY_MODEL, MelodyModel, card_checksums, sha256_of
 from tiny_model import need
 
 CARD = DEFAULT_MELODY_MODEL.with_name("melody.md")
@@ -30,7 +30,7 @@ def test_shipped_model_loads_and_suggests():
 
 def test_shipped_model_scores_evaluation_melodies_as_its_card_says():
     need("music21")
-    from assistant.evaluate import load_sets, neural_note_bits, short_term_pitch_model, summarise
+    from assistant.evaluation.melody import load_sets, neural_note_bits, short_term_pitch_model, summarise
 
     rows = dict(re.findall(r"\| check (\w+ \w+ \w+) \| ([0-9.]+) \|", CARD.read_text()))
     assert rows, "the card has no check figures"

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from assistant import tokens as T
+from assistant.music import tokens as T
 from assistant.music import Melody, Meter, Note
 
 

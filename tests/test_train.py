@@ -27,7 +27,7 @@ def _kinder_corpus(n_train=10, n_valid=2):
 def test_tiny_training_run_exports_a_model_the_runtime_can_use(tmp_path):
     need("torch")
     need("music21")
-    from assistant.model import MelodyModel
+    from assistant.live.model import MelodyModel
     from assistant.train.train_melody import run
 
     tunes, corpus = _kinder_corpus()

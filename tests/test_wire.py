@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.wire import WireDecoder, junk_reason
+from assistant.midi.wire import WireDecoder, junk_reason
 
 
 @settings(max_examples=3000, deadline=None)
@@ -54,7 +54,7 @@ def test_junk_is_dropped_with_a_reason(data):
 
 def test_first_junk_examples_are_logged_with_the_port_then_only_counted(caplog):
     decoder = WireDecoder("MIDI Assistant In")
-    with caplog.at_level(logging.WARNING, logger="assistant.wire"):
+    with caplog.at_level(logging.WARNING, logger="assistant.midi.wire"):
         for _ in range(20):
             decoder(b"\xe0\x10")
     lines = [r.getMessage() for r in caplog.records]

@@ -22,10 +22,10 @@ def fake_engine(tmp_path, settings: dict, model_path=None, seed: int = 3):
     at 120 BPM on a FakeClock at 0 ns, in-process ports and ``settings`` over the defaults.
     Nothing runs on its own: tests call ``engine._handle``/``_tick`` with ``at(clock, tick)``."""
     from assistant.clock import FakeClock
-    from assistant.config import load_config
-    from assistant.fakeports import fake_ports
-    from assistant.model import MelodyModel
-    from assistant.runner import build_engine
+    from assistant.app.config import load_config
+    from assistant.midi.fakeports import fake_ports
+    from assistant.live.model import MelodyModel
+    from assistant.app.runner import build_engine
 
     clock = FakeClock(120.0, ns=0)
     ports = fake_ports(now=clock.now)

@@ -1,6 +1,6 @@
 """``measure_dispatch_error``: how close to its deadline a scheduler thread sends, here.
 
-A micro-benchmark of :class:`assistant.scheduler.Scheduler` on a steady clock, alone or
+A micro-benchmark of :class:`assistant.live.scheduler.Scheduler` on a steady clock, alone or
 beside a busy pure-Python or numpy thread (the GIL's switch interval and SCHED_FIFO
 decide the figures). Runs the scheduler's own thread; the caller's thread waits.
 """
@@ -13,7 +13,7 @@ import threading
 import mido
 
 from ..clock import now_ns
-from ..scheduler import Event, Scheduler, _percentiles_us
+from ..live.scheduler import Event, Scheduler, _percentiles_us
 
 
 class _SteadyClock:

@@ -31,7 +31,7 @@ def e2e_figures(args) -> dict:
     """Run the scenarios of the e2e benchmark; returns the figures (see the issue for their meaning)."""
     import numpy as np
 
-    from ..clock_follower import MidiClockFollower
+    from ..clock.midi_follower import MidiClockFollower
 
     own = None
     server = os.environ.get("JACK_DEFAULT_SERVER")
@@ -165,8 +165,8 @@ def _tempo_error(server: str, follower_class, bpm: float = 120.0, trials: int = 
     then places the pulses at their frames, as a DAW does), else through python-rtmidi."""
     import rtmidi
 
-    from .. import jackmidi
-    from ..ports import RtInput
+    from ..midi import jackmidi
+    from ..midi.ports import RtInput
 
     native = jackmidi.available() is None
     errors = []

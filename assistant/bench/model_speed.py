@@ -106,8 +106,8 @@ def suggest_times(model, repeats: int, stm=None) -> tuple[list[int], float]:
 
 
 def model_figures(model_path, repeats: int) -> dict:
-    from ..model import DEFAULT_MELODY_MODEL, MelodyModel
-    from ..ppm import short_term_model
+    from ..live.model import DEFAULT_MELODY_MODEL, MelodyModel
+    from ..music.ppm import short_term_model
 
     t0 = time.perf_counter_ns()
     model = MelodyModel.load(model_path or DEFAULT_MELODY_MODEL)
@@ -134,8 +134,8 @@ def model_figures(model_path, repeats: int) -> dict:
 
 
 def harmony_figures(model_path, repeats: int) -> dict:
-    from ..accompanist import Accompanist
-    from ..chord_model import DEFAULT_HARMONY_MODEL, ChordModel, step_features
+    from ..live.accompanist import Accompanist
+    from ..live.chord_model import DEFAULT_HARMONY_MODEL, ChordModel, step_features
     from ..music import Meter
 
     t0 = time.perf_counter_ns()

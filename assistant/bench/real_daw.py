@@ -8,7 +8,7 @@ the shipped defaults but for the phrase settings of the e2e rig) answers on "MID
 Assistant Out", which a record-armed "Answer" track records. Ardour sends its
 tracks' notes ahead of its clock by its output latency and records what comes in
 that much earlier, so this is the check that the assistant's learnt alignment
-(:mod:`assistant.alignment`) puts what it sends on the DAW's grid.
+(:mod:`assistant.live.alignment`) puts what it sends on the DAW's grid.
 
 Judged: each answer's first recorded note against its bar line, in samples of
 Ardour's own timeline (target: within 2 ms). Ardour 7.3 sometimes kills the JACK

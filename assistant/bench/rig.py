@@ -205,17 +205,17 @@ class Peer:
 
     ``frame_accurate`` (where the native module is built): it acts as a DAW does on
     JACK: it places what it sends at the frame of its time and stamps what it
-    receives with the time of its frame (:mod:`assistant.jackmidi`, one client).
+    receives with the time of its frame (:mod:`assistant.midi.jackmidi`, one client).
     Otherwise plain python-rtmidi: sends go out at the start of the next cycle and
-    the inputs poll (``assistant.ports.RtInput``), stamped when JACK's callback ran.
+    the inputs poll (``assistant.midi.ports.RtInput``), stamped when JACK's callback ran.
     """
 
 
     def __init__(self, client_prefix: str, our_input: str, outputs: dict[str, str], frame_accurate: bool = True):
         import rtmidi
 
-        from .. import jackmidi
-        from ..ports import RtInput
+        from ..midi import jackmidi
+        from ..midi.ports import RtInput
 
         self._inboxes: dict[str, queue.SimpleQueue] = {}
         self._ins = []

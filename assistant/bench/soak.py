@@ -31,7 +31,7 @@ def soak_figures(minutes: float, model: str | None = None, report=None, trace_me
     assistant runs with ``--trace-memory``, and each minute gives its traced total and the
     sites that grew most since the first minute's snapshot (the tracing itself costs
     memory and time: the other figures of such a run are not the product's)."""
-    from ..memtrace import growth
+    from ..app.memtrace import growth
 
     import numpy as np
 

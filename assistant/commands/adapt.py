@@ -50,8 +50,8 @@ def midi_paths(inputs: list[str]) -> tuple[list[Path], list[tuple[str, str]]]:
 
 def melodies_of(path: Path) -> list[Melody]:
     """One melody per track with notes that is not drums only; ``UserError`` naming why none."""
-    from .. import tokens as T
-    from ..midifile import read_midi
+    from ..music import tokens as T
+    from ..midi.midifile import read_midi
 
     content = read_midi(path)
     tracks = [t for t in content.tracks if t.notes and not t.drum_only]
@@ -75,8 +75,8 @@ def _file_of(melody: Melody) -> str:
 
 def held_out_bits(model_path: Path, melodies: list[Melody]) -> dict:
     """Mean bits per note of the melodies under a model (pitch given rhythm, joint)."""
-    from ..scoring import neural_note_bits, summarise
-    from ..model import MelodyModel
+    from ..evaluation.scoring import neural_note_bits, summarise
+    from ..live.model import MelodyModel
 
     model = MelodyModel.load(model_path, verify=False, window=1 << 30, warmup=False)
     return summarise([neural_note_bits(model, m) for m in melodies])
@@ -85,7 +85,7 @@ def held_out_bits(model_path: Path, melodies: list[Melody]) -> dict:
 def run(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..model import DEFAULT_MELODY_MODEL, verify_model_file
+    from ..live.model import DEFAULT_MELODY_MODEL, verify_model_file
     from ..train.finetune import FineTuneSettings, fine_tuned_model, inner_split, require_training_stack
 
     require_training_stack("adapt")
@@ -153,7 +153,7 @@ def _stderr_console():
 def write_card(out: Path, args, base: Path, used, bad, learn_files, held_files, before, after, report) -> Path:
     """The adapted model's card beside it (``my-model.md``): its sha256 (checked at load by
     ``run --model``), the files, the held-out figures and the exact command."""
-    from ..model import sha256_of
+    from ..live.model import sha256_of
 
     digest = sha256_of(out)
     card = out.with_name(out.name.split(".")[0] + ".md")

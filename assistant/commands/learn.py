@@ -2,15 +2,15 @@
 
 Main thread: opens our input as ``run`` would, waits (polling, so Ctrl-C works) for a
 learnable message or ``--timeout``, then saves the binding to the user's bindings
-file (:func:`assistant.controls.save_learned`) and says what it replaced.
+file (:func:`assistant.app.controls.save_learned`) and says what it replaced.
 """
 
 from __future__ import annotations
 
 import time
 
-from ..config import load_config
-from ..controls import ACTIONS, Binding, ControlMap, bindings_path, check_action, learn_binding, save_learned
+from ..app.config import load_config
+from ..app.controls import ACTIONS, Binding, ControlMap, bindings_path, check_action, learn_binding, save_learned
 from ..errors import UserError
 
 
@@ -30,7 +30,7 @@ def add_arguments(parser) -> None:
 
 def _open_input(config, backend: str | None):
     """Open our ports as ``run`` would (the input is what we listen to); a hook for tests."""
-    from .. import ports
+    from ..midi import ports
     p = config.ports
     names = ports.PortNames(input=p.input, output=p.output, accepted=p.accepted or None)
     return ports.open_ports(backend or p.backend or None, names, attach=p.attach_flag, jack_client=p.jack_client)

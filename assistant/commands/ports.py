@@ -5,7 +5,7 @@ Main thread; opens no port, only asks the backend for its lists.
 
 from __future__ import annotations
 
-from .. import ports
+from ..midi import ports
 
 
 def add_arguments(parser) -> None:

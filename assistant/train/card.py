@@ -4,7 +4,7 @@
 
 The card states the data and split (from the corpus report), the vocabulary, the
 architecture, the exact training command, the metrics and the sha256 of every
-shipped file; the run time checks the sha256 at load (`assistant.model`).
+shipped file; the run time checks the sha256 at load (`assistant.live.model`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from .. import tokens as T
-from ..model import sha256_of
-from ..ppm import STM_BIAS
+from ..music import tokens as T
+from ..live.model import sha256_of
+from ..music.ppm import STM_BIAS
 
 
 def _metrics_table(evaluation: dict) -> str:
@@ -41,8 +41,8 @@ CHECK_MELODIES = 10
 
 def check_figures(model_path: Path) -> dict:
     """Neural bits on the first ``CHECK_MELODIES`` melodies of each set (``tests/test_shipped_model.py``)."""
-    from ..evaluate import load_sets, neural_note_bits, short_term_pitch_model, summarise
-    from ..model import MelodyModel
+    from ..evaluation.melody import load_sets, neural_note_bits, short_term_pitch_model, summarise
+    from ..live.model import MelodyModel
 
     model = MelodyModel.load(model_path, verify=False, window=1 << 30, warmup=False)
     out = {}
@@ -64,7 +64,7 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
     lines = [
         "# melody.onnx: the melody model",
         "",
-        "A causal transformer over the note vocabulary of `assistant/tokens.py`, trained by our own",
+        "A causal transformer over the note vocabulary of `assistant/music/tokens.py`, trained by our own",
         "pipeline on melodies from the corpus that ships inside music21. It predicts, for each note, the",
         "rest before it, its duration and then its pitch, so its pitch probability is conditioned on the",
         "note's onset and duration (comparable to IDyOM's pitch-given-rhythm figure).",

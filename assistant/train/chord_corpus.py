@@ -51,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UserError
-from ..harmony import NO_CHORD, QUALITIES, beat_grid, chord_index, chord_quality, recognise_chord
+from ..music.harmony import NO_CHORD, QUALITIES, beat_grid, chord_index, chord_quality, recognise_chord
 from ..music import Melody, Meter, Note, bar_start
 from . import corpus as _c
 from .corpus import (

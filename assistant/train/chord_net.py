@@ -1,7 +1,7 @@
 """The chord network (PyTorch, training only): a small GRU over beats.
 
 Input per step: the previous beat's chord (embedding; ``BOS_CHORD`` at the first
-beat) and the melody features of ``assistant.chord_model``; output: logits over the
+beat) and the melody features of ``assistant.live.chord_model``; output: logits over the
 chord vocabulary for this beat. ``forward`` runs whole sequences with ``nn.GRU``
 (fast to train); ``step`` is the same network written out for one step from an
 explicit state, which is what is exported to ONNX. Both share the weights, and a
@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from ..chord_model import FEATURE_SIZE
-from ..harmony import CHORD_VOCAB_SIZE
+from ..live.chord_model import FEATURE_SIZE
+from ..music.harmony import CHORD_VOCAB_SIZE
 
 
 @dataclass

@@ -49,7 +49,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..music import TICKS_PER_QUARTER, Melody, Meter, Note
-from ..tokens import monophonic
+from ..music.tokens import monophonic
 
 EXTRACTION_VERSION = 1
 """Bump when the extraction changes what it produces; old caches are then ignored."""

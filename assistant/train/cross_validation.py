@@ -34,8 +34,8 @@ def cross_validate_set(melodies: Sequence[Melody], base_model: Path, k: int,
                        settings: FineTuneSettings, log=None) -> dict:
     """One set's entry: ``neural``, ``neural_stm`` and ``ppm_ltm_stm`` like ``eval``'s,
     and per fold what the fine-tuning did."""
-    from ..scoring import neural_note_bits, ppm_note_bits, short_term_pitch_model, summarise
-    from ..model import MelodyModel
+    from ..evaluation.scoring import neural_note_bits, ppm_note_bits, short_term_pitch_model, summarise
+    from ..live.model import MelodyModel
     from .ppm_eval import PPMScorer
 
     log = log or (lambda *a: None)

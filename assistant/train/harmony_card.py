@@ -5,7 +5,7 @@
 The card states the data and split (from the chord corpus report), the vocabulary
 and features, the architecture, the exact training command, the metrics and the
 sha256 of the shipped file; the run time checks the sha256 at load
-(`assistant.chord_model`). Main thread of a command only.
+(`assistant.live.chord_model`). Main thread of a command only.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..chord_model import DECISION_TICKS, FEATURE_SIZE
-from ..harmony import CHORD_VOCAB_SIZE, QUALITIES
-from ..model import sha256_of
+from ..live.chord_model import DECISION_TICKS, FEATURE_SIZE
+from ..music.harmony import CHORD_VOCAB_SIZE, QUALITIES
+from ..live.model import sha256_of
 from .card import card_command
 
 CHECK_PIECES = 10
@@ -25,8 +25,8 @@ PREDICTORS = ("model", "model_ahead", "bigram", "rule", "rule_ahead", "true")
 
 def check_figures(model_path: Path) -> dict:
     """Model figures on the first ``CHECK_PIECES`` evaluation chorales (``tests/test_shipped_harmony.py``)."""
-    from ..chord_model import ChordModel
-    from ..evaluate_harmony import model_piece, summarise
+    from ..live.chord_model import ChordModel
+    from ..evaluation.harmony import model_piece, summarise
     from .chord_corpus import load_chord_corpus
 
     model = ChordModel.load(model_path, verify=False, warmup=False)
@@ -45,8 +45,8 @@ CHOICES = ((0.0, 0.0), (4.0, 0.0), (8.0, 0.0), (16.0, 0.0), (24.0, 0.0), (16.0, 
 def choice_rows(model_path: Path) -> list[tuple[str, str, str]]:
     """Causal free-running note_in_chord and seventh-chord share on the validation pieces for
     the chord-choice settings ``CHOICES`` (weight, seventh credit), and the labels' share."""
-    from ..chord_model import ChordModel
-    from ..evaluate_harmony import model_piece, seventh_counts, summarise
+    from ..live.chord_model import ChordModel
+    from ..evaluation.harmony import model_piece, seventh_counts, summarise
     from .chord_corpus import load_chord_corpus
 
     model = ChordModel.load(model_path, verify=False, warmup=False)
@@ -123,7 +123,7 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
         "",
         "- Bach chorales outside BWV 253-438, all four voices, one chord label per beat: root and",
         "  quality of the pitch classes sounding in the beat (weighted by duration, notes sounding at the",
-        "  beat's onset counted double, the bass breaking ties), by `assistant.harmony.recognise_chord`,",
+        "  beat's onset counted double, the bass breaking ties), by `assistant.music.harmony.recognise_chord`,",
         "  the same code that names what the player holds at run time. Training chorales whose soprano",
         "  duplicates an evaluation chorale's (up to transposition) are removed.",
         "- Tunes with chord symbols: `ryansMammoth` and `oneills1850` carry none (their quoted texts are",
@@ -140,8 +140,8 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
         "",
         "## Vocabulary and inputs",
         "",
-        f"{CHORD_VOCAB_SIZE} chords: N.C. and 12 roots x {{{', '.join(QUALITIES)}}} (`assistant/harmony.py`).",
-        f"Inputs per beat ({FEATURE_SIZE} features, `assistant/chord_model.py`): the previous beat's chord, the",
+        f"{CHORD_VOCAB_SIZE} chords: N.C. and 12 roots x {{{', '.join(QUALITIES)}}} (`assistant/music/harmony.py`).",
+        f"Inputs per beat ({FEATURE_SIZE} features, `assistant/live/chord_model.py`): the previous beat's chord, the",
         "pitch-class weights of the melody in the last beat, the latest note's pitch class and whether it",
         "still sounds, the beat's index in its bar, the meter; and, where the melody of the beat is known",
         "in advance (the assistant's own planned suggestion, an accepted phrase), that note's pitch class.",

@@ -1,4 +1,4 @@
-"""The melody network in PyTorch: a small causal transformer over `assistant.tokens`.
+"""The melody network in PyTorch: a small causal transformer over `assistant.music.tokens`.
 
 Attention uses ALiBi (a linear distance penalty per head) instead of position
 embeddings, so cached keys and values carry no absolute position: the run time can
@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .. import tokens as T
+from ..music import tokens as T
 
 
 @dataclass

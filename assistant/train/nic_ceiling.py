@@ -29,9 +29,9 @@ import json
 
 import numpy as np
 
-from ..chord_model import DECISION_TICKS
-from ..evaluate_harmony import frame_pitch_classes
-from ..harmony import CHORD_VOCAB_SIZE, NO_CHORD, chord_pitch_classes
+from ..live.chord_model import DECISION_TICKS
+from ..evaluation.harmony import frame_pitch_classes
+from ..music.harmony import CHORD_VOCAB_SIZE, NO_CHORD, chord_pitch_classes
 
 BAR_BEATS = 4
 

@@ -22,7 +22,7 @@ pair", a lower bound) and counted in the result's ``unseen``. With
 Models (IDyOM defaults, which are Pearce's best settings, thesis 2005 ch. 6): the
 long-term model (LTM) has escape C, blending, unbounded order, no update
 exclusion; the short-term model (STM) escape X (AX), blending, unbounded order,
-update exclusion. They are combined per note by ``assistant.ppm.combine``.
+update exclusion. They are combined per note by ``assistant.music.ppm.combine``.
 
 Reproduction (``reproduce``, seed 0; Pearce's figures in brackets), pitch only,
 bits/note: chorales (186 melodies, 9336 notes; Pearce 185 / 9227) LTM 2.450
@@ -55,7 +55,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from ..music import Melody, Meter, Note, bar_position, bar_start, next_bar_start
-from ..ppm import PPM, combine
+from ..music.ppm import PPM, combine
 
 PITCHES = 128
 
@@ -73,7 +73,7 @@ VIEWPOINT_BIAS = 2.0
 
 @dataclass(frozen=True)
 class ModelSettings:
-    """The settings of one PPM (see ``assistant.ppm.PPM``)."""
+    """The settings of one PPM (see ``assistant.music.ppm.PPM``)."""
 
     order: int | None = None
     escape: str = "C"

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..chord_model import AHEAD, BOS_CHORD, FEATURE_SIZE, piece_inputs, transpose_features
-from ..harmony import CHORD_VOCAB_SIZE, transpose_chord
-from ..model import MODELS_DIR
+from ..live.chord_model import AHEAD, BOS_CHORD, FEATURE_SIZE, piece_inputs, transpose_features
+from ..music.harmony import CHORD_VOCAB_SIZE, transpose_chord
+from ..live.model import MODELS_DIR
 
 IGNORE = -100
 
@@ -82,7 +82,7 @@ def arrays_of(pieces) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarr
 def melody_targets(melody, beats) -> np.ndarray:
     """[T, 12]: the share of each pitch class in the sounding sixteenth frames of each beat
     (the frames ``note_in_chord`` scores); all zero for a silent beat."""
-    from ..evaluate_harmony import frame_pitch_classes
+    from ..evaluation.harmony import frame_pitch_classes
 
     counts = frame_pitch_classes(melody, beats)
     total = counts.sum(axis=1, keepdims=True)
@@ -147,7 +147,7 @@ def free_running_history(net, data, device, decide) -> list[np.ndarray]:
     None)`` -> chosen ids [B]."""
     import torch
 
-    from ..chord_model import causal
+    from ..live.chord_model import causal
 
     net.eval()
     out = []
@@ -250,7 +250,7 @@ def run(args, corpus=None) -> int:
     own = None
     for epoch in range(1, args.epochs + 1):
         if args.own_history > 0 and epoch > 1:
-            from ..chord_model import choose_chord
+            from ..live.chord_model import choose_chord
 
             own = free_running_history(net, train, device,
                                        lambda lp, mel: np.array([choose_chord(lp[k], None if mel is None else mel[k])

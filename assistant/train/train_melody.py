@@ -8,7 +8,7 @@ every epoch's batches; rank 0 validates, checkpoints and exports)::
     torchrun --nproc-per-node 4 -m assistant.train.train_melody --preset medium
 
 Data: the training and validation melodies of `assistant.train.corpus`, encoded
-with `assistant.tokens`, transposed by a random interval (12 keys) every time a
+with `assistant.music.tokens`, transposed by a random interval (12 keys) every time a
 melody is drawn. Early stopping on validation loss.
 """
 
@@ -79,7 +79,7 @@ class TokenData:
     """Encoded melodies held as numpy arrays; draws padded, transposed batches."""
 
     def __init__(self, melodies, context: int):
-        from .. import tokens as T
+        from ..music import tokens as T
 
         self.context = context
         self.items = []
@@ -93,7 +93,7 @@ class TokenData:
 
     def batches(self, batch_tokens: int, rng: random.Random, augment: bool, world: int = 1, rank: int = 0):
         """Yield dicts of int64 arrays [B, L]; melodies longer than the context are cropped at random."""
-        from .. import tokens as T
+        from ..music import tokens as T
 
         order = list(range(len(self.items)))
         rng.shuffle(order)
@@ -159,7 +159,7 @@ def evaluate_loss(net, data: TokenData, device, batch_tokens: int) -> dict:
     """Validation: mean nats per token, and bits per note split into pitch and rhythm."""
     import torch
 
-    from .. import tokens as T
+    from ..music import tokens as T
     from .melody_net import token_loss
 
     net.eval()

@@ -1,0 +1,563 @@
+"""Typed configuration from TOML presets, the user's learned bindings and the command line.
+
+:func:`load_config` builds a :class:`Config` from four layers, each overriding the
+one before:
+
+1. the defaults of the dataclasses below (``configs/default.toml`` documents every
+   key with the same value; a test keeps them equal);
+2. a preset: a name such as ``ableton`` (``configs/ableton.toml``, else
+   ``<config dir>/ableton.toml``) or a path to a TOML file;
+3. the user's learned bindings, ``bindings.toml`` in :func:`config_dir`
+   (``$MIDI_ASSISTANT_CONFIG_DIR``, else ``$XDG_CONFIG_HOME/midi-assistant``, else
+   ``~/.config/midi-assistant``): only ``[controls]`` and ``[keys]``;
+4. command-line overrides: ``{"suggest.temperature": 1.2}`` or
+   ``{"suggest": {"temperature": 1.2}}`` (:func:`parse_overrides` reads ``KEY=VALUE``).
+
+Every value is checked where it is read: a wrong key, type or range is a
+``UserError`` naming the file and the key, e.g. ``configs/x.toml:
+suggest.temperature must be a number in 0.05..5, got "hot"``; an unknown key names
+the closest valid one. Lists become tuples and sections are frozen dataclasses,
+so a :class:`Config` is immutable and shares no mutable default.
+
+Bindings (``[controls]``, ``[keys]``): within one file a control or key may serve
+one action only; a later layer that binds a control *takes it over* from the action
+an earlier layer gave it to (a learned ``accept = "cc:21"`` unbinds ``next`` from
+cc:21 rather than failing).
+
+Relative paths (``model.melody``, ``session.folder``) are relative to the folder
+``midi-assistant`` runs in, not to the preset.
+
+Threading: loading reads files; call it on the main thread at start-up. A loaded
+:class:`Config` is immutable and may be read from any thread.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from ..clock import MAX_BPM, MIN_BPM
+from .controls import BINDING_HELP, KEY_HELP, Binding, normalise_key
+from ..errors import UserError
+from ..music.keys import parse_key_name
+from ..music import Meter
+from ..resources import PRESETS_DIR
+from ..userfiles import BINDINGS_FILE, CONFIG_DIR_ENV, config_dir, display_path, read_toml, toml_string
+
+
+BACKENDS = ("", "alsa", "jack", "coremidi", "windows")
+
+
+# -- value checks --------------------------------------------------------------------------------
+class _Invalid(Exception):
+    """A value that does not fit; ``args[0]`` says what was expected."""
+
+
+Check = Callable[[Any], Any]
+
+
+def _number(lo: float, hi: float) -> Check:
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            raise _Invalid(f"a number in {lo:g}..{hi:g}")
+        return float(v)
+    return check
+
+
+def _integer(lo: int, hi: int) -> Check:
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+            raise _Invalid(f"a whole number in {lo}..{hi}")
+        return v
+    return check
+
+
+def _boolean(v):
+    if not isinstance(v, bool):
+        raise _Invalid("true or false")
+    return v
+
+
+def _choice(*options) -> Check:
+    def check(v):
+        if not isinstance(v, str) or v not in options:
+            raise _Invalid("one of " + ", ".join(f'"{o}"' for o in options))
+        return v
+    return check
+
+
+def _text(v):
+    if not isinstance(v, str):
+        raise _Invalid("a string")
+    return v
+
+
+def _name(v):
+    if not isinstance(v, str) or not v.strip():
+        raise _Invalid("a non-empty port name")
+    return v
+
+
+def _attach(v):
+    if isinstance(v, bool) or v == "auto":
+        return v
+    raise _Invalid('true, false or "auto"')
+
+
+def _lead(v):
+    if v == "auto" or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 50):
+        return v if v == "auto" else float(v)
+    raise _Invalid('"auto" or a number of ms in 0..50')
+
+
+def _channels(v):
+    if not isinstance(v, list) or any(isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 16
+                                      for c in v):
+        raise _Invalid("a list of MIDI channels 1..16 ([] = all)")
+    return tuple(sorted(set(v)))
+
+
+def _velocity(v):
+    if v == "follow" or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 127):
+        return v
+    raise _Invalid('"follow" or a whole number in 1..127')
+
+
+def _key(v):
+    if v == "" or parse_key_name(v) is not None:
+        return v
+    raise _Invalid('"" (follow what is played) or a key like "D minor" or "Bb major"')
+
+
+_TIME_SIGNATURE = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
+
+
+def _time_signature(v):
+    found = _TIME_SIGNATURE.match(v) if isinstance(v, str) else None
+    if found and 1 <= int(found.group(1)) <= 32 and int(found.group(2)) in (1, 2, 4, 8, 16, 32):
+        return f"{int(found.group(1))}/{int(found.group(2))}"
+    raise _Invalid('a time signature like "4/4" or "6/8" (denominator 1, 2, 4, 8, 16 or 32)')
+
+
+def _list_of(v, what: str) -> list:
+    if isinstance(v, str):
+        return [v]
+    if isinstance(v, list) and all(isinstance(x, str) for x in v):
+        return v
+    raise _Invalid(what)
+
+
+def _bindings(v):
+    items = _list_of(v, f"{BINDING_HELP}, or a list of them")
+    out: list[str] = []
+    for item in items:
+        try:
+            text = str(Binding.parse(item))
+        except UserError:
+            raise _Invalid(f"{BINDING_HELP}, or a list of them") from None
+        if text not in out:
+            out.append(text)
+    return tuple(out)
+
+
+def _keys(v):
+    out: list[str] = []
+    for item in _list_of(v, KEY_HELP):
+        name = normalise_key(item)
+        if name is None:
+            raise _Invalid(KEY_HELP)
+        if name not in out:
+            out.append(name)
+    return tuple(out)
+
+
+def _opt(default, check: Check):
+    """A config field: its (immutable) default and the check of its values."""
+    return field(default=default, metadata={"check": check})
+
+
+# -- the sections --------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class PortsConfig:
+    backend: str = _opt("", _choice(*BACKENDS))
+    input: str = _opt("MIDI Assistant In", _name)
+    output: str = _opt("MIDI Assistant Out", _name)
+    accepted: str = _opt("MIDI Assistant Accepted", _text)
+    harmony: str = _opt("", _text)
+    attach: bool | str = _opt("auto", _attach)
+    input_channels: tuple[int, ...] = _opt((), _channels)
+    ignore_drums: bool = _opt(True, _boolean)
+    output_lead_ms: float | str = _opt("auto", _lead)
+    hold_ahead_ms: float = _opt(40.0, _number(0, 500))
+    learn_offset: bool = _opt(True, _boolean)
+    output_offset_ms: float = _opt(0.0, _number(-50, 50))
+    accepted_offset_ms: float = _opt(0.0, _number(-50, 50))
+    harmony_offset_ms: float = _opt(0.0, _number(-50, 50))
+    jack_client: str = _opt("native", _choice("native", "rtmidi"))
+
+    @property
+    def attach_flag(self) -> bool | None:
+        """``attach`` as :func:`assistant.midi.ports.open_ports` takes it (None: platform decides)."""
+        return None if self.attach == "auto" else bool(self.attach)
+
+    @property
+    def channel_indexes(self) -> set[int]:
+        """Input channels to capture as 0-based indexes, drums removed if ignored."""
+        chosen = set(range(16)) if not self.input_channels else {c - 1 for c in self.input_channels}
+        return chosen - {9} if self.ignore_drums else chosen
+
+
+@dataclass(frozen=True, slots=True)
+class ClockConfig:
+    source: str = _opt("midi", _choice("midi", "internal"))
+    bpm: float = _opt(120.0, _number(MIN_BPM, MAX_BPM))
+    time_signature: str = _opt("4/4", _time_signature)
+    play_when_stopped: bool = _opt(False, _boolean)
+
+    @property
+    def meter(self) -> Meter:
+        numerator, denominator = self.time_signature.split("/")
+        return Meter(0, int(numerator), int(denominator))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    melody: str = _opt("", _text)
+    harmony: str = _opt("", _text)
+    stm_weight: float = _opt(3.0, _number(0, 10))
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestConfig:
+    mode: str = _opt("call", _choice("call", "ghost", "harmony", "call+harmony", "ghost+harmony"))
+    alternatives: int = _opt(4, _integer(1, 8))
+    bars: int = _opt(2, _integer(1, 16))
+    temperature: float = _opt(0.9, _number(0.05, 5))
+    top_p: float = _opt(0.95, _number(0.01, 1))
+    answer_on: str = _opt("bar", _choice("bar", "beat"))
+    phrase_end_beats: float = _opt(2.0, _number(0.25, 64))
+    phrase_end_on_bar: bool = _opt(True, _boolean)
+    audition: bool = _opt(True, _boolean)
+    register: str = _opt("follow", _choice("follow", "fixed"))
+    register_low: int = _opt(48, _integer(0, 127))
+    register_high: int = _opt(84, _integer(0, 127))
+    channel: int = _opt(1, _integer(1, 16))
+    accepted_channel: int = _opt(1, _integer(1, 16))
+    harmony_channel: int = _opt(2, _integer(1, 16))
+    scale_lock: str = _opt("off", _choice("off", "key", "chord"))
+
+
+@dataclass(frozen=True, slots=True)
+class HarmonyConfig:
+    pattern: str = _opt("bar", _choice("bar", "beat", "arpeggio"))
+    register_low: int = _opt(48, _integer(0, 127))
+    register_high: int = _opt(72, _integer(0, 127))
+    voices: int = _opt(4, _integer(3, 4))
+    velocity: int | str = _opt("follow", _velocity)
+    accepted_channel: int = _opt(2, _integer(1, 16))
+    key: str = _opt("", _key)
+
+
+@dataclass(frozen=True, slots=True)
+class HumaniseConfig:
+    velocity: int | str = _opt("follow", _velocity)
+    velocity_spread: int = _opt(8, _integer(0, 64))
+    timing_ms: float = _opt(10.0, _number(0, 50))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    folder: str = _opt("sessions", _name)
+    capture_player: bool = _opt(True, _boolean)
+
+
+def _controls_field(default) -> Any:
+    return _opt(tuple([default] if isinstance(default, str) else default), _bindings)
+
+
+@dataclass(frozen=True, slots=True)
+class ControlsConfig:
+    """MIDI controls per action (general-purpose CCs 20-31 and undefined 102-103; notes unbound)."""
+
+    accept: tuple[str, ...] = _controls_field("cc:20")
+    next: tuple[str, ...] = _controls_field("cc:21")
+    previous: tuple[str, ...] = _controls_field("cc:22")
+    regenerate: tuple[str, ...] = _controls_field("cc:23")
+    clear: tuple[str, ...] = _controls_field("cc:24")
+    temperature_up: tuple[str, ...] = _controls_field("cc:25")
+    temperature_down: tuple[str, ...] = _controls_field("cc:26")
+    bars_up: tuple[str, ...] = _controls_field("cc:27")
+    bars_down: tuple[str, ...] = _controls_field("cc:28")
+    mode: tuple[str, ...] = _controls_field("cc:29")
+    audition: tuple[str, ...] = _controls_field("cc:30")
+    end_phrase: tuple[str, ...] = _controls_field("cc:31")
+    panic: tuple[str, ...] = _controls_field("cc:102")
+    quit: tuple[str, ...] = _controls_field(())
+    scale_lock: tuple[str, ...] = _controls_field("cc:103")
+    tap_tempo: tuple[str, ...] = _controls_field(())
+    harmony: tuple[str, ...] = _controls_field("cc:104")
+
+
+def _keys_field(default: str) -> Any:
+    return _opt((default,), _keys)
+
+
+@dataclass(frozen=True, slots=True)
+class KeysConfig:
+    accept: tuple[str, ...] = _keys_field("space")
+    next: tuple[str, ...] = _keys_field("n")
+    previous: tuple[str, ...] = _keys_field("p")
+    regenerate: tuple[str, ...] = _keys_field("r")
+    clear: tuple[str, ...] = _keys_field("c")
+    temperature_up: tuple[str, ...] = _keys_field("+")
+    temperature_down: tuple[str, ...] = _keys_field("-")
+    bars_up: tuple[str, ...] = _keys_field("]")
+    bars_down: tuple[str, ...] = _keys_field("[")
+    mode: tuple[str, ...] = _keys_field("m")
+    audition: tuple[str, ...] = _keys_field("a")
+    end_phrase: tuple[str, ...] = _keys_field("e")
+    panic: tuple[str, ...] = _keys_field("!")
+    quit: tuple[str, ...] = _keys_field("q")
+    scale_lock: tuple[str, ...] = _keys_field("s")
+    tap_tempo: tuple[str, ...] = _keys_field("t")
+    harmony: tuple[str, ...] = _keys_field("h")
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration; every section is a frozen dataclass."""
+
+    ports: PortsConfig = field(default_factory=PortsConfig)
+    clock: ClockConfig = field(default_factory=ClockConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    suggest: SuggestConfig = field(default_factory=SuggestConfig)
+    harmony: HarmonyConfig = field(default_factory=HarmonyConfig)
+    humanise: HumaniseConfig = field(default_factory=HumaniseConfig)
+    session: SessionConfig = field(default_factory=SessionConfig)
+    controls: ControlsConfig = field(default_factory=ControlsConfig)
+    keys: KeysConfig = field(default_factory=KeysConfig)
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """``{section: {key: value}}`` with lists for tuples: what a TOML file would hold."""
+        return {s: {k: list(v) if isinstance(v, tuple) else v for k, v in _section_values(getattr(self, s)).items()}
+                for s in SECTIONS}
+
+
+SECTIONS: dict[str, type] = {f.name: f.default_factory for f in dataclasses.fields(Config)}
+"""Section name -> its dataclass, in file order."""
+
+_BINDING_SECTIONS = ("controls", "keys")
+
+
+def _section_values(section) -> dict[str, Any]:
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)}
+
+
+def _checks(section: str) -> dict[str, Check]:
+    return {f.name: f.metadata["check"] for f in dataclasses.fields(SECTIONS[section])}
+
+
+# -- files ---------------------------------------------------------------------------------------
+def list_presets() -> list[str]:
+    """Names of the shipped presets."""
+    return sorted(p.stem for p in PRESETS_DIR.glob("*.toml")) if PRESETS_DIR.is_dir() else []
+
+
+def resolve_preset(name_or_path: str | os.PathLike) -> Path:
+    """A preset name (``ableton``) or a path to a TOML file, as an existing path."""
+    text = os.fspath(name_or_path)
+    path = Path(text).expanduser()
+    looks_like_path = any(sep in text for sep in ("/", os.sep)) or text.endswith(".toml")
+    if looks_like_path or path.is_file():
+        if not path.exists():
+            raise UserError(f"config file {text} does not exist: give an existing .toml file "
+                            f"or a preset name ({', '.join(list_presets())})")
+        return path
+    for folder in (PRESETS_DIR, config_dir()):
+        candidate = folder / f"{text}.toml"
+        if candidate.is_file():
+            return candidate
+    names = list_presets()
+    close = difflib.get_close_matches(text, names, n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]}? " if close else ""
+    raise UserError(f"no preset named {text!r}: {hint}use one of {', '.join(names) or '(none)'} "
+                    "or give the path of a .toml file")
+
+
+# -- loading -------------------------------------------------------------------------------------
+def _show(value) -> str:
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return toml_string(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return str(value)
+
+
+def _unknown(source: str, section: str | None, name: str, valid) -> UserError:
+    """Unknown key ``name`` of ``section`` (None: an unknown section), with the closest valid one."""
+    show = (lambda n: f"[{n}]") if section is None else (lambda n: f"{section}.{n}")
+    close = difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6)
+    if close:
+        hint = f"did you mean {show(close[0])}?"
+    else:
+        hint = "valid: " + ", ".join(show(v) for v in valid)
+    return UserError(f"{source}: unknown {'section' if section is None else 'key'} {show(name)}; {hint}")
+
+
+def _take_over(values: dict, section: str, key: str, taken: tuple[str, ...], layer_keys: set[str]) -> None:
+    """Remove ``taken`` bindings from the other actions of ``section`` not set by this layer."""
+    for other, current in values[section].items():
+        if other != key and other not in layer_keys and set(current) & set(taken):
+            values[section][other] = tuple(b for b in current if b not in taken)
+
+
+def _apply(values: dict, origin: dict, source: str, data: dict, only: tuple[str, ...] | None = None) -> None:
+    """Check ``data`` (one layer) and merge it into ``values``; ``origin`` records who set what."""
+    for section, table in data.items():
+        if section not in SECTIONS:
+            owners = [s for s in SECTIONS if section in _checks(s)]
+            if owners and not isinstance(table, dict):
+                raise UserError(f"{source}: {section} belongs in a section: put it under [{owners[0]}] "
+                                f"as {owners[0]}.{section}")
+            raise _unknown(source, None, section, SECTIONS)
+        if only is not None and section not in only:
+            raise UserError(f"{source}: [{section}] does not belong in the bindings file "
+                            f"(only {', '.join(f'[{s}]' for s in only)}): move it to a preset")
+        if not isinstance(table, dict):
+            raise UserError(f"{source}: {section} must be a table ([{section}] with keys under it), "
+                            f"got {_show(table)}")
+        checks = _checks(section)
+        checked: dict[str, Any] = {}
+        for key, raw in table.items():
+            if key not in checks:
+                raise _unknown(source, section, key, checks)
+            if section == "controls" and isinstance(raw, (str, list)):
+                for item in ([raw] if isinstance(raw, str) else raw):
+                    Binding.parse(item, f"{source}: controls.{key}")
+            try:
+                checked[key] = checks[key](raw)
+            except _Invalid as err:
+                raise UserError(f"{source}: {section}.{key} must be {err.args[0]}, got {_show(raw)}") from None
+        if section in _BINDING_SECTIONS:
+            owner: dict[str, str] = {}
+            for key, bound in checked.items():
+                for b in bound:
+                    if owner.setdefault(b, key) != key:
+                        raise UserError(f"{source}: {section}.{key} and {section}.{owner[b]} both use {_show(b)}: "
+                                        "keep it on one action")
+            for key, bound in checked.items():
+                _take_over(values, section, key, bound, set(checked))
+        for key, value in checked.items():
+            values[section][key] = value
+            origin[f"{section}.{key}"] = source
+
+
+def _cross_check(values: dict, origin: dict) -> None:
+    """Checks that involve two keys; the error names the layer that set the later of them."""
+    def source(*keys: str) -> str:
+        return next((origin[k] for k in reversed(list(origin)) if k in keys), "defaults")
+
+    s, p = values["suggest"], values["ports"]
+    if s["register_low"] >= s["register_high"]:
+        where = source("suggest.register_low", "suggest.register_high")
+        raise UserError(f"{where}: suggest.register_low ({s['register_low']}) must be below "
+                        f"suggest.register_high ({s['register_high']}): lower one or raise the other")
+    h = values["harmony"]
+    if h["register_high"] - h["register_low"] < 12:
+        where = source("harmony.register_low", "harmony.register_high")
+        raise UserError(f"{where}: the harmony register {h['register_low']}..{h['register_high']} is narrower "
+                        "than an octave: lower harmony.register_low or raise harmony.register_high")
+    shared_accepted = p["accepted"] in ("", p["output"])
+    if shared_accepted and s["accepted_channel"] == s["channel"]:
+        where = source("ports.accepted", "suggest.accepted_channel", "suggest.channel")
+        raise UserError(f"{where}: accepted material shares the output port, so suggest.accepted_channel "
+                        f"must differ from suggest.channel ({s['channel']}): choose another channel, "
+                        "or name ports.accepted")
+    if p["harmony"] in ("", p["output"]):
+        taken = {s["channel"]: "suggest.channel"}
+        if shared_accepted:
+            taken[s["accepted_channel"]] = "suggest.accepted_channel"
+        if s["harmony_channel"] in taken:
+            other = taken[s["harmony_channel"]]
+            where = source("ports.harmony", "suggest.harmony_channel", other)
+            raise UserError(f"{where}: harmony shares the output port, so suggest.harmony_channel must differ "
+                            f"from {other} ({s['harmony_channel']}): choose another channel, or name ports.harmony")
+
+
+def _nest(overrides: dict) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in overrides.items():
+        if isinstance(value, dict):
+            out.setdefault(str(key), {}).update(value)
+        elif isinstance(key, str) and "." in key:
+            section, name = key.split(".", 1)
+            out.setdefault(section, {})[name] = value
+        else:
+            raise UserError(f"command line: override {key!r} must name a section and key, "
+                            "e.g. suggest.temperature=1.2")
+    return out
+
+
+def _plain(value):
+    """Tuples (from a Config) become lists, as TOML would give them."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``"suggest.temperature=1.2"`` -> ``("suggest.temperature", 1.2)``.
+
+    The value is read as TOML (numbers, true/false, ``"strings"``, ``[lists]``);
+    anything else is taken as a plain string, so ``ports.input=My Port`` works.
+    """
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or "." not in key:
+        raise UserError(f"command line: override {text!r} must be SECTION.KEY=VALUE, e.g. suggest.temperature=1.2")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key, value
+
+
+def parse_overrides(items) -> dict[str, Any]:
+    """Many ``KEY=VALUE`` strings (``--set`` options) as a dict for :func:`load_config`."""
+    return dict(parse_override(t) for t in items or ())
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: dict | None = None, *,
+                bindings_path: str | os.PathLike | None = None) -> Config:
+    """Defaults, then the preset ``path``, then the user's bindings file, then ``overrides``.
+
+    ``bindings_path`` replaces the default bindings file (``bindings.toml`` in
+    :func:`config_dir`); a missing bindings file is fine.
+    """
+    defaults = Config()
+    values = {s: _section_values(getattr(defaults, s)) for s in SECTIONS}
+    origin: dict[str, str] = {}
+    if path is not None:
+        preset = resolve_preset(path)
+        _apply(values, origin, display_path(preset), read_toml(preset))
+    bindings = Path(bindings_path) if bindings_path is not None else config_dir() / BINDINGS_FILE
+    if bindings.exists():
+        shown = display_path(bindings)
+        data = read_toml(bindings, fix="fix it or delete it and learn the controls again")
+        _apply(values, origin, shown, data, only=_BINDING_SECTIONS)
+    if overrides:
+        nested = _nest(overrides)
+        _apply(values, origin, "command line", {s: {k: _plain(v) for k, v in t.items()} if isinstance(t, dict)
+                                                else t for s, t in nested.items()})
+    _cross_check(values, origin)
+    return Config(**{s: SECTIONS[s](**values[s]) for s in SECTIONS})
+
+

@@ -1,0 +1,533 @@
+"""Native JACK MIDI: all our ports on one JACK client, with no Python on JACK's thread.
+
+python-rtmidi opens one JACK client per port, and JACK wakes every client once a
+period, so our three ports cost three realtime wake-ups per period while idle. The
+realtime part here is C (``_jackmidi.c``, built by ``pip install`` as
+``assistant/midi/_jackmidi*.so``; it needs only a C compiler): one client, one process
+callback that copies events between JACK's port buffers and lock-free rings. This
+module drives it through ctypes, which releases the GIL during each call.
+
+Threading contract:
+
+* :class:`JackClient` is opened, given ports and closed on the main thread.
+* The client runs one reader thread (``midi-in``) for all its inputs that blocks
+  in the C ``mj_wait`` until the process callback has input (no polling: idle
+  costs nothing), then decodes (:class:`assistant.midi.wire.WireDecoder`: junk is counted
+  and dropped) and ``put((msg, ns))`` on the port's inbox; nothing else. If anything
+  in that loop ever raises, it is logged and the loop starts again.
+  Stamps are the events' frame times on JACK's clock, converted to
+  :func:`assistant.clock.now_ns` (CLOCK_MONOTONIC) when read: exact to the frame
+  however late the reader wakes (and about a period earlier than python-rtmidi's
+  stamps, which are the moment the process callback ran).
+* :meth:`JackOutput.send` may be called from any thread, one at a time per port (a
+  lock makes sure); it copies the bytes into the port's ring and returns at once.
+  With ``at_ns`` the event goes out at the frame of that time, in the cycle that
+  holds it (hand it over at least :func:`hand_over_ahead_ns` before: a cycle's
+  frames are processed about a period after their time); the port holds events in
+  time order, however early they come. Without a time it goes out at once, but after
+  everything the port already holds. :meth:`JackOutput.withdraw` takes back what is
+  held and not yet committed (blocking about a period).
+* Closing an output waits (at most ``DRAIN_S``) until what was sent has gone out, so
+  the note-offs of a panic right before exit still reach the DAW. The client closes
+  when its last port does.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import importlib.machinery
+import logging
+import os
+import queue
+import threading
+from typing import Callable
+
+import mido
+
+from .wire import WireDecoder
+
+log = logging.getLogger(__name__)
+
+_lib: ctypes.CDLL | None = None
+_lib_error: str | None = None
+
+
+class NativeJackUnavailable(RuntimeError):
+    """The native module is not built or cannot load (the reason is the message)."""
+
+
+def library_path() -> str | None:
+    """The built ``_jackmidi`` shared object inside the package, or None."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+        hits = glob.glob(os.path.join(here, f"_jackmidi{suffix}"))
+        if hits:
+            return hits[0]
+    return None
+
+
+def load_library() -> ctypes.CDLL:
+    """The native module with its signatures declared; raises NativeJackUnavailable."""
+    global _lib, _lib_error
+    if _lib is not None:
+        return _lib
+    if _lib_error is not None:
+        raise NativeJackUnavailable(_lib_error)
+    path = library_path()
+    if path is None:
+        _lib_error = ("the native JACK module (assistant/midi/_jackmidi) is not built: reinstall with a C compiler "
+                      "(`apt-get install gcc`, then `pip install -e .`)")
+        raise NativeJackUnavailable(_lib_error)
+    try:
+        lib = ctypes.CDLL(path)
+    except OSError as err:
+        _lib_error = f"cannot load {path}: {err}"
+        raise NativeJackUnavailable(_lib_error) from err
+    p, i32, i64, u32, u64 = ctypes.c_void_p, ctypes.c_int32, ctypes.c_int64, ctypes.c_uint32, ctypes.c_uint64
+    sigs = {
+        "mj_load_error": (ctypes.c_char_p, []),
+        "mj_open": (p, [ctypes.c_char_p]),
+        "mj_add_port": (ctypes.c_int, [p, ctypes.c_char_p, ctypes.c_int]),
+        "mj_port_name": (ctypes.c_char_p, [p, ctypes.c_int]),
+        "mj_connect": (ctypes.c_int, [p, ctypes.c_char_p, ctypes.c_char_p]),
+        "mj_set_latency": (ctypes.c_int, [p, ctypes.c_int, u32]),
+        "mj_reports_latency": (ctypes.c_int, []),
+        "mj_alive": (ctypes.c_int, [p]),
+        "mj_sample_rate": (u32, [p]),
+        "mj_buffer_size": (u32, [p]),
+        "mj_counters": (None, [p, ctypes.POINTER(u64)]),
+        "mj_send": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, i64, u32]),
+        "mj_withdraw": (ctypes.c_int, [p, ctypes.c_int, i64, ctypes.POINTER(u32), ctypes.POINTER(i64), ctypes.c_int]),
+        "mj_pending_slots": (ctypes.c_int, []),
+        "mj_connections": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]),
+        "mj_last_jump_ns": (i64, [p]),
+        "mj_base_shift_ns": (i64, [p, i64]),
+        "mj_wait": (ctypes.c_int, [p, ctypes.c_int]),
+        "mj_wake": (None, [p]),
+        "mj_read": (ctypes.c_int, [p, p, ctypes.POINTER(i32), ctypes.POINTER(i32), ctypes.POINTER(i64),
+                                   ctypes.c_int]),
+        "mj_slot_data": (ctypes.c_int, []),
+        "mj_drain": (ctypes.c_int, [p, ctypes.c_int]),
+        "mj_close": (None, [p]),
+    }
+    for name, (restype, argtypes) in sigs.items():
+        fn = getattr(lib, name)
+        fn.restype, fn.argtypes = restype, argtypes
+    _lib = lib
+    return lib
+
+
+def hand_over_ahead_ns(period_ms: float) -> int:
+    """How early a timed message must reach its port: two periods and a millisecond.
+
+    The cycle whose frames hold a time is processed within about a period of that
+    time, before or after (jack2's frame clock is not the callback's), so a message
+    handed over later than a period before its time may miss its cycle."""
+    return round((2 * period_ms + 1.0) * 1e6)
+
+
+def available() -> str | None:
+    """None if the native backend can be used here, else the reason it cannot."""
+    try:
+        load_library()
+    except NativeJackUnavailable as err:
+        return str(err)
+    return None
+
+
+class JackClient:
+    """One JACK client holding all our ports (main thread: open, add ports, close).
+
+    When the server goes away the client is dead (:attr:`alive` False: sends raise
+    OSError, nothing arrives). :meth:`reopen` then opens it again on the server that is
+    back, with the same client and port names (same indexes, so the port objects keep
+    working), and restores the connections :meth:`remember_connections` last saw. Call
+    those two from one thread (the port watch), not beside ``add_*`` or ``close``.
+    """
+
+    DRAIN_S = 0.2
+
+    def __init__(self, name: str):
+        self._lib = load_library()
+        self.name = name
+        self._h = self._open_handle(name)
+        self._base_moved_before = 0  # ns the time bases of clients before a reopen moved
+        self._reader: _Reader | None = None
+        self._open_ports = 0
+        self._lock = threading.Lock()
+        self.closed = False
+        self._layout: list[tuple[str, bool]] = []  # (name, is_output) of each port, by index
+        self._connections: dict[int, list[str]] = {}  # by port index, as last seen alive
+        self._to_restore: list[tuple[str, str]] = []  # (source, destination) not yet connected again
+        self._latency: dict[int, int] = {}  # frames a port adds of its own, by index (set_latency)
+
+    def _open_handle(self, name: str) -> ctypes.c_void_p:
+        handle = self._lib.mj_open(name.encode())
+        if not handle:
+            raise OSError(self._lib.mj_load_error().decode(errors="replace"))
+        return ctypes.c_void_p(handle)
+
+    # -- ports
+    def _add(self, name: str, is_output: bool) -> tuple[int, str]:
+        index = self._lib.mj_add_port(self._h, name.encode(), int(is_output))
+        if index < 0:
+            raise OSError(self._lib.mj_load_error().decode(errors="replace"))
+        self._open_ports += 1
+        self._layout.append((name, is_output))
+        return index, self._lib.mj_port_name(self._h, index).decode()
+
+    def full_name(self, index: int) -> str:
+        return self._lib.mj_port_name(self._h, index).decode()
+
+    # -- losing the server and coming back (the port watch's thread)
+    def remember_connections(self) -> None:
+        """Note every port's connections, to restore them after a server restart."""
+        if not self.alive:
+            return
+        cap = 1 << 16
+        buf = ctypes.create_string_buffer(cap)
+        for index in range(len(self._layout)):
+            used = self._lib.mj_connections(self._h, index, buf, cap)
+            if used >= 0:
+                self._connections[index] = [n for n in buf.value.decode(errors="replace").split("\n") if n]
+
+    def reopen(self) -> bool:
+        """Open the client again on a server that is back; True if it is alive now.
+
+        Same client and port names, in the same order; the reader starts again with the
+        same inboxes; the remembered connections are made (or retried later, by
+        :meth:`restore_connections`, while their other ends do not exist yet)."""
+        if self.closed:
+            return False
+        if self.alive:
+            return True
+        try:
+            handle = self._open_handle(self.name)
+        except OSError:
+            return False
+        for index, (name, is_output) in enumerate(self._layout):
+            if self._lib.mj_add_port(handle, name.encode(), int(is_output)) != index:
+                self._lib.mj_close(handle)
+                log.warning("JACK: could not recreate port %r: %s", name,
+                            self._lib.mj_load_error().decode(errors="replace"))
+                return False
+        # the new client's time base starts afresh: its moves add to the dead one's
+        self._base_moved_before += self._lib.mj_base_shift_ns(self._h, 2**62)
+        self._h = handle  # the dead handle is left as it is (see mj_close)
+        for index, frames in self._latency.items():
+            self._lib.mj_set_latency(handle, index, frames)
+        inboxes = dict(self._reader.inboxes) if self._reader is not None else {}
+        if inboxes:
+            self._reader = _Reader(self)
+            self._reader.inboxes.update(inboxes)
+        self._to_restore = []
+        for index, peers in self._connections.items():
+            ours = self.full_name(index)
+            is_output = self._layout[index][1]
+            self._to_restore += [(ours, peer) if is_output else (peer, ours) for peer in peers]
+        return True
+
+    def restore_connections(self) -> tuple[int, int]:
+        """Try the connections not yet made again; (made now, still missing)."""
+        made, missing = 0, []
+        for source, destination in self._to_restore:
+            try:
+                self.connect(source, destination)
+                made += 1
+            except OSError:
+                missing.append((source, destination))
+        self._to_restore = missing
+        return made, len(missing)
+
+    def add_input(self, name: str, inbox: queue.SimpleQueue, *, connect_from: str | None = None,
+                  parse: Callable[[bytes], object] | None = None) -> "JackInput":
+        """A new input port feeding ``inbox`` with ``(msg, ns)``; ``parse`` turns an event's
+        bytes into what is enqueued (None: dropped); default: the port's :class:`WireDecoder`."""
+        index, full = self._add(name, False)
+        port = JackInput(self, index, name, full)
+        if self._reader is None:
+            self._reader = _Reader(self)
+        self._reader.inboxes[index] = (inbox, parse or port.decoder)
+        if connect_from is not None:
+            self.connect(connect_from, full)
+        return port
+
+    def _stop_input(self, index: int) -> None:
+        """No more deliveries for input ``index``; the last one stops the reader thread."""
+        reader = self._reader
+        if reader is None:
+            return
+        reader.inboxes.pop(index, None)
+        if not reader.inboxes:
+            self._reader = None
+            reader.stop()
+
+    def add_output(self, name: str, *, connect_to: str | None = None) -> "JackOutput":
+        index, full = self._add(name, True)
+        port = JackOutput(self, index, name, full)
+        if connect_to is not None:
+            self.connect(full, connect_to)
+        return port
+
+    def connect(self, source: str, destination: str) -> None:
+        code = self._lib.mj_connect(self._h, source.encode(), destination.encode())
+        if code not in (0, 17):  # 17 (EEXIST): already connected
+            raise OSError(f"cannot connect JACK port {source!r} to {destination!r} (error {code})")
+
+    def set_latency(self, index: int, frames: int) -> bool:
+        """Report that port ``index`` adds ``frames`` of its own latency (an output: since
+        its data was made; an input: until its data is used). Every port reports 0 until
+        told: nothing passes through this client (see mj_latency in _jackmidi.c), so a
+        DAW never takes its own path for ours. False where libjack has no latency API."""
+        self._latency[index] = int(frames)
+        return self._lib.mj_set_latency(self._h, index, int(frames)) == 0
+
+    @property
+    def reports_latency(self) -> bool:
+        """True if our ports' latencies reach JACK (libjack has the latency API)."""
+        return bool(self._lib.mj_reports_latency())
+
+    # -- facts
+    @property
+    def alive(self) -> bool:
+        return not self.closed and bool(self._lib.mj_alive(self._h))
+
+    def period_ms(self) -> float:
+        return self._lib.mj_buffer_size(self._h) / self._lib.mj_sample_rate(self._h) * 1000.0
+
+    COUNTERS = ("dropped", "oversize", "deferred", "frame_jumps", "repeated", "cycles", "ring_high",
+                "base_steps")
+
+    def counters(self) -> dict[str, int]:
+        """Since the client opened: input dropped (ring full), input too long (sysex), output
+        deferred to a later cycle, cycles that did not start where the previous one ended or
+        whose time base moved (frame_jumps), input events the server handed a second time
+        (dropped), cycles, the most events the input ring held at once, and how often the
+        time base moved by a stall's lag (base_steps)."""
+        values = (ctypes.c_uint64 * len(self.COUNTERS))()
+        self._lib.mj_counters(self._h, values)
+        return dict(zip(self.COUNTERS, values))
+
+    UNSURE_AFTER_JUMP_NS = 500_000_000
+
+    def timing_unsure(self, ns: int) -> bool:
+        """True if input stamped at ``ns`` (now_ns scale) came within 0.5 s after a cycle of
+        ours that did not start where the one before ended, or whose time base moved by a
+        stall's lag (see tb_cycle in _jackmidi.c): pulses there are bunched, and jack2 may
+        hand a cycle twice (any thread). The base is right again within tens of ms."""
+        last = self._lib.mj_last_jump_ns(self._h)
+        # the stalled cycles' events carry frame times from before the jump was seen
+        return bool(last) and -self.UNSURE_AFTER_JUMP_NS // 4 <= ns - last < self.UNSURE_AFTER_JUMP_NS
+
+    def base_shift_ns(self, ns: int) -> int:
+        """How far our time base had moved, in all, for input stamped at ``ns`` (now_ns
+        scale): after a stall the base moves by whole periods to stay near the wall (see
+        tb_cycle in _jackmidi.c), and a frame's stamp after a move is that much later than
+        before it. A line fitted to stamps before a move holds after it once moved by the
+        difference (any thread)."""
+        return self._base_moved_before + self._lib.mj_base_shift_ns(self._h, ns)
+
+    # -- closing
+    def _port_closed(self) -> None:
+        with self._lock:
+            self._open_ports -= 1
+            last = self._open_ports == 0
+        if last:
+            self.close()
+
+    def drain(self) -> bool:
+        """Wait until everything sent has gone out (at most ``DRAIN_S``)."""
+        return bool(self._lib.mj_drain(self._h, int(self.DRAIN_S * 1000)))
+
+    def close(self) -> None:
+        """Send what is queued, then close the client; idempotent (main thread)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        if self._reader is not None:
+            self._reader.inboxes.clear()
+            self._reader.stop()
+            self._reader = None
+        if not self._lib.mj_alive(self._h):  # nothing to send, nobody to tell: mj_close leaves it
+            return
+        self._lib.mj_drain(self._h, int(self.DRAIN_S * 1000))
+        self._lib.mj_close(self._h)
+
+
+class _Port:
+    """One port of a :class:`JackClient`: its name as asked for and as JACK knows it."""
+
+    def __init__(self, client: JackClient, index: int, name: str, full_name: str):
+        self.name = name
+        self.full_name = full_name
+        self.closed = False
+        self._client = client
+        self._index = index
+
+    def set_latency(self, frames: int) -> bool:
+        """Report ``frames`` of this port's own latency to JACK (see JackClient.set_latency)."""
+        return self._client.set_latency(self._index, frames)
+
+
+class JackInput(_Port):
+    """Our input port: the client's reader thread feeds ``inbox`` with ``(msg, now_ns stamp)``."""
+
+    def __init__(self, client: JackClient, index: int, name: str, full_name: str):
+        super().__init__(client, index, name, full_name)
+        self.decoder = WireDecoder(name)
+
+    def close(self) -> None:
+        """Stop delivering to the inbox, then release the port; idempotent (main thread)."""
+        if self.closed:
+            return
+        self.closed = True
+        self._client._stop_input(self._index)
+        self._client._port_closed()
+
+
+class _Reader:
+    """The client's one ``midi-in`` thread: waits for input, stamps, parses, enqueues.
+
+    Every input port of the client shares one ring, so one thread reads it all and
+    hands each message to its port's inbox (a port without an inbox drops it).
+    """
+
+    WAIT_MS = 1000  # at most this long between reports of dropped input; a stop or a dead server wakes it at once
+
+    def __init__(self, client: JackClient):
+        self._client = client
+        self.inboxes: dict[int, tuple[queue.SimpleQueue, Callable]] = {}
+        self._stop = threading.Event()
+        self._lost = {"dropped": 0, "oversize": 0}
+        self.restarts = 0  # times the read loop failed and was restarted
+        self.dead = False  # the server shut the client down
+        self._thread = threading.Thread(target=self._run, name="midi-in", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        """Runs the read loop; anything it raises is logged and the loop starts again, so
+        one bad event can never make the assistant deaf. Returns when stopped or when the
+        server has shut the client down."""
+        while not self._stop.is_set():
+            try:
+                if self._read_loop():
+                    return
+            except Exception:
+                self.restarts += 1
+                log.exception("JACK MIDI input: the reader failed and was restarted")
+                self._stop.wait(0.01)
+
+    def _read_loop(self) -> bool:
+        """Wait, read, decode, enqueue until stopped (False) or the client died (True)."""
+        lib, h, inboxes = self._client._lib, self._client._h, self.inboxes
+        cap, width = 256, lib.mj_slot_data()
+        data = ctypes.create_string_buffer(cap * width)
+        sizes, ports, times = (ctypes.c_int32 * cap)(), (ctypes.c_int32 * cap)(), (ctypes.c_int64 * cap)()
+        lost = self._lost
+        while not self._stop.is_set():
+            if not lib.mj_wait(h, self.WAIT_MS):  # a quiet moment: report what the C side lost
+                self._report_losses(lost)
+            while (n := lib.mj_read(h, data, sizes, ports, times, cap)) > 0:
+                raw = data.raw
+                for k in range(n):
+                    target = inboxes.get(ports[k])
+                    if target is None:
+                        continue
+                    msg = target[1](raw[k * width:k * width + sizes[k]])
+                    if msg is not None:
+                        target[0].put((msg, times[k]))
+            if not lib.mj_alive(h):
+                self.dead = True
+                log.error("JACK shut our client down (server stopped?): no MIDI in or out until it is back")
+                return True
+        self._report_losses(lost)
+        return False
+
+    def _report_losses(self, lost: dict[str, int]) -> None:
+        """Log input the C side had to drop since the last report (reader thread)."""
+        counters = self._client.counters()
+        for key, why in (("dropped", "the input queue was full"), ("oversize", "longer than a slot (sysex)")):
+            if counters[key] > lost[key]:
+                log.warning("JACK input: %d messages dropped: %s", counters[key] - lost[key], why)
+                lost[key] = counters[key]
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._client._lib.mj_wake(self._client._h)
+        self._thread.join()
+
+
+class JackOutput(_Port):
+    """Our output port with mido's ``send(msg)``; a send after close raises OSError.
+
+    ``timed``: :class:`assistant.live.scheduler.Scheduler` hands it events early with their
+    time (``send(msg, at_ns, event_id)``), and they go out at their own frame.
+    ``withdrawable``: events handed over but not yet committed can be taken back
+    (:meth:`withdraw`), so the scheduler may hand them over long before their time.
+    ``send`` and ``withdraw`` may be called from any thread, one at a time (a lock).
+    """
+
+    timed = True
+    withdrawable = True
+    WITHDRAW_TIMEOUT_MS = 50  # a server stalled longer than this answers nothing: all stays committed
+    WITHDRAW_MARGIN_NS = 100_000
+
+    def __init__(self, client: JackClient, index: int, name: str, full_name: str):
+        super().__init__(client, index, name, full_name)
+        self._lock = threading.Lock()
+        self._ids = None
+
+    def send(self, msg: mido.Message, at_ns: int = 0, event_id: int = 0) -> None:
+        """Queue ``msg`` for ``at_ns`` (now_ns scale; 0: as soon as possible, after what the
+        port holds); ``event_id`` is what :meth:`withdraw` reports if it takes it back."""
+        self.send_bytes(bytes(msg.bytes()), at_ns, event_id)
+
+    def send_bytes(self, data: bytes, at_ns: int = 0, event_id: int = 0) -> None:
+        """:meth:`send` for raw bytes, unchecked (a test's or a bench's junk goes out as it is)."""
+        with self._lock:
+            if self.closed:
+                raise OSError(f"MIDI output {self.name!r} is closed")
+            code = self._client._lib.mj_send(self._client._h, self._index, data, len(data), at_ns,
+                                             event_id & 0xFFFFFFFF)
+        if code == -1:
+            raise OSError(f"MIDI output {self.name!r}: queue full (is the JACK server stalled?)")
+        if code == -2:
+            raise OSError(f"MIDI output {self.name!r}: the JACK server has shut our client down")
+        if code == -3:
+            raise OSError(f"MIDI output {self.name!r}: message of {len(data)} bytes is too long")
+
+    def withdraw(self, from_ns: int = 0) -> tuple[list[int], int] | None:
+        """Take back the timed events not yet committed, at or after ``from_ns`` (0: all).
+
+        Returns (their ids, the cutoff in now_ns): every event sent before this call and
+        not listed will play. None if nothing could be taken back (the server did not
+        answer within ``WITHDRAW_TIMEOUT_MS``, or is gone): then everything sent plays.
+        Blocks about one JACK period, waiting for the server's cycle, with the GIL released.
+        """
+        lib = self._client._lib
+        with self._lock:
+            if self.closed:
+                return None
+            if self._ids is None:
+                self._ids = (ctypes.c_uint32 * lib.mj_pending_slots())()
+            cutoff = ctypes.c_int64()
+            # JACK keeps microseconds, and each call measures its clock against ours anew (to
+            # a few us): take a margin, so an event at exactly ``from_ns`` is always taken
+            # (taking a little more is safe: the caller plans again what comes back)
+            start = max(from_ns - self.WITHDRAW_MARGIN_NS, 1) if from_ns > 0 else 0
+            count = lib.mj_withdraw(self._client._h, self._index, start, self._ids, ctypes.byref(cutoff),
+                                    self.WITHDRAW_TIMEOUT_MS)
+            if count < 0:
+                return None
+            return list(self._ids[:count]), cutoff.value
+
+    def close(self) -> None:
+        """Let what was sent go out, then release the port; idempotent (main thread)."""
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+        self._client.drain()
+        self._client._port_closed()
