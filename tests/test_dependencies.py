@@ -72,7 +72,7 @@ def undeclared_imports(files: list[Path], declared: set[str], local: set[str]) -
 
 
 def _local_names() -> set[str]:
-    return {"assistant"} | {p.stem for p in (ROOT / "tests").glob("*.py")}
+    return {"assistant"} | {p.stem for p in (ROOT / "tests").rglob("*.py")}
 
 
 def test_every_package_the_tests_import_is_declared():
