@@ -228,10 +228,10 @@ def test_answer_is_prepared_during_the_silence_and_promoted_at_the_phrase_end(tm
     play(engine, clock)  # the last note-off at tick 48 opens the silence; the phrase ends at 60
     engine._tick(at(clock, 50))
     engine.generator.drain()
-    assert engine._spec_result is None  # too early: most silences end with the next note
+    assert engine.melody._spec_result is None  # too early: most silences end with the next note
     engine._tick(at(clock, 55))  # half a beat before the end: the answer for bar 96 is prepared
     engine.generator.drain()
-    assert engine._spec_result is not None and engine._spec_result.complete
+    assert engine.melody._spec_result is not None and engine.melody._spec_result.complete
     assert engine.scheduler.pending("suggestion") == []  # held, not played
     engine._tick(at(clock, 60))  # the phrase really ends
     assert engine.generator._queue.empty()  # no new request: the prepared answer is used
@@ -246,9 +246,9 @@ def test_playing_on_cancels_the_prepared_answer(tmp_path, tiny_model_path):
     play(engine, clock)
     engine._tick(at(clock, 55))
     engine.generator.drain()
-    assert engine._spec_result is not None
+    assert engine.melody._spec_result is not None
     play(engine, clock, [(57, 12, 74, 90)])  # the player goes on before the phrase ends
-    assert engine._spec_result is None
+    assert engine.melody._spec_result is None
     engine.generator.drain()
     engine._tick(at(clock, 69))
     assert engine.scheduler.pending("suggestion") == []  # nothing from the stale preparation

@@ -78,7 +78,7 @@ def make_engine(tmp_path, **overrides):
 
 def test_engine_locks_to_the_fixed_key_and_to_the_accompaniments_chords(tmp_path):
     engine, clock = make_engine(tmp_path, **{"harmony.key": "D minor", "suggest.scale_lock": "key"})
-    req = engine._request("call", 96, 0)
+    req = engine.melody._request("call", 96, 0)
     assert req.constraints.pitch_classes == Key(2, True).pitch_classes()
     assert req.constraints.onset_pitch_classes == ()
     engine.generator.cancel()
@@ -93,7 +93,7 @@ def test_engine_locks_to_the_fixed_key_and_to_the_accompaniments_chords(tmp_path
             engine._tick(clock.now())
         engine._handle(mido.Message("note_on", note=p, velocity=0), clock.ns_at(tick + 12))
     assert engine.accompanist.current is not None
-    req = engine._request("call", 192, clock.now())
+    req = engine.melody._request("call", 192, clock.now())
     strong = dict(req.constraints.onset_pitch_classes)
     assert set(strong) == {192, 216, 240, 264}  # beats 1 and 3 of the suggestion's two bars
     forecast = dict(engine.accompanist.chords_for([], clock.meters, engine.accompanist.current.beat.tick + 1, 288))
