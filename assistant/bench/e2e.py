@@ -166,7 +166,7 @@ def _tempo_error(server: str, follower_class, bpm: float = 120.0, trials: int = 
     import rtmidi
 
     from ..midi import jackmidi
-    from ..midi.ports import RtInput
+    from ..midi.rtmidi_input import RtInput
 
     native = jackmidi.available() is None
     errors = []

@@ -207,7 +207,7 @@ class Peer:
     JACK: it places what it sends at the frame of its time and stamps what it
     receives with the time of its frame (:mod:`assistant.midi.jackmidi`, one client).
     Otherwise plain python-rtmidi: sends go out at the start of the next cycle and
-    the inputs poll (``assistant.midi.ports.RtInput``), stamped when JACK's callback ran.
+    the inputs poll (``assistant.midi.rtmidi_input.RtInput``), stamped when JACK's callback ran.
     """
 
 
@@ -215,7 +215,7 @@ class Peer:
         import rtmidi
 
         from ..midi import jackmidi
-        from ..midi.ports import RtInput
+        from ..midi.rtmidi_input import RtInput
 
         self._inboxes: dict[str, queue.SimpleQueue] = {}
         self._ins = []

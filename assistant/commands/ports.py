@@ -5,16 +5,16 @@ Main thread; opens no port, only asks the backend for its lists.
 
 from __future__ import annotations
 
-from ..midi import ports
+from ..midi import backends
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--backend", choices=list(ports.BACKEND_APIS), default=None,
+    parser.add_argument("--backend", choices=list(backends.BACKEND_APIS), default=None,
                         help="MIDI API (default: the platform's; on Linux ALSA, else JACK)")
 
 
 def run(args) -> int:
-    found = ports.list_ports(args.backend)
+    found = backends.list_ports(args.backend)
     print(f"backend: {found.backend}")
     print("inputs (we can read from):")
     for p in found.inputs or ["(none)"]:

@@ -23,7 +23,9 @@ from assistant.cli import main
 from assistant.live.capture import Capture, MelodyNote
 from assistant.clock import InternalClock, now_ns
 from assistant.clock.midi_follower import MidiClockFollower
-from assistant.midi.ports import ArrivalStamps, PortNames, list_ports, open_ports
+from assistant.midi.backends import list_ports
+from assistant.midi.ports import PortNames, open_ports
+from assistant.midi.rtmidi_input import ArrivalStamps
 from assistant.midi.jackmidi import JackOutput as JackOutputMargin
 from assistant.live.scheduler import Event, Scheduler, note_events
 from assistant.music import Note

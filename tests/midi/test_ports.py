@@ -5,12 +5,14 @@ import queue
 import mido
 import pytest
 
-from assistant.midi import ports
+from assistant.midi import backends, ports
 from assistant.cli import main
 from assistant.errors import UserError
 from assistant.midi.fakeports import FakeInput, fake_pair, fake_ports
 from assistant.midi.wire import WireDecoder
-from assistant.midi.ports import ArrivalStamps, PortNames, _stamper, poll_interval, resolve_port
+from assistant.midi.backends import resolve_port
+from assistant.midi.ports import PortNames
+from assistant.midi.rtmidi_input import ArrivalStamps, _stamper, poll_interval
 
 
 def test_stamper_only_stamps_and_enqueues():
@@ -80,11 +82,11 @@ def test_resolve_port_exact_substring_ambiguous_unknown():
 
 def test_unknown_backend():
     with pytest.raises(UserError, match="unknown MIDI backend 'oss': use one of alsa, jack"):
-        ports.list_ports("oss")
+        backends.list_ports("oss")
 
 
 def test_windows_needs_attach(monkeypatch):
-    monkeypatch.setattr(ports, "_probe", lambda b: (None, [], []))
+    monkeypatch.setattr(ports, "probe", lambda b: (None, [], []))
     with pytest.raises(UserError, match="no virtual MIDI ports: create ports with loopMIDI"):
         ports.open_ports("windows", attach=False)
     with pytest.raises(UserError, match="no MIDI input port matches 'MIDI Assistant In'"):
@@ -97,7 +99,7 @@ def test_not_compiled_backend_is_a_user_error():
     if rtmidi.API_MACOSX_CORE in rtmidi.get_compiled_api():
         pytest.skip("CoreMIDI is compiled in here")
     with pytest.raises(UserError, match="'coremidi' is not compiled into python-rtmidi"):
-        ports.list_ports("coremidi")
+        backends.list_ports("coremidi")
 
 
 def test_alsa_without_sequencer_is_one_clear_line(capfd):
