@@ -122,7 +122,8 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
     from ..clock import InternalClock
     from ..clock.midi_follower import MidiClockFollower
     from .controls import ControlMap
-    from ..live.engine import Engine, EngineSettings, parse_mode
+    from ..live.engine import Engine
+    from ..live.state import EngineSettings, parse_mode
     from ..music.harmony import KeyTracker
     from ..music.keys import parse_key_name
     from ..live.model import MelodyModel

@@ -27,82 +27,25 @@ import logging
 import queue
 import threading
 from collections import deque
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 
 from ..clock import floor_tick
-from ..music import Note
 from ..music.harmony import KeyTracker, chord_name, chord_of_pitches
 from .alignment import DawAlignment
 from .capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from .harmony_lane import HarmonyLane
 from .inbox import ActionRequest, PlannedMelody
 from .melody_lane import MelodyLane
+from .actions import PERFORM
 from .planner import Planner
+from .state import EngineSettings, Snapshot
 
 log = logging.getLogger(__name__)
 
 CLOCK_TYPES = {"clock", "start", "stop", "continue", "songpos"}
 POLL_S = 0.005  # while a phrase may end or a bar line may need a ghost refresh
 IDLE_POLL_S = 0.25  # otherwise (nothing held, no phrase in progress): inbox items still wake at once
-MELODY_MODES = ("call", "ghost", "none")
 _STOP = (object(), 0)  # the inbox item that ends the engine loop
-
-
-@dataclass
-class EngineSettings:
-    """What the player changes at run time (controls) on top of the config."""
-
-    mode: str = "call"  # melody suggestions: "call", "ghost" or "none"
-    harmony: bool = False  # live accompaniment on the harmony channel
-    alternatives: int = 4
-    bars: int = 2
-    temperature: float = 0.9
-    top_p: float = 0.95
-    audition: bool = True
-    scale_lock: str = "off"
-    answer_on: str = "bar"
-    stm_weight: float = 3.0
-
-    @property
-    def mode_name(self) -> str:
-        """As the config writes it: "call", "ghost+harmony", "harmony"..."""
-        if self.mode == "none":
-            return "harmony" if self.harmony else "none"
-        return f"{self.mode}+harmony" if self.harmony else self.mode
-
-
-def parse_mode(text: str) -> tuple[str, bool]:
-    """``(melody mode, harmony on)`` of a config mode: call, ghost, harmony, call+harmony, ghost+harmony."""
-    parts = [p.strip() for p in text.split("+")]
-    harmony = "harmony" in parts
-    melody = [p for p in parts if p != "harmony"]
-    if len(melody) > 1 or (melody and melody[0] not in ("call", "ghost")) or not (melody or harmony):
-        raise ValueError(f"unknown mode {text!r}: use call, ghost, harmony, call+harmony or ghost+harmony")
-    return (melody[0] if melody else "none"), harmony
-
-
-@dataclass
-class Snapshot:
-    """A copy of the engine state for the UI (read-only, any thread)."""
-
-    settings: EngineSettings
-    running: bool
-    tempo_bpm: float
-    tick: float
-    key: str | None
-    selected: int
-    alternatives: list[list[Note]]
-    suggestion_start: int | None
-    accepted_count: int
-    last_latency_ms: float | None
-    p99_latency_ms: float | None
-    messages: list[str] = field(default_factory=list)
-    phrase_notes: int = 0
-    key_confidence: float | None = None
-    held_chord: str | None = None  # what the player holds now, e.g. "G7"
-    chord: str | None = None  # the accompaniment's chord on the current beat
-    upcoming: list[tuple[int, str]] = field(default_factory=list)  # (beat tick, chord name), next two bars
-    health: dict[str, int] = field(default_factory=dict)  # input and clock counters, errors (see Engine.health)
 
 
 class Engine:
@@ -259,12 +202,12 @@ class Engine:
         if self.controls is not None and self.controls.consumes(msg):
             return True
         for event in self.capture.feed(msg, ns):
-            self._on_capture_event(event, ns)
+            self.hear(event, ns)
         return True
 
     def _tick(self, ns: int) -> None:
         for event in self.capture.poll(ns):
-            self._on_capture_event(event, ns)
+            self.hear(event, ns)
         self.melody.tick(ns)
         if self.settings.harmony and self.transport_ok():
             self.harmony.tick(ns)
@@ -275,7 +218,8 @@ class Engine:
         """The DAW's transport runs (or we play while it is stopped)."""
         return self.clock.running or self.play_when_stopped
 
-    def _on_capture_event(self, event, ns: int) -> None:
+    def hear(self, event, ns: int) -> None:
+        """One event of the capture (a note struck or ended, a melody note, a phrase end). Engine thread."""
         if not self.transport_ok() and not isinstance(event, PhraseEnd):
             # the DAW is stopped: its clock does not move, so these notes have no
             # musical time; the model and the capture file do not take them
@@ -313,67 +257,19 @@ class Engine:
 
     # -- actions (engine thread) ------------------------------------------------------
     def perform(self, action: str) -> bool:
-        s = self.settings
+        """Do ``action`` (see :mod:`assistant.live.actions`); False for ``quit``. Engine thread."""
         if action == "quit":
             return False
-        if action == "accept":
-            self.melody.accept()
-        elif action in ("next", "previous"):
-            self.melody.select(1 if action == "next" else -1)
-        elif action == "regenerate":
-            self.melody.regenerate()
-        elif action == "clear":
-            self.melody.drop("cleared")
-        elif action in ("temperature_up", "temperature_down"):
-            step = 0.1 if action.endswith("up") else -0.1
-            s.temperature = round(min(5.0, max(0.1, s.temperature + step)), 2)
-            self.note(f"temperature {s.temperature}")
-        elif action in ("bars_up", "bars_down"):
-            s.bars = min(16, max(1, s.bars + (1 if action.endswith("up") else -1)))
-            self.note(f"bars {s.bars}")
-        elif action == "mode":
-            s.mode = "ghost" if s.mode == "call" else "call"
-            self.melody.mode_changed()
-            self.note(f"mode {s.mode_name}")
-        elif action == "harmony":
-            if not self.harmony.available:
-                self.note("harmony needs the chord model (models/harmony.onnx)")
-            else:
-                s.harmony = not s.harmony
-                if not s.harmony:
-                    self.harmony.silence_from(self._now_tick())
-                self.harmony.reset()
-                self.note(f"mode {s.mode_name}")
-        elif action == "audition":
-            s.audition = not s.audition
-            if not s.audition:
-                self.melody.silence()
-            self.note(f"audition {'on' if s.audition else 'off'}")
-        elif action == "end_phrase":
-            for event in self.capture.end_phrase():
-                self._on_capture_event(event, self.clock.now())
-        elif action == "panic":
-            self.melody.drop("panic")
-            self.scheduler.panic()
-        elif action == "tap_tempo":
-            if self.follower is not None or not hasattr(self.clock, "tap"):
-                self.note("tap tempo: the tempo follows the DAW's MIDI clock")
-            else:
-                bpm = self.clock.tap(self.clock.now())
-                if bpm is not None:
-                    self.note(f"tempo {bpm:.1f} BPM (tap)")
-        elif action == "scale_lock":
-            s.scale_lock = {"off": "key", "key": "chord", "chord": "off"}[s.scale_lock]
-            self.note(f"scale lock {s.scale_lock}")
-        else:
+        act = PERFORM.get(action)
+        if act is None:
             self.note(f"unknown action {action!r}")
+        else:
+            act(self)
         return True
 
-    def _now_tick(self) -> int:
+    def now_tick(self) -> int:
         return floor_tick(self.clock.tick_at(self.clock.now()))
 
-    # -- generator worker callbacks ------------------------------------------------------
-    # -- speculation (engine thread) -------------------------------------------------------
     # -- UI (any thread) ----------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         alts, start, selected, accepted, latencies = self.melody.view()

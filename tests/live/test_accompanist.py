@@ -362,7 +362,7 @@ def test_the_accompaniment_forgets_a_suggestion_that_will_not_sound(tmp_path, ti
         (e.tick, e.msg.note) for e in engine.scheduler.pending("suggestion") if e.msg.type == "note_on"}
     engine.perform("clear")
     drain_inbox()
-    now = engine._now_tick()
+    now = engine.now_tick()
     assert all(n.onset < now for n in engine.accompanist.planned)
     engine.perform("harmony")  # off: nothing more is posted
     assert engine.inbox.empty()
