@@ -52,7 +52,9 @@ def run(args) -> int:
         from ..bench.real_daw import ardour_figures
 
         periods = args.period or [64, 256]
-        overrides = dict(_override(item) for item in args.assistant_set)
+        from ..app.config import parse_overrides
+
+        overrides = parse_overrides(args.assistant_set)  # as run's --set reads them
         if any(p not in (16, 32, 64, 128, 256, 512, 1024) for p in periods) or not 1 <= args.phrases <= 32:
             raise UserError("--daw: give --period as a power of two in 16..1024 and --phrases in 1..32")
         result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)},
@@ -72,13 +74,3 @@ def run(args) -> int:
     result["machine"]["loadavg_1m_after"] = round(os.getloadavg()[0], 2)
     print(json.dumps(result, indent=None if args.json else 2))
     return 0
-
-
-def _override(item: str) -> tuple[str, object]:
-    key, sep, value = item.partition("=")
-    if not sep or not key:
-        raise UserError(f"--assistant-set {item!r}: give KEY=VALUE, e.g. ports.learn_offset=false")
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value  # a bare word: a string
