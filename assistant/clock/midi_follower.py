@@ -286,15 +286,11 @@ class MidiClockFollower(_TickMap):
             return False
         if self._timing_unsure(ns):
             return False
-        points = list(pulses)
-        offset, period = _fit_line(points)
-        if period <= 0:
+        line = self._steady_line()
+        if line is None:
             return False
-        line_last = points[-1] + offset
-        n = len(points)
-        if any(abs(p - (line_last - (n - 1 - i) * period)) > self.STEADY_NS for i, p in enumerate(points)):
-            return False
-        return (ns - line_last) / period < self.REPEAT_RATIO
+        offset, period = line
+        return (ns - (pulses[-1] + offset)) / period < self.REPEAT_RATIO
 
     def _settle_repeat(self, ns: int) -> bool:
         """At the pulse after a held one: True if the held one was a repeat (this pulse is
