@@ -18,8 +18,9 @@ import mido
 from ..music import TICKS_PER_QUARTER
 from .judge import (beat_of, chord_timing_errors_ms, chords_by_beat, hanging_notes, note_ons, off_time_notes,
                     pulse_counts, timing_errors_ms, unclosed_notes)
-from .rig import (C_MAJOR_PHRASE, HARMONY_CHANNEL, MS, PHRASE, Peer, Rig, TimedSender, XrunWatch, clock_schedule,
-                  now, start_dummy_jack)
+from .jack_server import XrunWatch, start_dummy_jack
+from .rig import (C_MAJOR_PHRASE, HARMONY_CHANNEL, MS, PHRASE, Peer, Rig, TimedSender, clock_schedule,
+                  now)
 from .figures import p50_p99
 from .process_stats import process_cpu_seconds, read_process_memory, reference_idle_cpu
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import mido
 
 from ..music import TICKS_PER_QUARTER
-from .rig import MS, Rig, XrunWatch
+from .jack_server import XrunWatch
+from .rig import MS, Rig
 
 
 def note_ons(log, label: str | None = None) -> list[tuple[str, mido.Message, int]]:

@@ -34,7 +34,8 @@ import mido
 
 from ..errors import UserError
 from .figures import p50_p99
-from .rig import PHRASE, start_assistant, start_dummy_jack, wait_for_ports
+from .jack_server import start_dummy_jack
+from .rig import PHRASE, start_assistant, wait_for_ports
 
 LUA_TOOLS = ("ardour8-lua", "ardour7-lua")
 SAMPLE_RATE = 48000

@@ -16,7 +16,8 @@ from ..music import TICKS_PER_QUARTER
 from .figures import p50_p99
 from .judge import hanging_notes, note_ons, pulse_counts, timing_errors_ms
 from .process_stats import read_process_memory
-from .rig import MS, PHRASE, Rig, now, start_dummy_jack
+from .jack_server import start_dummy_jack
+from .rig import MS, PHRASE, Rig, now
 
 SOAK_FLOOD_PER_S = 10_000
 SOAK_FLOOD_CHANNEL = 9  # channel 10 (drums): ignored by default, so phrases still end and get answered

@@ -11,7 +11,7 @@ import mido
 import pytest
 
 from assistant.midi import jackmidi
-from assistant.bench.rig import start_dummy_jack
+from assistant.bench.jack_server import start_dummy_jack
 from assistant.clock import now_ns
 from assistant.midi.portwatch import PortWatch
 from assistant.midi.ports import PortNames, open_ports
