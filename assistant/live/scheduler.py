@@ -212,6 +212,10 @@ class Scheduler:
         self._seq = itertools.count()
         self._sounding: Counter[tuple[str, str, int, int]] = Counter()  # (lane, output, ch, pitch)
         self._channels: set[tuple[str, int]] = set()  # (output, channel) ever sent on
+        # per timed output, (channel, pitch) -> the time of the last note message of that note
+        # handed over: the next one is never placed before it (see _in_note_order)
+        self._note_tail_ns: dict[str, dict[tuple[int, int], int]] = {
+            name_: {} for name_, ahead in self._commit.items() if ahead}
         self._thread: threading.Thread | None = None
         self._closed = False
         self.lateness_ns: deque[int] = deque(maxlen=2048)  # hand-over time minus commit time (< 0: in time)
@@ -389,7 +393,7 @@ class Scheduler:
             if deadline > now:
                 break
             tick, order, seq, item = heapq.heappop(heap)
-            at_ns = deadline + self._ahead[item.output]
+            at_ns = self._in_note_order(item, deadline + self._ahead[item.output])
             if self._send_locked(tick, order, seq, item, at_ns):
                 sent += 1
                 msg = item.msg
@@ -437,6 +441,23 @@ class Scheduler:
             return False
         self._failing.discard(item.output)
         return True
+
+    def _in_note_order(self, item: _Item, at_ns: int) -> int:
+        """``at_ns``, or later where a timed output holds a message of the same note for later
+        (lock held). The heap hands one note's messages over in order, but each gets the time
+        the clock gives its tick when it is handed over: a note-on planned late (a chord decided
+        a tick before its beat) may get a time a little before the note-off handed over earlier
+        for the same tick, and the output would play it first, the note-off cutting it at once.
+        It goes at the note-off's time instead (after it: the output keeps the order of equal
+        times)."""
+        tails = self._note_tail_ns.get(item.output)
+        msg = item.msg
+        if tails is None or msg.type not in ("note_on", "note_off"):
+            return at_ns
+        key = (msg.channel, msg.note)
+        at_ns = max(at_ns, tails.get(key, at_ns))
+        tails[key] = at_ns
+        return at_ns
 
     def _count_sounding(self, key: tuple[str, str, int, int], delta: int) -> None:
         """Add ``delta`` to a note's sounding count (lock held); a count that reaches 0 goes."""
@@ -491,6 +512,14 @@ class Scheduler:
             if h.delta:
                 self._count_sounding((h.item.lane, h.item.output, msg.channel, msg.note), -h.delta)
             heapq.heappush(self._heap, (h.tick, h.order, h.seq, h.item))
+        if taken:  # what was taken back no longer holds its note's place
+            tails = self._note_tail_ns[output]
+            tails.clear()
+            for h in handed.values():
+                m = h.item.msg
+                if m.type in ("note_on", "note_off"):
+                    key = (m.channel, m.note)
+                    tails[key] = max(tails.get(key, 0), h.at_ns)
 
     def _last_committed_on(self, lane: str, output: str, channel: int, pitch: int) -> _Handed | None:
         """The latest note-on of that note that the output holds and will play, or None."""

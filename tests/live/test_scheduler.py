@@ -374,3 +374,24 @@ def test_a_port_that_refuses_sends_loses_its_events_not_the_scheduler():
     broken["on"] = False
     r.run_to(6)
     assert r.log() == [(4, on(62)), (5, off(62))]
+
+
+def test_a_note_struck_again_is_never_placed_before_the_note_off_that_ends_it():
+    """The same chord note ends and is struck again at tick 6. The note-off went to the
+    output long before (handed over early, with its time); the new note-on comes later, when
+    the clock's estimate of tick 6 has moved 1 ms earlier (a tempo change, a DAW clock
+    followed). Placed at its own time it would sound before the note-off and be cut by it at
+    once (silent on a synth, and left open by a note count); it goes out just after it."""
+    r = TimedRig()
+    r.s.schedule([Event(4, on(60)), Event(6, off(60))], lane="chords")
+    r.run_to(5.5)  # the note-off at tick 6 is held by the output
+    assert [m for _, _, m, _ in r.out.held] == [off(60)]
+    old_off_ns = r.out.held[0][0]
+    r.clock.set_tempo(120 * 41.666_666 / (41.666_666 - 2.0))  # tick 6 comes 1 ms sooner
+    assert r.clock.ns_at(6) < old_off_ns - 900_000
+    r.s.schedule([Event(6, on(60)), Event(8, off(60))], lane="chords")
+    r.run_to(10)
+    at_six = [(m, ns) for m, ns in r.out.played if m.note == 60 and round(r.clock.tick_at(ns)) == 6]
+    assert [m for m, _ in at_six] == [off(60), on(60)]
+    assert at_six[1][1] - at_six[0][1] < 100_000  # struck again right after it: not a gap
+    assert hanging(r.played()) == set() and r.s.sounding() == set()
