@@ -34,8 +34,12 @@ time limits) may differ between the run that saved a checkpoint and the one that
 
 
 def settings_key(args) -> str:
-    """A short hash of the training settings of ``args`` (an argparse namespace)."""
+    """A short hash of the training settings of ``args`` (an argparse namespace); a run
+    started from a model's weights (``--init-from``) is keyed by that file's sha256."""
     chosen = {name: getattr(args, name, None) for name in TRAINING_SETTINGS}
+    init_from = getattr(args, "init_from", None)
+    if init_from:
+        chosen["init_from_sha256"] = hashlib.sha256(Path(init_from).read_bytes()).hexdigest()
     return hashlib.sha256(json.dumps(chosen, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -64,6 +64,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--stop-after-minutes", type=float,
                    help="this invocation stops after this long, saves its state and exits with code 3; "
                         "the same command resumes it")
+    p.add_argument("--init-from", metavar="MODEL.onnx",
+                   help="start from the weights of this melody model (its size comes from the file; the size "
+                        "options must agree or be left out): a second training cycle on top of a shipped model")
     p.add_argument("--fresh", action="store_true", help="ignore a saved state of these settings and start afresh")
     p.add_argument("--quantize", action="store_true", help="also write an int8 variant beside --out")
 
@@ -185,6 +188,29 @@ def evaluate_loss(net, data: TokenData, device, batch_tokens: int) -> dict:
     }
 
 
+def _initial_weights(args, cfg):
+    """(configuration, state dict) of the model ``args.init_from``: its width, depth and heads,
+    this run's dropout and context. A size option that disagrees with the file is a UserError."""
+    from dataclasses import replace
+
+    from ..errors import UserError
+    from .onnx_weights import load_melody_net
+
+    path = Path(args.init_from)
+    if not path.is_file():
+        raise UserError(f"train --init-from: {path} does not exist; give a melody model file (.onnx)")
+    try:
+        base = load_melody_net(path)
+    except (ValueError, OSError) as err:
+        raise UserError(f"train --init-from: {path} is not a melody model of ours ({err})") from None
+    for option, ours, theirs in (("--d-model", args.d_model, base.cfg.d_model), ("--layers", args.layers, base.cfg.n_layers),
+                                 ("--heads", args.heads, base.cfg.n_heads)):
+        if ours is not None and ours != theirs:
+            raise UserError(f"train --init-from: {path} has {option} {theirs}, not {ours}; leave {option} out")
+    cfg = replace(base.cfg, dropout=cfg.dropout, max_context=cfg.max_context)
+    return cfg, base.state_dict()
+
+
 def run(args, corpus=None) -> int:
     """Train as ``args`` say; ``corpus`` (a `Corpus`) replaces the cached one (tests)."""
     try:
@@ -225,7 +251,13 @@ def run(args, corpus=None) -> int:
     d, layers, heads = PRESETS[args.preset]
     cfg = NetConfig(d_model=args.d_model or d, n_layers=args.layers or layers, n_heads=args.heads or heads,
                     dropout=args.dropout, max_context=max(args.context, 512))
+    initial = _initial_weights(args, cfg) if args.init_from else None
+    if initial is not None:
+        cfg, state = initial
     net = MelodyNet(cfg).to(device)
+    if initial is not None:
+        net.load_state_dict(state)
+        log(f"starting from the weights of {args.init_from}")
     log(f"model: {cfg.to_dict()}, {net.n_params():,} parameters, device {device}, world {world}")
     model = net
     if world > 1:

@@ -90,3 +90,33 @@ def test_a_run_stopped_after_every_step_and_resumed_trains_what_an_unbroken_run_
     wa = torch.load(unbroken.with_suffix(".pt"))["state_dict"]
     wb = torch.load(resumed.with_suffix(".pt"))["state_dict"]
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def test_a_run_started_from_a_model_begins_where_that_model_is(tmp_path):
+    """--init-from takes the file's weights and size: with a learning rate of 0 the first
+    validation equals the base model's best; a size that disagrees with the file is refused."""
+    need("torch")
+    need("music21")
+    from assistant.errors import UserError
+    from assistant.train.train_melody import run
+
+    _, corpus = _kinder_corpus()
+    common = ["train", "--preset", "tiny", "--batch-tokens", "512", "--context", "64", "--evals-per-epoch", "1",
+              "--seed", "1", "--threads", "1"]
+    base = tmp_path / "base" / "melody.onnx"
+    assert run(build_parser("train").parse_args(common + ["--max-steps", "6", "--out", str(base)]), corpus=corpus) == 0
+    base_loss = json.loads(base.with_suffix(".train.json").read_text())["best_valid"]["loss"]
+
+    again = tmp_path / "again" / "melody.onnx"
+    args = build_parser("train").parse_args(
+        ["train", "--init-from", str(base), "--lr", "0", "--max-steps", "1", "--out", str(again)] + common[3:])
+    assert run(args, corpus=corpus) == 0
+    info = json.loads(again.with_suffix(".train.json").read_text())
+    assert info["config"]["d_model"] == json.loads(base.with_suffix(".train.json").read_text())["config"]["d_model"]
+    assert info["history"][0]["loss"] == pytest.approx(base_loss, abs=1e-4)
+    assert base_loss < 5.9  # the base learnt something: a fresh start (about 6.0) would fail the line above
+
+    wrong = build_parser("train").parse_args(["train", "--init-from", str(base), "--d-model", "512",
+                                              "--out", str(tmp_path / "x.onnx")] + common[3:])
+    with pytest.raises(UserError, match="--d-model"):
+        run(wrong, corpus=corpus)
