@@ -36,145 +36,24 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import os
-import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..clock import MAX_BPM, MIN_BPM
-from .controls import BINDING_HELP, KEY_HELP, Binding, normalise_key
+from .controls import Binding
 from ..errors import UserError
-from ..music.keys import parse_key_name
 from ..music import Meter
 from ..resources import PRESETS_DIR
-from ..userfiles import BINDINGS_FILE, CONFIG_DIR_ENV, config_dir, display_path, read_toml, toml_string
+from ..userfiles import BINDINGS_FILE, config_dir, display_path, read_toml, toml_string
 
 
 BACKENDS = ("", "alsa", "jack", "coremidi", "windows")
 
 
-# -- value checks --------------------------------------------------------------------------------
-class _Invalid(Exception):
-    """A value that does not fit; ``args[0]`` says what was expected."""
-
-
-Check = Callable[[Any], Any]
-
-
-def _number(lo: float, hi: float) -> Check:
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-            raise _Invalid(f"a number in {lo:g}..{hi:g}")
-        return float(v)
-    return check
-
-
-def _integer(lo: int, hi: int) -> Check:
-    def check(v):
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise _Invalid(f"a whole number in {lo}..{hi}")
-        return v
-    return check
-
-
-def _boolean(v):
-    if not isinstance(v, bool):
-        raise _Invalid("true or false")
-    return v
-
-
-def _choice(*options) -> Check:
-    def check(v):
-        if not isinstance(v, str) or v not in options:
-            raise _Invalid("one of " + ", ".join(f'"{o}"' for o in options))
-        return v
-    return check
-
-
-def _text(v):
-    if not isinstance(v, str):
-        raise _Invalid("a string")
-    return v
-
-
-def _name(v):
-    if not isinstance(v, str) or not v.strip():
-        raise _Invalid("a non-empty port name")
-    return v
-
-
-def _attach(v):
-    if isinstance(v, bool) or v == "auto":
-        return v
-    raise _Invalid('true, false or "auto"')
-
-
-def _lead(v):
-    if v == "auto" or (isinstance(v, (int, float)) and not isinstance(v, bool) and 0 <= v <= 50):
-        return v if v == "auto" else float(v)
-    raise _Invalid('"auto" or a number of ms in 0..50')
-
-
-def _channels(v):
-    if not isinstance(v, list) or any(isinstance(c, bool) or not isinstance(c, int) or not 1 <= c <= 16
-                                      for c in v):
-        raise _Invalid("a list of MIDI channels 1..16 ([] = all)")
-    return tuple(sorted(set(v)))
-
-
-def _velocity(v):
-    if v == "follow" or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 127):
-        return v
-    raise _Invalid('"follow" or a whole number in 1..127')
-
-
-def _key(v):
-    if v == "" or parse_key_name(v) is not None:
-        return v
-    raise _Invalid('"" (follow what is played) or a key like "D minor" or "Bb major"')
-
-
-_TIME_SIGNATURE = re.compile(r"^\s*(\d{1,2})\s*/\s*(\d{1,2})\s*$")
-
-
-def _time_signature(v):
-    found = _TIME_SIGNATURE.match(v) if isinstance(v, str) else None
-    if found and 1 <= int(found.group(1)) <= 32 and int(found.group(2)) in (1, 2, 4, 8, 16, 32):
-        return f"{int(found.group(1))}/{int(found.group(2))}"
-    raise _Invalid('a time signature like "4/4" or "6/8" (denominator 1, 2, 4, 8, 16 or 32)')
-
-
-def _list_of(v, what: str) -> list:
-    if isinstance(v, str):
-        return [v]
-    if isinstance(v, list) and all(isinstance(x, str) for x in v):
-        return v
-    raise _Invalid(what)
-
-
-def _bindings(v):
-    items = _list_of(v, f"{BINDING_HELP}, or a list of them")
-    out: list[str] = []
-    for item in items:
-        try:
-            text = str(Binding.parse(item))
-        except UserError:
-            raise _Invalid(f"{BINDING_HELP}, or a list of them") from None
-        if text not in out:
-            out.append(text)
-    return tuple(out)
-
-
-def _keys(v):
-    out: list[str] = []
-    for item in _list_of(v, KEY_HELP):
-        name = normalise_key(item)
-        if name is None:
-            raise _Invalid(KEY_HELP)
-        if name not in out:
-            out.append(name)
-    return tuple(out)
+from . import config_checks as check
+from .config_checks import Check, Invalid
 
 
 def _opt(default, check: Check):
@@ -185,21 +64,21 @@ def _opt(default, check: Check):
 # -- the sections --------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class PortsConfig:
-    backend: str = _opt("", _choice(*BACKENDS))
-    input: str = _opt("MIDI Assistant In", _name)
-    output: str = _opt("MIDI Assistant Out", _name)
-    accepted: str = _opt("MIDI Assistant Accepted", _text)
-    harmony: str = _opt("", _text)
-    attach: bool | str = _opt("auto", _attach)
-    input_channels: tuple[int, ...] = _opt((), _channels)
-    ignore_drums: bool = _opt(True, _boolean)
-    output_lead_ms: float | str = _opt("auto", _lead)
-    hold_ahead_ms: float = _opt(40.0, _number(0, 500))
-    learn_offset: bool = _opt(True, _boolean)
-    output_offset_ms: float = _opt(0.0, _number(-50, 50))
-    accepted_offset_ms: float = _opt(0.0, _number(-50, 50))
-    harmony_offset_ms: float = _opt(0.0, _number(-50, 50))
-    jack_client: str = _opt("native", _choice("native", "rtmidi"))
+    backend: str = _opt("", check.choice(*BACKENDS))
+    input: str = _opt("MIDI Assistant In", check.name)
+    output: str = _opt("MIDI Assistant Out", check.name)
+    accepted: str = _opt("MIDI Assistant Accepted", check.text)
+    harmony: str = _opt("", check.text)
+    attach: bool | str = _opt("auto", check.attach)
+    input_channels: tuple[int, ...] = _opt((), check.channels)
+    ignore_drums: bool = _opt(True, check.boolean)
+    output_lead_ms: float | str = _opt("auto", check.lead)
+    hold_ahead_ms: float = _opt(40.0, check.number(0, 500))
+    learn_offset: bool = _opt(True, check.boolean)
+    output_offset_ms: float = _opt(0.0, check.number(-50, 50))
+    accepted_offset_ms: float = _opt(0.0, check.number(-50, 50))
+    harmony_offset_ms: float = _opt(0.0, check.number(-50, 50))
+    jack_client: str = _opt("native", check.choice("native", "rtmidi"))
 
     @property
     def attach_flag(self) -> bool | None:
@@ -215,10 +94,10 @@ class PortsConfig:
 
 @dataclass(frozen=True, slots=True)
 class ClockConfig:
-    source: str = _opt("midi", _choice("midi", "internal"))
-    bpm: float = _opt(120.0, _number(MIN_BPM, MAX_BPM))
-    time_signature: str = _opt("4/4", _time_signature)
-    play_when_stopped: bool = _opt(False, _boolean)
+    source: str = _opt("midi", check.choice("midi", "internal"))
+    bpm: float = _opt(120.0, check.number(MIN_BPM, MAX_BPM))
+    time_signature: str = _opt("4/4", check.time_signature)
+    play_when_stopped: bool = _opt(False, check.boolean)
 
     @property
     def meter(self) -> Meter:
@@ -228,57 +107,57 @@ class ClockConfig:
 
 @dataclass(frozen=True, slots=True)
 class ModelConfig:
-    melody: str = _opt("", _text)
-    harmony: str = _opt("", _text)
-    stm_weight: float = _opt(3.0, _number(0, 10))
+    melody: str = _opt("", check.text)
+    harmony: str = _opt("", check.text)
+    stm_weight: float = _opt(3.0, check.number(0, 10))
 
 
 @dataclass(frozen=True, slots=True)
 class SuggestConfig:
-    mode: str = _opt("call", _choice("call", "ghost", "harmony", "call+harmony", "ghost+harmony"))
-    alternatives: int = _opt(4, _integer(1, 8))
-    bars: int = _opt(2, _integer(1, 16))
-    temperature: float = _opt(0.9, _number(0.05, 5))
-    top_p: float = _opt(0.95, _number(0.01, 1))
-    answer_on: str = _opt("bar", _choice("bar", "beat"))
-    phrase_end_beats: float = _opt(2.0, _number(0.25, 64))
-    phrase_end_on_bar: bool = _opt(True, _boolean)
-    audition: bool = _opt(True, _boolean)
-    register: str = _opt("follow", _choice("follow", "fixed"))
-    register_low: int = _opt(48, _integer(0, 127))
-    register_high: int = _opt(84, _integer(0, 127))
-    channel: int = _opt(1, _integer(1, 16))
-    accepted_channel: int = _opt(1, _integer(1, 16))
-    harmony_channel: int = _opt(2, _integer(1, 16))
-    scale_lock: str = _opt("off", _choice("off", "key", "chord"))
+    mode: str = _opt("call", check.choice("call", "ghost", "harmony", "call+harmony", "ghost+harmony"))
+    alternatives: int = _opt(4, check.integer(1, 8))
+    bars: int = _opt(2, check.integer(1, 16))
+    temperature: float = _opt(0.9, check.number(0.05, 5))
+    top_p: float = _opt(0.95, check.number(0.01, 1))
+    answer_on: str = _opt("bar", check.choice("bar", "beat"))
+    phrase_end_beats: float = _opt(2.0, check.number(0.25, 64))
+    phrase_end_on_bar: bool = _opt(True, check.boolean)
+    audition: bool = _opt(True, check.boolean)
+    register: str = _opt("follow", check.choice("follow", "fixed"))
+    register_low: int = _opt(48, check.integer(0, 127))
+    register_high: int = _opt(84, check.integer(0, 127))
+    channel: int = _opt(1, check.integer(1, 16))
+    accepted_channel: int = _opt(1, check.integer(1, 16))
+    harmony_channel: int = _opt(2, check.integer(1, 16))
+    scale_lock: str = _opt("off", check.choice("off", "key", "chord"))
 
 
 @dataclass(frozen=True, slots=True)
 class HarmonyConfig:
-    pattern: str = _opt("bar", _choice("bar", "beat", "arpeggio"))
-    register_low: int = _opt(48, _integer(0, 127))
-    register_high: int = _opt(72, _integer(0, 127))
-    voices: int = _opt(4, _integer(3, 4))
-    velocity: int | str = _opt("follow", _velocity)
-    accepted_channel: int = _opt(2, _integer(1, 16))
-    key: str = _opt("", _key)
+    pattern: str = _opt("bar", check.choice("bar", "beat", "arpeggio"))
+    register_low: int = _opt(48, check.integer(0, 127))
+    register_high: int = _opt(72, check.integer(0, 127))
+    voices: int = _opt(4, check.integer(3, 4))
+    velocity: int | str = _opt("follow", check.velocity)
+    accepted_channel: int = _opt(2, check.integer(1, 16))
+    key: str = _opt("", check.key)
 
 
 @dataclass(frozen=True, slots=True)
 class HumaniseConfig:
-    velocity: int | str = _opt("follow", _velocity)
-    velocity_spread: int = _opt(8, _integer(0, 64))
-    timing_ms: float = _opt(10.0, _number(0, 50))
+    velocity: int | str = _opt("follow", check.velocity)
+    velocity_spread: int = _opt(8, check.integer(0, 64))
+    timing_ms: float = _opt(10.0, check.number(0, 50))
 
 
 @dataclass(frozen=True, slots=True)
 class SessionConfig:
-    folder: str = _opt("sessions", _name)
-    capture_player: bool = _opt(True, _boolean)
+    folder: str = _opt("sessions", check.name)
+    capture_player: bool = _opt(True, check.boolean)
 
 
 def _controls_field(default) -> Any:
-    return _opt(tuple([default] if isinstance(default, str) else default), _bindings)
+    return _opt(tuple([default] if isinstance(default, str) else default), check.bindings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,7 +184,7 @@ class ControlsConfig:
 
 
 def _keys_field(default: str) -> Any:
-    return _opt((default,), _keys)
+    return _opt((default,), check.keys)
 
 
 @dataclass(frozen=True, slots=True)
@@ -446,7 +325,7 @@ def _apply(values: dict, origin: dict, source: str, data: dict, only: tuple[str,
                     Binding.parse(item, f"{source}: controls.{key}")
             try:
                 checked[key] = checks[key](raw)
-            except _Invalid as err:
+            except Invalid as err:
                 raise UserError(f"{source}: {section}.{key} must be {err.args[0]}, got {_show(raw)}") from None
         if section in _BINDING_SECTIONS:
             owner: dict[str, str] = {}

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assistant.userfiles import CONFIG_DIR_ENV
 from assistant.app import config as cfg
 from assistant.app.config import Config, load_config, parse_overrides
 from assistant.app.controls import ACTIONS
@@ -21,7 +22,7 @@ CONFIGS = PRESETS_DIR
 def user_dir(tmp_path, monkeypatch):
     """Every test gets its own empty user config folder (never the real ~/.config)."""
     folder = tmp_path / "user"
-    monkeypatch.setenv(cfg.CONFIG_DIR_ENV, str(folder))
+    monkeypatch.setenv(CONFIG_DIR_ENV, str(folder))
     return folder
 
 

@@ -7,7 +7,7 @@ import tomllib
 import mido
 import pytest
 
-from assistant.app import config as cfg
+from assistant.userfiles import CONFIG_DIR_ENV
 from assistant.commands import learn
 from assistant.app.config import Config, load_config
 from assistant.app.controls import ACTIONS, Binding, ControlMap, learn_binding, save_learned
@@ -18,7 +18,7 @@ from assistant.midi.fakeports import fake_ports
 @pytest.fixture(autouse=True)
 def user_dir(tmp_path, monkeypatch):
     folder = tmp_path / "user"
-    monkeypatch.setenv(cfg.CONFIG_DIR_ENV, str(folder))
+    monkeypatch.setenv(CONFIG_DIR_ENV, str(folder))
     return folder
 
 

@@ -3,7 +3,7 @@ for a clear majority of the kinder and chorale melodies (the rates are printed).
 
 import re
 
-from assistant.app.config import parse_key_name
+from assistant.music.keys import parse_key_name
 from assistant.music.harmony import KeyTracker
 from tiny_model import need
 
