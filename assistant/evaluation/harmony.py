@@ -18,14 +18,21 @@ says so) and each predictor it reports:
   as the live accompaniment chooses): that is what the live accompaniment plays.
   ``note_in_chord_teacher_forced`` is the same with the true history;
 * ``seventh_share``: the share of seventh chords among the real chords played running free
-  (for ``true``: among the labels), to show that a better fit is not bought with bigger chords.
+  (for ``true``: among the labels), to show that a better fit is not bought with bigger chords;
+* how the chords move, running free (for ``true``: the labels): ``chord_change_rate`` (beats
+  whose chord differs from the beat before), ``bar_change_rate`` (bars with a change),
+  ``quality_shares`` (each chord quality's share of the real chords) and ``chord_entropy``
+  (bits, of the histogram of chords played).
 
 ``--melody-weight`` and ``--seventh-credit`` override ``choose_chord``'s settings; ``--valid``
 scores the validation pieces in place of the chorales (to tune those settings).
 
 Predictors: ``model`` (``models/harmony.onnx``, strictly causal);
 ``model_ahead`` (the same model told each beat's melody note in advance, as it is
-for the assistant's own suggestions and accepted phrases); ``bigram`` (p(chord | previous chord),
+for the assistant's own suggestions and accepted phrases); ``reactive`` (told the note
+only when it starts on the beat, after the decision tick: what the live accompaniment
+hears when it waits for the player's note; a held note, a rest or a later note is not
+told); ``bigram`` (p(chord | previous chord),
 counted on the training pieces in all 12 transpositions, add-k smoothing with k
 chosen on the validation pieces); ``rule`` (the diatonic triad of the tracked key
 that contains the latest melody note heard at the decision tick; no
@@ -40,6 +47,7 @@ Needs the ``train`` extra (music21, for the corpus); main thread.
 
 from __future__ import annotations
 
+import bisect
 import math
 import sys
 import time
@@ -48,11 +56,13 @@ from pathlib import Path
 import numpy as np
 
 from ..live.chord_model import (
-    BOS_CHORD, DECISION_TICKS, MELODY_WEIGHT, SEVENTH_CREDIT, ChordModel, causal, choose_chord, piece_inputs,
+    AHEAD, BOS_CHORD, DECISION_TICKS, MELODY_WEIGHT, SEVENTH_CREDIT, ChordModel, causal, choose_chord, piece_inputs,
     sounding_at,
 )
-from ..music.harmony import CHORD_VOCAB_SIZE, NO_CHORD, KeyTracker, chord_pitch_classes, rule_chord, transpose_chord
-from ..music import Note
+from ..music.harmony import (
+    CHORD_VOCAB_SIZE, NO_CHORD, QUALITIES, KeyTracker, chord_pitch_classes, chord_quality, rule_chord, transpose_chord,
+)
+from ..music import Note, bar_start
 
 LN2 = math.log(2)
 HARMONY_SETS = ("chorales", "tunes")
@@ -150,6 +160,26 @@ def seventh_counts(chords) -> tuple[int, int]:
     return sum(len(chord_pitch_classes(c)) == 4 for c in real), len(real)
 
 
+def movement(chords) -> dict:
+    """How chords move in one piece: ``changes`` (beats whose chord differs from the beat
+    before), ``beats`` after the first, ``bar_changes``/``bars`` the same per bar (a bar
+    changes when any of its beats does), and the chord labels played, for the shares by
+    quality and the entropy of the histogram (see ``summarise``)."""
+    return {"changes": [sum(int(a != b) for a, b in zip(chords, chords[1:]))], "steps": [max(0, len(chords) - 1)],
+            "played": [int(c) for c in chords]}
+
+
+def _bar_changes(piece, chords) -> tuple[int, int]:
+    """(bars in which the chord changes at least once, bars after the first) of one piece."""
+    meters = piece.melody.meters
+    bars: dict[int, list[int]] = {}
+    for (tick, _), chord in zip(piece.beats, chords):
+        bars.setdefault(bar_start(meters, tick), []).append(int(chord))
+    ordered = [bars[k] for k in sorted(bars)]
+    changed = sum(int(len(set(b)) > 1 or b[0] != prev[-1]) for prev, b in zip(ordered, ordered[1:]))
+    return changed, max(0, len(ordered) - 1)
+
+
 def _piece_figures(piece, truth: np.ndarray, logp: np.ndarray, choose_next, tf_chords=None) -> dict:
     """Figures of one predictor on one piece: ``logp`` [T, V] under the true history, and
     ``choose_next(t, previous)`` giving the chord it plays at beat ``t`` running free;
@@ -160,20 +190,39 @@ def _piece_figures(piece, truth: np.ndarray, logp: np.ndarray, choose_next, tf_c
         previous = choose_next(t, previous)
         free.append(previous)
     sevenths, real = seventh_counts(free)
-    return {"nll": nll, "top1": top1, "top3": top3,
+    bar_changed, bars = _bar_changes(piece, free)
+    return {"nll": nll, "top1": top1, "top3": top3, **movement(free), "bar_changes": [bar_changed], "bars": [bars],
             "nic": note_in_chord(piece.melody, piece.beats, free),
             "nic_tf": note_in_chord(piece.melody, piece.beats,
                                     np.argmax(logp, axis=1) if tf_chords is None else tf_chords),
             "sevenths": [sevenths], "real": [real]}
 
 
-def model_piece(model: ChordModel, piece, ahead: bool = False, decision: dict | None = None) -> dict:
-    """The model's figures on one piece; ``ahead``: it also knows each beat's melody note
-    in advance (as for the assistant's own suggestions), else strictly causal.
-    ``decision``: keyword arguments of ``choose_chord`` (``weight``, ``seventh_credit``) for a
-    model with a melody head."""
+def reactive(feats: np.ndarray, piece) -> np.ndarray:
+    """``feats`` as the live accompaniment sees them when it waits for the player: the
+    lookahead block kept for a beat whose melody note starts after its decision tick and
+    at or before the beat (heard within the reaction window), cleared for the others (a
+    note held across the beat, a rest, a note after the beat)."""
+    out = causal(feats)
+    notes = piece.melody.notes
+    onsets = [n.onset for n in notes]
+    for i, (tick, _) in enumerate(piece.beats):
+        k = bisect.bisect_right(onsets, tick) - 1
+        if k >= 0 and tick - DECISION_TICKS < onsets[k] <= tick and notes[k].end > tick:
+            out[i, AHEAD:] = feats[i, AHEAD:]
+    return out
+
+
+def model_piece(model: ChordModel, piece, ahead: bool | str = False, decision: dict | None = None) -> dict:
+    """The model's figures on one piece; ``ahead``: True, it also knows each beat's melody
+    note in advance (as for the assistant's own suggestions); ``"reactive"``, only the note
+    that starts on the beat (as the live accompaniment, which waits for it); False,
+    strictly causal. ``decision``: keyword arguments of ``choose_chord`` (``weight``,
+    ``seventh_credit``) for a model with a melody head."""
     prev, feats, truth = piece_inputs(piece.melody, piece.beats)
-    if not ahead:
+    if ahead == "reactive":
+        feats = reactive(feats, piece)
+    elif not ahead:
         feats = causal(feats)
     decision = decision or {}
     state = [np.zeros((model.state_layers, 1, model.hidden), dtype=np.float32)]
@@ -220,8 +269,10 @@ def rule_piece(piece, ahead: bool = False) -> dict:
     truth = [c for _, c in piece.beats]
     chords = rule_chords(piece.melody, piece.beats, ahead)
     sevenths, real = seventh_counts(chords)
+    bar_changed, bars = _bar_changes(piece, chords)
     return {"top1": [int(a == b) for a, b in zip(chords, truth)],
-            "nic": note_in_chord(piece.melody, piece.beats, chords), "sevenths": [sevenths], "real": [real]}
+            "nic": note_in_chord(piece.melody, piece.beats, chords), "sevenths": [sevenths], "real": [real],
+            **movement(chords), "bar_changes": [bar_changed], "bars": [bars]}
 
 
 def _mean(xs) -> float | None:
@@ -244,6 +295,31 @@ def summarise(results: list[dict]) -> dict:
     real = sum(sum(r.get("real", [])) for r in results)
     if real:
         out["seventh_share"] = round(sum(sum(r.get("sevenths", [])) for r in results) / real, 4)
+    out.update(movement_summary(results))
+    return out
+
+
+def movement_summary(results: list[dict]) -> dict:
+    """``chord_change_rate`` (per beat) and ``bar_change_rate`` (per bar), the share of each
+    chord quality among the real chords played (``quality_shares``, N.C. apart) and the
+    entropy in bits of the histogram of chords played (``chord_entropy``), over all pieces."""
+    out: dict = {}
+    steps = sum(sum(r.get("steps", [])) for r in results)
+    if steps:
+        out["chord_change_rate"] = round(sum(sum(r["changes"]) for r in results) / steps, 4)
+    bars = sum(sum(r.get("bars", [])) for r in results)
+    if bars:
+        out["bar_change_rate"] = round(sum(sum(r["bar_changes"]) for r in results) / bars, 4)
+    played = [c for r in results for c in r.get("played", [])]
+    real = [c for c in played if c != NO_CHORD]
+    if real:
+        counts = {q: 0 for q in QUALITIES}
+        for c in real:
+            counts[chord_quality(c)] += 1
+        out["quality_shares"] = {q: round(n / len(real), 4) for q, n in counts.items()}
+        hist = np.bincount(np.asarray(played), minlength=CHORD_VOCAB_SIZE).astype(np.float64)
+        p = hist[hist > 0] / hist.sum()
+        out["chord_entropy"] = round(float(-(p * np.log2(p)).sum()), 4)
     return out
 
 
@@ -258,12 +334,17 @@ def evaluate_set(model: ChordModel, bigram: ChordBigram, pieces, decision: dict 
         "bigram": summarise([bigram_piece(bigram, p) for p in pieces]),
         "rule": summarise([rule_piece(p) for p in pieces]),
         "model_ahead": summarise([model_piece(model, p, ahead=True, decision=decision) for p in pieces]),
+        "reactive": summarise([model_piece(model, p, ahead="reactive", decision=decision) for p in pieces]),
         "rule_ahead": summarise([rule_piece(p, ahead=True) for p in pieces]),
         "true": {"note_in_chord": _mean(note_in_chord(p.melody, p.beats, [c for _, c in p.beats]) for p in pieces),
                  "no_chord_share": _mean([int(c == NO_CHORD) for p in pieces for _, c in p.beats]),
                  "seventh_share": round(sum(seventh_counts([c for _, c in p.beats])[0] for p in pieces)
                                         / max(1, sum(seventh_counts([c for _, c in p.beats])[1] for p in pieces)),
-                                        4)},
+                                        4),
+                 **movement_summary([{**movement([c for _, c in p.beats]),
+                                      **dict(zip(("bar_changes", "bars"),
+                                                 ([x] for x in _bar_changes(p, [c for _, c in p.beats]))))}
+                                     for p in pieces])},
     }
     m, b, r, t = entry["model"], entry["bigram"], entry["rule"], entry["true"]
     entry["targets"] = {
