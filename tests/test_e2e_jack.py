@@ -165,7 +165,7 @@ def test_harmony_chords_on_every_beat_in_time_and_closed_after_stop(jack_server,
     a note-off and nothing plays after it."""
     phrase = c_major_phrase_from_midi_file(tmp_path)
     rig = Rig(jack_server.name, model=model_path, workdir=tmp_path,
-              settings={"suggest.mode": "harmony", "harmony.pattern": "beat"})
+              settings={"suggest.mode": "harmony", "harmony.pattern": "beat", "harmony.react_ms": 0})
     beat = TICKS_PER_QUARTER
     start, end = 4 * beat, 4 * beat + 192  # the melody: bar 2 to the end of bar 5
     stop_tick = end + 4 * beat + 6  # half a beat into the last chord (one bar after the melody)
@@ -236,7 +236,7 @@ def test_a_stall_of_the_jack_server_does_not_shift_the_grid(own_jack_server, tmp
     jack_server = own_jack_server  # it stalls the server: one of its own
     phrase = c_major_phrase_from_midi_file(tmp_path)
     rig = Rig(jack_server.name, model=model_path, workdir=tmp_path,
-              settings={"suggest.mode": "harmony", "harmony.pattern": "beat"})
+              settings={"suggest.mode": "harmony", "harmony.pattern": "beat", "harmony.react_ms": 0})
     beat = TICKS_PER_QUARTER
     start, end = 4 * beat, 4 * beat + 2 * 192  # the 4-bar phrase twice
     stalls = [(5 * beat + 3, 0.040), (6 * beat + 8, 0.035), (7 * beat + 5, 0.045), (8 * beat + 1, 0.040)]

@@ -141,6 +141,7 @@ class HarmonyConfig:
     velocity: int | str = _opt("follow", check.velocity)
     accepted_channel: int = _opt(2, check.integer(1, 16))
     key: str = _opt("", check.key)
+    react_ms: float = _opt(30.0, check.number(0, 100))
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,7 +112,8 @@ def load_accompanist(config, chord_model=None):
             log.warning("harmony is off: %s", err)
             return None
     h = config.harmony
-    return Accompanist(chord_model, pattern=h.pattern, low=h.register_low, high=h.register_high, voices=h.voices)
+    return Accompanist(chord_model, pattern=h.pattern, low=h.register_low, high=h.register_high, voices=h.voices,
+                       react_ms=h.react_ms)
 
 
 def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None, chord_model=None):

@@ -120,12 +120,13 @@ def e2e_figures(args) -> dict:
 
 def _chord_figures(server: str, model: str | None, watch: XrunWatch | None = None, period_ns: int | None = None,
                    repeats: int = 4) -> dict:
-    """Harmony mode, pattern "beat": ``repeats`` times the 4-bar C major phrase from bar 2
-    (16 bars at 4), the clock at 120 BPM, Stop one bar after the melody ends."""
+    """Harmony mode, pattern "beat", every chord decided ahead (``harmony.react_ms`` 0: the
+    grid's timing): ``repeats`` times the 4-bar C major phrase from bar 2 (16 bars at 4),
+    the clock at 120 BPM, Stop one bar after the melody ends."""
     import numpy as np
 
     rig = Rig(server, model=model, settings={"suggest.mode": "harmony", "harmony.pattern": "beat",
-                                              "harmony.velocity": 80})
+                                              "harmony.velocity": 80, "harmony.react_ms": 0})
     bar = 4 * TICKS_PER_QUARTER
     start = bar
     end = start + repeats * 4 * bar  # the melody's end (tick)

@@ -28,7 +28,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..clock import TICK_EPS
-from .chord_model import BOS_CHORD, DECISION_TICKS, ChordModel, choose_chord, sounding_at, step_features
+from .chord_model import (
+    AHEAD, AHEAD_KNOWN, BOS_CHORD, DECISION_TICKS, ChordModel, choose_chord, sounding_at, step_features,
+)
 from ..music.harmony import NO_CHORD, Voicer, beat_grid, chord_pitch_classes
 from ..music import Meter, Note, bar_start, meter_at, next_bar_start
 
@@ -49,6 +51,23 @@ class ChordDecision:
     chord: int
     notes: tuple[Note, ...]  # what to play for this beat (may be empty)
     probability: float
+    reacted: bool = False  # chosen when the player's note on the beat was heard
+
+
+@dataclass(slots=True)
+class _Waiting:
+    """A beat decided without the player's note on it, with the chord it would get for each
+    pitch class of that note (one batched model step), ready for ``react``."""
+
+    beat: Beat
+    meters: list[Meter]
+    velocity: int
+    chords: list[int]  # by pitch class
+    logp: np.ndarray  # [12, V]
+    states: np.ndarray  # [layers, 12, hidden]
+    melody: np.ndarray | None  # [12, 12]
+    restrike_from: int  # the chord sounding before this beat (NO_CHORD: none)
+    voicer_last: tuple[int, ...] | None  # the voicing before this beat's
 
 
 def render(pattern: str, beat: Beat, voicing: tuple[int, ...], velocity: int, meter: Meter,
@@ -79,7 +98,7 @@ class Accompanist:
     """See the module docstring. ``model`` is a loaded ``ChordModel``."""
 
     def __init__(self, model: ChordModel, *, pattern: str = "bar", low: int = 48, high: int = 72,
-                 voices: int = 4, idle_bars: float = 1.0):
+                 voices: int = 4, idle_bars: float = 1.0, react_ms: float = 30.0):
         if pattern not in PATTERNS:
             raise ValueError(f"unknown harmony pattern {pattern!r}; choose from {', '.join(PATTERNS)}")
         self.model = model
@@ -99,6 +118,9 @@ class Accompanist:
         self._sounding_chord = NO_CHORD
         self.current: ChordDecision | None = None
         self.forecast: list[tuple[int, int]] = []
+        # how long after its beat a player's note may still choose the beat's chord (0: never)
+        self.react_ns = int(react_ms * 1e6)
+        self._waiting: _Waiting | None = None
 
     # -- what is heard (engine thread) ------------------------------------------------
     def add_note(self, note: Note) -> None:
@@ -141,6 +163,7 @@ class Accompanist:
         self.voicer.reset()
         self.current = None
         self.forecast = []
+        self._waiting = None
 
     # -- deciding (engine thread) --------------------------------------------------------
     def _melody(self) -> list[Note]:
@@ -207,19 +230,73 @@ class Accompanist:
             ahead = planned.pitch if planned is not None else None
         feats = step_features(self._known(beat.tick - self.decision_ticks), beat.tick, previous_tick, beat.index, meter,
                               ahead)
+        previous = self.model.previous if self._active else BOS_CHORD
+        before = self.model.state
         logp = self.model.step(feats)
-        chord = self._choose(logp, beat.index, self.model.previous if self._active else BOS_CHORD, self.model.melody)
-        restrike = not self._active or chord != self._sounding_chord
+        chord = self._choose(logp, beat.index, previous, self.model.melody)
+        sounding_before = self._sounding_chord if self._active else NO_CHORD
+        self._waiting = None
+        if self.react_ns > 0 and ahead is None:
+            self._waiting = self._prepare_reaction(beat, meters, velocity, feats, previous, before, sounding_before)
         self.model.commit(chord)
         self._previous_beat = beat.tick
         self._active = True
+        self.current = self._play(beat, meters, chord, float(np.exp(logp[chord])), velocity, sounding_before)
+        return self.current
+
+    def _play(self, beat: Beat, meters: list[Meter], chord: int, probability: float, velocity: int,
+              sounding_before: int, reacted: bool = False) -> ChordDecision:
+        """The notes of ``chord`` on ``beat`` in the pattern; it becomes the sounding chord."""
+        restrike = chord != sounding_before
         notes: list[Note] = []
         if self.pattern != "bar" or restrike or beat.index == 0:
-            notes = render(self.pattern, beat, self.voicer.voice(chord), velocity, meter, restrike)
+            notes = render(self.pattern, beat, self.voicer.voice(chord), velocity, meter_at(meters, beat.tick),
+                           restrike)
         self._sounding_chord = chord
-        self.current = ChordDecision(beat, chord, tuple(notes), float(np.exp(logp[chord])))
+        self.current = ChordDecision(beat, chord, tuple(notes), probability, reacted)
         self.forecast = self.rollout(meters, 2)
         return self.current
+
+    # -- reacting to the player's note on the beat (engine thread) -----------------------
+    def _prepare_reaction(self, beat: Beat, meters, velocity: int, feats: np.ndarray, previous: int,
+                          state: np.ndarray, sounding_before: int) -> _Waiting:
+        """The chord of ``beat`` for each pitch class of a note the player may start on it:
+        the same step told that note (the model's lookahead input), twelve rows in one run."""
+        rows = np.repeat(feats[None, :], 12, axis=0)
+        rows[:, AHEAD:AHEAD_KNOWN] = np.eye(12, dtype=rows.dtype)
+        rows[:, AHEAD_KNOWN] = 1.0
+        logp, states, melody = self.model.peek_batch(previous, rows, state)
+        chords = [self._choose(logp[k], beat.index, previous, None if melody is None else melody[k])
+                  for k in range(12)]
+        return _Waiting(beat, meters, velocity, chords, logp, states, melody, sounding_before, self.voicer.last)
+
+    @property
+    def waiting_beat(self) -> Beat | None:
+        """The beat whose chord a player's note may still choose (see ``react``), or None."""
+        return self._waiting.beat if self._waiting is not None else None
+
+    def stop_waiting(self) -> None:
+        """The beat's reaction window has closed: its chord stays."""
+        self._waiting = None
+
+    def react(self, pitch: int) -> ChordDecision | None:
+        """The player started ``pitch`` on the waiting beat (after its decision tick, within
+        its reaction window): the beat takes the chord chosen with that note known. Returns
+        the new decision when the chord differs from the one already planned, else None
+        (the model's state takes the note either way). Once per beat."""
+        w, self._waiting = self._waiting, None
+        if w is None or self.current is None or self.current.beat != w.beat:
+            return None
+        k = pitch % 12
+        self.model.state = np.ascontiguousarray(w.states[:, k:k + 1])
+        self.model.melody = None if w.melody is None else w.melody[k]
+        chord = w.chords[k]
+        if chord == self.current.chord:
+            return None
+        self.model.commit(chord)
+        self.voicer.last = w.voicer_last
+        return self._play(w.beat, w.meters, chord, float(np.exp(w.logp[k, chord])), w.velocity, w.restrike_from,
+                          reacted=True)
 
     def rollout(self, meters: list[Meter], bars: int, melody: list[Note] | None = None) -> list[tuple[int, int]]:
         """The most likely chords ``[(beat tick, chord)]`` of the next ``bars`` bars after the

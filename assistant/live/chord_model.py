@@ -257,6 +257,16 @@ class ChordModel:
                                               self.state if state is None else state)
         return log_softmax(logits[0]), new_state, (None if melody is None else melody[0].astype(np.float64))
 
+    def peek_batch(self, previous: int, feats: np.ndarray, state: np.ndarray):
+        """``peek_full`` for several feature rows at once (one run): chord log-probabilities
+        [B, V], states after [layers, B, hidden], melody log-probabilities [B, 12] or None,
+        each row stepped from ``state`` (one beat's) with ``previous``."""
+        b = feats.shape[0]
+        logits, new_state, melody = self._run(np.full(b, previous, dtype=np.int64), feats.astype(np.float32),
+                                              np.repeat(state, b, axis=1))
+        return (log_softmax(logits), new_state,
+                None if melody is None else melody.astype(np.float64))
+
     def peek(self, previous: int, feats: np.ndarray, state: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """``(log-probabilities [V], state after)`` of one step, without advancing this model."""
         logp, new_state, _ = self.peek_full(previous, feats, state)

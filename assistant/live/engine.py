@@ -229,7 +229,7 @@ class Engine:
             self._held_chord = chord_name(chord_of_pitches(held)) if len(set(p % 12 for p in held)) >= 3 else None
         if isinstance(event, NoteStarted):
             self.melody.player_goes_on()
-            self.harmony.hear_struck(event.tick, event.pitch, max((p for _, p in self.capture.held), default=0))
+            self.harmony.hear_struck(event.tick, event.pitch, max((p for _, p in self.capture.held), default=0), ns)
         elif isinstance(event, MelodyNote):
             self.melody.hear(event.note)
             self.planner.observe_player(event.note.pitch, event.note.velocity)

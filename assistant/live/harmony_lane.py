@@ -3,7 +3,9 @@
 It hears the player (notes struck, melody notes completed) and the assistant's own planned
 melody, decides each beat's chord a few ticks before the beat (as many as the harmony
 output needs to have its events early enough), hands the chord's notes to the scheduler
-on the harmony lane, and renders the chords that go with an accepted phrase.
+on the harmony lane, and renders the chords that go with an accepted phrase. A beat the
+player may still put a note on waits for it: the chord chosen with that note known
+(prepared at the decision, a lookup now) replaces the planned one when they differ.
 
 Thread: the engine thread, every method; nothing here blocks (a decision is one model
 step and the voicing, about 3 ms). ``view`` is read by the UI snapshot on any thread (a
@@ -49,10 +51,27 @@ class HarmonyLane:
         return self.accompanist is not None and self.accompanist.active
 
     # -- hearing (engine thread) -----------------------------------------------------------
-    def hear_struck(self, tick: int, pitch: int, highest_held: int) -> None:
-        """The player struck ``pitch``; the melody is its highest note held."""
-        if self.accompanist is not None and pitch >= highest_held:
-            self.accompanist.hold(tick, pitch)
+    def hear_struck(self, tick: int, pitch: int, highest_held: int, ns: int | None = None) -> None:
+        """The player struck ``pitch`` (stamped ``ns``); the melody is its highest note held.
+        A melody note struck after a beat's decision tick and at most the accompanist's
+        ``react_ns`` after the beat chooses that beat's chord: if the chord changes, the
+        planned one is taken back (or, already sounding, closed) and the new one goes on the
+        beat, or at once when the beat has passed (the chord follows the player's timing)."""
+        acc = self.accompanist
+        if acc is None or pitch < highest_held:
+            return
+        acc.hold(tick, pitch)
+        beat = acc.waiting_beat
+        if beat is None:
+            return
+        if ns is not None and ns > self.clock.ns_at(beat.tick) + acc.react_ns:
+            acc.stop_waiting()
+            return
+        decision = acc.react(pitch)
+        if decision is not None:
+            self.scheduler.replace(HARMONY_LANE, note_events(decision.notes, self.channel, self.output),
+                                   from_tick=beat.tick)
+            self._show()
 
     def hear_melody_note(self, note: Note) -> None:
         if self.accompanist is not None:
@@ -80,6 +99,9 @@ class HarmonyLane:
         meters = self.clock.meters
         tick = self.clock.tick_at(ns)
         acc.decision_ticks = self._decision_ticks(tick)
+        waiting = acc.waiting_beat
+        if waiting is not None and ns > self.clock.ns_at(waiting.tick) + acc.react_ns:
+            acc.stop_waiting()  # no note came: the chord decided ahead stands
         if not acc.due(tick, meters):  # most polls: no beat is a tick away
             return
         earliest = self.clock.now() + IN_TIME_NS + self.scheduler.send_lead_ns(self.output)
@@ -87,6 +109,10 @@ class HarmonyLane:
             # a chord that cannot go out on its beat is not played
             if decision.notes and self.clock.ns_at(decision.beat.tick) >= earliest:
                 self.scheduler.schedule(note_events(decision.notes, self.channel, self.output), HARMONY_LANE)
+        self._show()
+
+    def _show(self) -> None:
+        acc = self.accompanist
         current = chord_name(acc.current.chord) if acc.current is not None else None
         self.view = (current, [(t, chord_name(c)) for t, c in acc.forecast])
 

@@ -222,8 +222,9 @@ def test_harmony_mode_schedules_chords_on_the_beat_and_panic_closes_them(tmp_pat
 def test_chords_are_decided_earlier_when_the_output_needs_them_earlier(tmp_path, tiny_model_path):
     """At a long JACK period the harmony port wants its events well before their beat:
     the chord is decided as many ticks before the beat as that takes (a tick is 41.7 ms
-    at 120 BPM; 60 ms of output lead and 10 ms for the decision make two ticks)."""
-    engine, clock, _ = make_engine(tmp_path, tiny_model_path)
+    at 120 BPM; 60 ms of output lead and 10 ms for the decision make two ticks). Without
+    reactions (react_ms 0): a note on the beat would choose the chord there."""
+    engine, clock, _ = make_engine(tmp_path, tiny_model_path, **{"harmony.react_ms": 0})
     engine.scheduler.lead_ns = 60_000_000
     play_until_chords(engine, clock)
     beat = engine.scheduler.pending("harmony")[0].tick

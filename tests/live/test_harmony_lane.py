@@ -37,3 +37,119 @@ def test_without_a_chord_model_the_lane_hears_and_plays_nothing():
     assert not lane.available and not lane.active
     assert lane.chord_tones(0, 1) is None and lane.accepted_chords([Note(0, 12, 60)], 0) == []
     assert lane.view == (None, [])
+
+
+# -- the reaction window, on exact times (a fake clock, the shipped chord model) -----------
+
+import pytest  # noqa: E402
+
+from assistant.clock import FakeClock  # noqa: E402
+from assistant.live.accompanist import Accompanist  # noqa: E402
+from assistant.live.chord_model import ChordModel  # noqa: E402
+from assistant.live.planner import Planner  # noqa: E402
+from assistant.live.scheduler import Scheduler  # noqa: E402
+from assistant.midi.fakeports import FakeOutput  # noqa: E402
+from assistant.music.harmony import chord_pitch_classes  # noqa: E402
+
+MS = 1_000_000
+BEAT = 48  # the beat under test: the fifth, after four quarter notes of C major
+LINE = [60, 64, 67, 65]
+
+
+class ReactRig:
+    def __init__(self):
+        self.clock = FakeClock(tempo_bpm=120)
+        self.out = FakeOutput("out", now=self.clock.now)
+        self.scheduler = Scheduler(self.clock, {"out": self.out})
+        self.acc = Accompanist(ChordModel.load(), pattern="beat", react_ms=30)
+        self.lane = HarmonyLane(self.acc, self.clock, self.scheduler, Planner(), channel=1, velocity=64)
+
+    def advance(self, ns):
+        """Step to ``ns`` a millisecond (or the next deadline) at a time, as the engine polls."""
+        while self.clock.now() < ns:
+            nxt = min(ns, self.clock.now() + MS)
+            deadline = self.scheduler.next_deadline_ns()
+            if deadline is not None and self.clock.now() < deadline < nxt:
+                nxt = deadline
+            self.clock.set_time(nxt)
+            self.lane.tick(nxt)
+            self.scheduler.dispatch_due(nxt)
+
+    def strike(self, tick, pitch, ns=None):
+        ns = self.clock.ns_at(tick) if ns is None else ns
+        self.advance(ns)
+        self.lane.hear_struck(tick, pitch, pitch, ns)
+        self.scheduler.dispatch_due(ns)
+
+    def play_line(self):
+        """Four quarter notes, each struck on its beat and completed at the next."""
+        for i, pitch in enumerate(LINE):
+            self.strike(12 * i, pitch)
+            self.advance(self.clock.ns_at(12 * i + 12) - 1)
+            self.acc.add_note(Note(12 * i, 12, pitch))
+
+    def chord_ons(self, after_ns):
+        return [(m.note, ns) for m, ns in self.out.sent
+                if m.type == "note_on" and m.velocity > 0 and m.channel == 1 and ns >= after_ns]
+
+
+def _at_the_decision(r):
+    """The rig just after BEAT's decision tick: the default chord and a pitch whose chord differs."""
+    r.play_line()
+    r.advance(r.clock.ns_at(BEAT - 1) + MS)
+    assert r.acc.waiting_beat is not None and r.acc.waiting_beat.tick == BEAT
+    planned = r.acc.current.chord
+    other = next(p for p in range(60, 72) if r.acc._waiting.chords[p % 12] != planned)
+    return planned, other, r.acc._waiting.chords[other % 12]
+
+
+def sounding_at(sent, ns):
+    """Pitches sounding on channel 1 just after ``ns`` (every message up to it, in order)."""
+    on = set()
+    for m, t in sent:
+        if t > ns or m.type not in ("note_on", "note_off") or m.channel != 1:
+            continue
+        if m.type == "note_on" and m.velocity > 0:
+            on.add(m.note)
+        else:
+            on.discard(m.note)
+    return on
+
+
+@pytest.mark.parametrize("when_ms", [-15.0, 0.0, 20.0])
+def test_a_note_on_the_beat_chooses_its_chord_on_the_beat_or_at_once_when_late(when_ms):
+    """Early (after the decision tick), on the beat, or late within the 30 ms window: the
+    beat gets the chord chosen with that note, on the beat when the note came before it,
+    at the note's own time when it came at or after it (the planned chord, already out, is
+    closed then)."""
+    r = ReactRig()
+    planned, pitch, reacted = _at_the_decision(r)
+    beat_ns = r.clock.ns_at(BEAT)
+    r.strike(BEAT, pitch, beat_ns + int(when_ms * MS))
+    r.advance(beat_ns + 40 * MS)
+    ons = r.chord_ons(beat_ns)
+    heard_ns = beat_ns + max(0, int(when_ms * MS))
+    assert all(ns in (beat_ns, heard_ns) for _, ns in ons)
+    assert {p % 12 for p in sounding_at(r.out.sent, heard_ns)} == set(chord_pitch_classes(reacted))
+    assert len(sounding_at(r.out.sent, heard_ns)) >= 3
+    if when_ms < 0:  # heard before the beat: only the reacted chord is ever struck
+        assert all(ns == beat_ns for _, ns in ons)
+        assert {p % 12 for p, _ in ons} == set(chord_pitch_classes(reacted))
+    elif when_ms > 0:  # the planned chord sounded from the beat until the note came
+        assert {p % 12 for p in sounding_at(r.out.sent, heard_ns - 1)} == set(chord_pitch_classes(planned))
+    assert r.acc.current.chord == reacted and r.acc.current.reacted
+
+
+def test_a_note_after_the_window_and_a_note_held_across_the_beat_leave_the_planned_chord():
+    for late in (True, False):
+        r = ReactRig()
+        planned, pitch, _ = _at_the_decision(r)
+        beat_ns = r.clock.ns_at(BEAT)
+        if late:
+            r.strike(BEAT + 1, pitch, beat_ns + 35 * MS)  # 35 ms after the beat: too late
+        r.advance(beat_ns + 60 * MS)
+        ons = r.chord_ons(beat_ns)
+        assert ons and all(ns == beat_ns for _, ns in ons), (late, ons)
+        assert {p % 12 for p, _ in ons} == set(chord_pitch_classes(planned))
+        assert r.acc.current.chord == planned and not r.acc.current.reacted
+        assert r.acc.waiting_beat is None
