@@ -297,6 +297,8 @@ typedef struct {
     double tb_off, us_per_frame;
     int lag_run;          /* cycles in a row that ran more than STEP_US off their frames, one way */
     int64_t lag_min;      /* ...and the least of those lags */
+    int64_t send_offset;  /* CLOCK_MONOTONIC minus JACK time for placing output (mj_send's thread) */
+    int send_offset_set;
 } mj_t;
 
 /* The time of the ext-th frame, and the frame of a time (process callback). */
@@ -604,6 +606,22 @@ static int64_t mono_minus_jack_ns(void) {
     return best;
 }
 
+/* The clocks' difference for placing output (the sender's thread): read anew it wobbles
+ * by a microsecond, so two messages sent for one time (a note-off and the note-on that
+ * strikes the note again) could land in either order. It is kept while a new reading
+ * stays within SEND_OFFSET_SLACK_NS of it: both clocks tick at the same rate, and a real
+ * change (a clock stepped) is far larger. */
+#define SEND_OFFSET_SLACK_NS 50000
+static int64_t send_offset_ns(mj_t *h) {
+    int64_t now = mono_minus_jack_ns();
+    if (!h->send_offset_set || now - h->send_offset > SEND_OFFSET_SLACK_NS ||
+        h->send_offset - now > SEND_OFFSET_SLACK_NS) {
+        h->send_offset = now;
+        h->send_offset_set = 1;
+    }
+    return h->send_offset;
+}
+
 MJ_EXPORT const char *mj_load_error(void) {
     return load_error;
 }
@@ -760,7 +778,8 @@ MJ_EXPORT int mj_connections(mj_t *h, int port, char *out, int cap) {
 
 /* Queue ``size`` bytes on output ``port`` for ``when_ns`` (CLOCK_MONOTONIC; 0: as soon as
  * possible, but after every event the port already holds), with the sender's ``id``.
- * Held events go out in time order (stable). 0 on success; -1 ring full, -2 client dead,
+ * Held events go out in time order (stable); events sent for the same time go out in the
+ * order sent. 0 on success; -1 ring full, -2 client dead,
  * -3 bad port or size. */
 MJ_EXPORT int mj_send(mj_t *h, int port, const uint8_t *data, int size, int64_t when_ns, uint32_t id) {
     if (atomic_load(&h->dead)) return -2;
@@ -771,7 +790,7 @@ MJ_EXPORT int mj_send(mj_t *h, int port, const uint8_t *data, int size, int64_t 
     s->time = 0;
     s->asap = when_ns <= 0;
     if (when_ns > 0) {
-        int64_t t = (when_ns - mono_minus_jack_ns()) / 1000;
+        int64_t t = (when_ns - send_offset_ns(h)) / 1000;
         s->time = t > 0 ? (uint64_t)t : 1;
     }
     s->id = id;
