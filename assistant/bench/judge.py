@@ -122,3 +122,39 @@ def pulse_counts(stats: dict, rig: Rig) -> dict:
     return {**input_side, "clock_pulses_sent": sent, "clock_pulses_counted": stats.get("clock_pulses"),
             "clock_pulses_repeated": stats.get("repeated_pulses"),
             "clock_pulses_inferred_lost": stats.get("missed_pulses")}
+
+
+def chord_strikes(ons, gap_ns: int = 2 * MS) -> list[tuple[int, list[int]]]:
+    """Chord note-ons (``note_ons``) grouped into strikes: ``[(time of its first note,
+    pitches)]``, a new strike where more than ``gap_ns`` passed since the note before (a
+    chord whose notes went out a JACK period apart is heard as one strike)."""
+    out: list[tuple[int, list[int]]] = []
+    last = None
+    for _, m, ns in sorted(ons, key=lambda item: item[2]):
+        if last is None or ns - last > gap_ns:
+            out.append((ns, []))
+        out[-1][1].append(m.note)
+        last = ns
+    return out
+
+
+def reactions(rig: Rig, strikes, melody: list[tuple[float, int]], window_ms: float = 40.0) -> list[dict]:
+    """For each melody note ``(beat tick, time it was sent)`` played on a beat, the last chord
+    strike from 3 ms before that beat to ``window_ms`` after it (the chord that stays):
+    ``note_ms`` (the note against its beat), ``chord_ms`` (that strike against the beat),
+    ``after_player_ms`` (against the note, or the beat if the note came first: how far the
+    chord trails what the player did), ``replaced`` (it came after another strike on that
+    beat: the planned chord sounded and was replaced) and ``strikes`` (how many in the window). Beats with
+    no strike are left out."""
+    out = []
+    for tick, sent_ns in melody:
+        beat_ns = rig.time_of(tick)
+        near = [(ns, pitches) for ns, pitches in strikes if beat_ns - 3 * MS <= ns <= beat_ns + window_ms * MS]
+        if not near:
+            continue
+        ns, pitches = near[-1]
+        out.append({"beat": tick, "note_ms": round((sent_ns - beat_ns) / MS, 3),
+                    "chord_ms": round((ns - beat_ns) / MS, 3),
+                    "after_player_ms": round((ns - max(sent_ns, beat_ns)) / MS, 3),
+                    "replaced": len(near) > 1, "strikes": len(near), "pitches": sorted(pitches)})
+    return out

@@ -121,6 +121,7 @@ class Accompanist:
         # how long after its beat a player's note may still choose the beat's chord (0: never)
         self.react_ns = int(react_ms * 1e6)
         self._waiting: _Waiting | None = None
+        self._meters: list[Meter] = []
 
     # -- what is heard (engine thread) ------------------------------------------------
     def add_note(self, note: Note) -> None:
@@ -246,7 +247,9 @@ class Accompanist:
 
     def _play(self, beat: Beat, meters: list[Meter], chord: int, probability: float, velocity: int,
               sounding_before: int, reacted: bool = False) -> ChordDecision:
-        """The notes of ``chord`` on ``beat`` in the pattern; it becomes the sounding chord."""
+        """The notes of ``chord`` on ``beat`` in the pattern; it becomes the sounding chord
+        (the forecast after it is left to ``refresh_forecast`` when ``reacted``: a reaction
+        must not wait for it)."""
         restrike = chord != sounding_before
         notes: list[Note] = []
         if self.pattern != "bar" or restrike or beat.index == 0:
@@ -254,8 +257,15 @@ class Accompanist:
                            restrike)
         self._sounding_chord = chord
         self.current = ChordDecision(beat, chord, tuple(notes), probability, reacted)
-        self.forecast = self.rollout(meters, 2)
+        self._meters = meters
+        if not reacted:
+            self.refresh_forecast()
         return self.current
+
+    def refresh_forecast(self) -> None:
+        """The most likely chords of the two bars after the current one (for the UI; about
+        2 ms of model steps)."""
+        self.forecast = self.rollout(self._meters, 2) if self.current is not None else []
 
     # -- reacting to the player's note on the beat (engine thread) -----------------------
     def _prepare_reaction(self, beat: Beat, meters, velocity: int, feats: np.ndarray, previous: int,

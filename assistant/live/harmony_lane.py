@@ -71,6 +71,7 @@ class HarmonyLane:
         if decision is not None:
             self.scheduler.replace(HARMONY_LANE, note_events(decision.notes, self.channel, self.output),
                                    from_tick=beat.tick)
+            acc.refresh_forecast()  # after the chord is on its way
             self._show()
 
     def hear_melody_note(self, note: Note) -> None:

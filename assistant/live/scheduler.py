@@ -481,10 +481,13 @@ class Scheduler:
 
     def _withdraw_matching_locked(self, wanted: Callable[[_Handed], bool]) -> None:
         """Take back, from each output, everything handed over from the earliest event
-        that ``wanted`` picks: those not committed go back to the heap."""
+        that ``wanted`` picks: those not committed go back to the heap. Where every such
+        event is due within the output's commit time, none can come back and the output
+        is not asked (its answer waits for its next cycle: a period, on JACK)."""
+        now = self.clock.now()
         for output, handed in self._handed.items():
             times = [h.at_ns for h in handed.values() if wanted(h)]
-            if times:
+            if times and max(times) >= now + self._commit[output]:
                 self._withdraw_locked(output, min(times))
 
     def _withdraw_all_locked(self) -> None:
