@@ -109,7 +109,7 @@ class ClockConfig:
 class ModelConfig:
     melody: str = _opt("", check.text)
     harmony: str = _opt("", check.text)
-    stm_weight: float = _opt(3.0, check.number(0, 10))
+    stm_weight: float = _opt(1.5, check.number(0, 10))
 
 
 @dataclass(frozen=True, slots=True)

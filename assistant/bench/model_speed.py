@@ -84,7 +84,7 @@ def first_note_times(model, repeats: int, cold: bool, stm=None) -> list[int]:
                 model.feed(note)
             t0 = time.perf_counter_ns()
         seen = set()
-        for alt, _note in model.generate(bars=4, n=4, seed=r, start_tick=model.cursor_tick + 12, stm=stm):
+        for alt, _note in model.generate(bars=4, n=4, seed=r, start_tick=model.cursor_tick + 12, blend=stm):
             seen.add(alt)
             if len(seen) == 4:
                 break
@@ -99,7 +99,7 @@ def suggest_times(model, repeats: int, stm=None) -> tuple[list[int], float]:
     out, notes = [], 0
     for r in range(repeats):
         t0 = time.perf_counter_ns()
-        alts = model.suggest(bars=4, n=4, seed=r, start_tick=model.cursor_tick + 12, stm=stm)
+        alts = model.suggest(bars=4, n=4, seed=r, start_tick=model.cursor_tick + 12, blend=stm)
         out.append(time.perf_counter_ns() - t0)
         notes += sum(len(a.notes) for a in alts)
     return out, notes / max(1, repeats * 4)
@@ -107,14 +107,14 @@ def suggest_times(model, repeats: int, stm=None) -> tuple[list[int], float]:
 
 def model_figures(model_path, repeats: int) -> dict:
     from ..live.model import DEFAULT_MELODY_MODEL, MelodyModel
-    from ..music.ppm import short_term_model
+    from ..music.stm_blend import StmBlend
 
     t0 = time.perf_counter_ns()
     model = MelodyModel.load(model_path or DEFAULT_MELODY_MODEL)
     load_ns = time.perf_counter_ns() - t0
-    stm = short_term_model()
+    stm = StmBlend()
     for n in PHRASE:
-        stm.observe(n.pitch)
+        stm.observe(n.pitch, 0.1)  # any probability: the advantage's value does not change the cost
     suggest_plain, notes_per_alt = suggest_times(model, max(20, repeats // 4))
     suggest_stm, _ = suggest_times(model, max(20, repeats // 4), stm)
     return {

@@ -23,6 +23,7 @@ from ..music import tokens as T
 from ..errors import UserError
 from ..midi.midifile import choose_track, notes_to_track, read_midi
 from ..music import Note
+from ..music.stm_blend import STM_BIAS
 
 
 def add_arguments(p) -> None:
@@ -34,8 +35,8 @@ def add_arguments(p) -> None:
     p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling mass (default 0.95)")
     p.add_argument("--seed", type=int, help="random seed, for reproducible output")
     p.add_argument("--track", type=int, help="track index to continue (default: first non-drum track with notes)")
-    p.add_argument("--stm-weight", type=float, default=3.0,
-                   help="bias of the short-term model blend (0 turns the blend off; default 3)")
+    p.add_argument("--stm-weight", type=float, default=STM_BIAS,
+                   help=f"bias of the short-term model blend (0 turns the blend off; default {STM_BIAS:g})")
     p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
     p.add_argument("--chords", action="store_true",
                    help="also harmonise each variation (input melody and continuation) with the chord model: "
@@ -60,17 +61,16 @@ def check_arguments(args) -> None:
 
 def continue_melody(melody: list[Note], meters, model, args):
     """The variations (lists of notes) continuing ``melody``."""
-    model.reset(meters)
-    model.feed_many(melody)
-    stm = None
-    if args.stm_weight > 0:
-        from ..music.ppm import short_term_model
+    from ..music.stm_blend import StmBlend
 
-        stm = short_term_model()
-        for n in melody:
-            stm.observe(n.pitch)
+    model.reset(meters)
+    blend = StmBlend(bias=args.stm_weight) if args.stm_weight > 0 else None
+    for n in melody:  # note by note, so that the blend learns how each model did
+        p_neural = model.feed(n)
+        if blend is not None:
+            blend.observe(n.pitch, p_neural)
     alts = model.suggest(bars=args.bars, n=args.variations, temperature=args.temperature, top_p=args.top_p,
-                         seed=args.seed, stm=stm, stm_bias=args.stm_weight)
+                         seed=args.seed, blend=blend)
     recent = sorted(n.velocity for n in melody[-8:])
     velocity = recent[len(recent) // 2]
     return [[Note(n.onset, n.duration, n.pitch, velocity) for n in a.notes] for a in alts]

@@ -189,7 +189,10 @@ def run(args) -> int:
     names = [s.strip() for s in (args.sets or ",".join(SETS)).split(",") if s.strip()]
     sets = load_sets(names, args.limit)
     model_path = Path(args.model) if args.model else DEFAULT_MELODY_MODEL
-    model = MelodyModel.load(model_path, window=1 << 30, warmup=False)
+    card = model_path.with_name(model_path.name.split(".")[0] + ".md")
+    if not card.is_file():  # a model just trained: its card is written from this evaluation
+        print(f"eval: {model_path} has no card beside it ({card.name}): its sha256 is not checked", file=sys.stderr)
+    model = MelodyModel.load(model_path, window=1 << 30, warmup=False, verify=card.is_file())
     if args.cv is not None:
         return _run_cv(args, sets, model_path, started)
     scorer = None

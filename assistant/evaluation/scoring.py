@@ -12,7 +12,6 @@ import numpy as np
 
 from ..music import tokens as T
 from ..music import Melody
-from ..music.ppm import STM_BIAS
 
 LN2 = math.log(2)
 
@@ -29,11 +28,12 @@ def grammar_log_probs(log_probs: np.ndarray, previous: np.ndarray) -> np.ndarray
     return out
 
 
-def neural_note_bits(model, melody: Melody, stm_factory=None, stm_bias: float = STM_BIAS) -> dict:
+def neural_note_bits(model, melody: Melody, blend_factory=None) -> dict:
     """Per-note information content (bits) of one melody under the neural model.
 
-    With ``stm_factory`` (a callable returning a fresh PPM over pitches), each
-    pitch distribution is blended with the short-term model of the notes before.
+    With ``blend_factory`` (a callable returning a fresh :class:`StmBlend`), each pitch
+    distribution is blended with the short-term model of the notes before, as the live
+    generator blends it.
     """
     enc = T.encode(melody)
     lp = grammar_log_probs(model.log_probs(enc), enc.tokens[:-1])
@@ -46,19 +46,14 @@ def neural_note_bits(model, melody: Melody, stm_factory=None, stm_bias: float = 
     is_pitch = targets >= T.PITCH_BASE
     np.add.at(rhythm, owner[~is_pitch], token_bits[~is_pitch])
     pitch[owner[is_pitch]] = token_bits[is_pitch]
-    if stm_factory is not None:
-        from ..music.ppm import combine
-
-        stm = stm_factory()
-        history: list[int] = []
+    if blend_factory is not None:
+        blend = blend_factory()
         for row in np.flatnonzero(is_pitch):
             note = melody.notes[owner[row]]
             neural = np.exp(lp[row, T.PITCH_TOKENS])
-            if history:
-                mixed = combine([neural, stm.predict(history)], bias=stm_bias)
-                pitch[owner[row]] = -math.log2(mixed[note.pitch] / mixed.sum())
-            stm.observe(note.pitch)
-            history.append(note.pitch)
+            mixed = blend.mix(neural)
+            pitch[owner[row]] = -math.log2(mixed[note.pitch])
+            blend.observe(note.pitch, float(neural[note.pitch] / neural.sum()))
     return {"pitch_given_rhythm": pitch, "joint": rhythm + pitch}
 
 
@@ -86,6 +81,7 @@ def summarise(per_melody: list[dict]) -> dict:
 
 
 def short_term_pitch_model():
-    from ..music.ppm import short_term_model
+    """A fresh neural + short-term blend for one melody (the live generator's settings)."""
+    from ..music.stm_blend import StmBlend
 
-    return short_term_model()
+    return StmBlend()

@@ -73,14 +73,14 @@ class GeneratorWorker:
     """See the module docstring."""
 
     def __init__(self, model: MelodyModel, on_note: Callable, on_done: Callable,
-                 on_error: Callable[[str], None] | None = None, stm_alphabet: int = 128):
-        from ..music.ppm import short_term_model
+                 on_error: Callable[[str], None] | None = None):
+        from ..music.stm_blend import StmBlend
 
         self.model = model
         self.on_note = on_note
         self.on_done = on_done
         self.on_error = on_error or (lambda text: None)
-        self.stm = short_term_model(stm_alphabet)
+        self.blend = StmBlend()  # learns the session's melody; worker thread only
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._latest_request = 0
         self._thread = threading.Thread(target=self._loop, name="generator", daemon=True)
@@ -135,11 +135,11 @@ class GeneratorWorker:
         kind, payload = item
         try:
             if kind == "feed":
-                self.model.feed(payload)
-                self.stm.observe(payload.pitch)
+                self.blend.observe(payload.pitch, self.model.feed(payload))
                 self.notes_fed += 1
             elif kind == "reset":
                 self.model.reset(payload)
+                self.blend.forget_context()
             elif kind == "generate":
                 if payload.id == self._latest_request:  # skip requests already superseded
                     self._generate(payload)
@@ -150,10 +150,13 @@ class GeneratorWorker:
     def _generate(self, req: GenerationRequest) -> None:
         result = SuggestionSet(req, [[] for _ in range(req.n)])
         started = set()
-        stm = self.stm if req.stm_weight > 0 and self.notes_fed else None
+        blend = None
+        if req.stm_weight > 0 and self.notes_fed:
+            blend = self.blend
+            blend.bias = req.stm_weight
         for alt, note in self.model.generate(bars=req.bars, n=req.n, temperature=req.temperature,
                                              top_p=req.top_p, constraints=req.constraints, seed=req.seed,
-                                             start_tick=req.start_tick, stm=stm, stm_bias=req.stm_weight):
+                                             start_tick=req.start_tick, blend=blend):
             if req.id != self._latest_request:
                 return  # superseded: a newer request is queued
             result.alternatives[alt].append(note)

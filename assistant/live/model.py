@@ -252,10 +252,11 @@ class MelodyModel:
             "tokens": toks, "positions": pos, "meters": met, "past_keys": keys, "past_values": values})
         return logits, k, v
 
-    def _advance(self, triples: list[tuple[int, int, int]]) -> None:
-        """Feed ``(token, position, meter)`` triples at batch 1, sliding the cache window."""
+    def _advance(self, triples: list[tuple[int, int, int]]) -> np.ndarray | None:
+        """Feed ``(token, position, meter)`` triples at batch 1, sliding the cache window;
+        the logits [1, len, V] (None for no triples)."""
         if not triples:
-            return
+            return None
         arr = np.asarray(triples, dtype=np.int64).T[:, None, :]
         if self.cached_tokens + arr.shape[2] > self.window:
             keep = max(0, self.window * 3 // 4 - arr.shape[2])
@@ -264,9 +265,11 @@ class MelodyModel:
             self._values = np.ascontiguousarray(self._values[:, :, :, cut:])
         logits, self._keys, self._values = self._run(arr[0], arr[1], arr[2], self._keys, self._values)
         self._last_logits = logits[:, -1]
+        return logits
 
-    def feed(self, note: Note) -> None:
-        """Advance the state by one completed note (onset, duration and pitch known).
+    def feed(self, note: Note) -> float:
+        """Advance the state by one completed note (onset, duration and pitch known); returns
+        the probability the model gave its pitch, given its rhythm (for the short-term blend).
 
         Call from the generator worker only. A note overlapping the previous one is
         shortened by the vocabulary (the line is monophonic).
@@ -276,8 +279,12 @@ class MelodyModel:
             self._cursor = T.start_cursor(self.meters, note.onset)
             triples.append((T.BOS, *self._cursor.features()))
         triples += T.note_tokens(self._cursor, note)
-        self._advance(triples)
+        logits = self._advance(triples)
         self.history.append(note.pitch)
+        # the logits after the note's DUR token are its pitch's distribution
+        row = logits[0, -2, T.PITCH_TOKENS].astype(np.float64)
+        row = np.exp(row - row.max())
+        return float(row[triples[-1][0] - T.PITCH_BASE] / row.sum())
 
     def feed_many(self, notes: list[Note]) -> None:
         """Prefill with several notes in one run (cold start, offline use)."""
@@ -300,16 +307,16 @@ class MelodyModel:
 
     def generate(self, bars: int = 4, n: int = 4, temperature: float = 1.0, top_p: float = 0.95,
                  constraints: Constraints | None = None, seed: int | None = None,
-                 start_tick: int | None = None, stm=None, stm_bias: float = 3.0,
+                 start_tick: int | None = None, blend=None,
                  max_notes: int = 64) -> Iterator[tuple[int, Note]]:
         """Sample ``n`` continuations in one batch; yields ``(alternative, note)`` as notes complete.
 
         The continuation starts at ``start_tick`` (its first note exactly there) or,
         when None, freely after the fed melody. It ends at the ``bars``-th bar line
-        after its start; a note crossing that line is shortened to it. ``stm`` is an
-        optional short-term model (``assistant.music.ppm.PPM`` over pitches) blended into
-        each pitch distribution with the entropy-weighted rule. The fed state is
-        not changed. Deterministic for a given ``seed``.
+        after its start; a note crossing that line is shortened to it. ``blend`` is an
+        optional :class:`assistant.music.stm_blend.StmBlend` that has observed the fed melody:
+        each pitch distribution is blended with its short-term model (read, not changed).
+        The fed state is not changed. Deterministic for a given ``seed``.
         """
         rng = np.random.default_rng(seed)
         constraints = constraints or Constraints()
@@ -366,7 +373,7 @@ class MelodyModel:
                     room = end - c.tick
                     if room <= T.MAX_REST:
                         allowed[i, T.REST_BASE + max(0, room - 1):T.DUR_BASE] = False
-            probs = self._probabilities(logits, allowed, temperature, cursors, histories, stm, stm_bias)
+            probs = self._probabilities(logits, allowed, temperature, cursors, histories, blend)
             chosen = sample_probs(probs, top_p, rng)
             feats = np.zeros((3, n, 1), dtype=np.int64)
             for i, tok in enumerate(chosen):
@@ -395,37 +402,33 @@ class MelodyModel:
             logits, keys, values = self._run(feats[0], feats[1], feats[2], keys, values)
             logits = logits[:, -1]
 
-    def _probabilities(self, logits, allowed, temperature, cursors, histories, stm, stm_bias):
+    def _probabilities(self, logits, allowed, temperature, cursors, histories, blend):
         """Masked, tempered distributions [B, V]; pitch rows blended with the short-term model."""
         scaled = np.where(allowed, logits / max(temperature, 1e-4), -np.inf)
         scaled -= scaled.max(axis=1, keepdims=True)
         probs = np.exp(scaled)
         probs /= probs.sum(axis=1, keepdims=True)
-        if stm is not None:
-            from ..music.ppm import combine
-
+        if blend is not None:
             for i, c in enumerate(cursors):
                 if T.kind_of(c.last) != T.KIND_DUR:
                     continue
                 # blend over the allowed pitches only: both distributions renormalised there
                 support = np.flatnonzero(allowed[i, T.PITCH_TOKENS])
                 neural = probs[i, T.PITCH_BASE + support]
-                short = stm.predict(histories[i])[support]
-                if neural.sum() <= 0 or short.sum() <= 0:
+                if neural.sum() <= 0:
                     continue
-                mixed = combine([neural / neural.sum(), short / short.sum()], bias=stm_bias)
                 probs[i, T.PITCH_TOKENS] = 0.0
-                probs[i, T.PITCH_BASE + support] = mixed / mixed.sum()
+                probs[i, T.PITCH_BASE + support] = blend.mix(neural, histories[i], support)
         return probs
 
     def suggest(self, bars: int = 4, n: int = 4, temperature: float = 1.0, top_p: float = 0.95,
                 constraints: Constraints | None = None, seed: int | None = None,
-                start_tick: int | None = None, stm=None, stm_bias: float = 3.0,
+                start_tick: int | None = None, blend=None,
                 max_notes: int = 64) -> list[Suggestion]:
         """All ``n`` alternatives at once (see ``generate`` for the arguments)."""
         out = [Suggestion() for _ in range(n)]
-        for i, note in self.generate(bars, n, temperature, top_p, constraints, seed, start_tick, stm,
-                                     stm_bias, max_notes):
+        for i, note in self.generate(bars, n, temperature, top_p, constraints, seed, start_tick, blend,
+                                     max_notes):
             out[i].notes.append(note)
         return out
 

@@ -24,7 +24,7 @@ class EngineSettings:
     audition: bool = True
     scale_lock: str = "off"
     answer_on: str = "bar"
-    stm_weight: float = 3.0
+    stm_weight: float = 1.5
 
     @property
     def mode_name(self) -> str:

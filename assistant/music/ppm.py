@@ -464,10 +464,6 @@ def combine(dists: Sequence[np.ndarray], bias: float = 2.0, method: str = "geome
     return out / out.sum()
 
 
-STM_BIAS = 3.0
-"""Entropy-weighting bias of the neural + short-term blend (chosen on the validation split)."""
-
-
 def short_term_model(alphabet_size: int = 128) -> PPM:
     """A fresh short-term model for blending with the neural model: unbounded order,
     escape C, update exclusion.

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
 from ..music import tokens as T
 from ..live.model import sha256_of
-from ..music.ppm import STM_BIAS
+from ..music.stm_blend import STM_BIAS, STM_DECAY, STM_PRIOR, STM_STRENGTH
 
 
 def _metrics_table(evaluation: dict) -> str:
@@ -117,19 +118,15 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
         "",
         "## Training",
         "",
-        f"Reproduce (on {info['device']}, about {info['seconds'] / 60 + 2:.0f} minutes with the export; the corpus "
+        f"Reproduce (on {info['device']}, about {_total_seconds(info) / 60 + 2:.0f} minutes with the export; the corpus "
         "extraction before it takes 3-6). Stopped, the command saves its state every 5 minutes and the same "
         "command resumes it:",
         "",
         "```sh",
         "pip install -e '.[train]'",
         "midi-assistant corpus",
-        f"{info['command']}",
-        *([f"cp {' '.join(info['files'])} {Path(info['files'][0]).with_suffix('.train.json')} models/"]
-          if info.get("files") and Path(info["files"][0]).parent != model.parent else []),
-        "midi-assistant eval --json --generation --reproduce > runs/eval.json",
-        "midi-assistant bench --json > runs/bench.json",
-        "python -m assistant.train.card --model models/melody.onnx --eval runs/eval.json --bench runs/bench.json",
+        *_training_commands(info),
+        *_ship_commands(info, model),
         "```",
         "",
         "On GPUs or several machines the same entry point runs under torchrun (DistributedDataParallel):",
@@ -137,7 +134,11 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
         "",
         f"AdamW (lr {info.get('lr', '2e-3')} with warm-up and cosine decay, weight decay 0.05), 8192 tokens a",
         f"step, crops of {info.get('context', 256)} tokens, seed {info['seed']}, early stopping on validation",
-        f"loss. {info['steps']} steps in {info['seconds'] / 60:.1f} minutes on {info['device']}. Best validation:",
+        f"loss. {info['steps']} steps in {info['seconds'] / 60:.1f} minutes on {info['device']}"
+        + (f", started from the weights of the first command's model (sha256 `{info['init_from']['sha256'][:16]}...`, "
+           f"{info['init_from'].get('training', {}).get('steps', '?')} steps, "
+           f"{(info['init_from'].get('training', {}).get('seconds') or 0) / 60:.1f} minutes)"
+           if info.get("init_from") else "") + ". Best validation:",
         f"loss {best.get('loss', float('nan')):.4f} nats/token, pitch {best.get('pitch_bits_per_note', float('nan')):.3f}"
         f" bits/note, joint {best.get('joint_bits_per_note', float('nan')):.3f} bits/note.",
         "",
@@ -146,8 +147,10 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
         "Mean over melodies of each melody's mean information content (bits per note), from",
         "`midi-assistant eval --json` on the full evaluation sets. `ppm_*` are our PPM* baselines (LTM",
         "trained on the same training set); `neural_stm` blends each pitch distribution with a PPM",
-        f"short-term model of the melody so far (escape C, update exclusion, entropy-weighted with bias {STM_BIAS:g},",
-        "chosen on the validation split), as the live engine does.",
+        "short-term model of the melody so far (escape C, update exclusion), as the live engine does: a weighted",
+        f"geometric mean, entropy-weighted with bias {STM_BIAS:g}, the short-term model's weight times {STM_PRIOR:g} and times",
+        f"2^({STM_STRENGTH:g} x its recent advantage in bits, averaged with decay {STM_DECAY:g} a note) (`assistant/music/stm_blend.py`;",
+        "chosen on the validation split by `python -m assistant.train.blend_study`).",
         "",
         _metrics_table(evaluation),
         "",
@@ -172,6 +175,39 @@ def write_card(model: Path, evaluation: dict, bench: dict | None, out: Path) -> 
     text = "\n".join(lines) + "\n"
     out.write_text(text)
     return text
+
+
+def _ship_commands(info: dict, model: Path) -> list[str]:
+    """From a trained file to the shipped one: evaluate it where it was written (it has no
+    card yet, so its sha256 is not checked), copy it, write its card, time it, write the
+    card again with the timings."""
+    trained = Path(info["files"][0]) if info.get("files") else model
+    out = [f"midi-assistant eval --json --generation --reproduce --model {trained} > runs/eval.json"]
+    if trained.parent != model.parent:
+        out.append(f"cp {' '.join(info['files'])} {trained.with_suffix('.train.json')} {model.parent}/")
+    card = f"python -m assistant.train.card --model {model} --eval runs/eval.json"
+    return out + [card, f"midi-assistant bench --json --model {model} > runs/bench.json", card + " --bench runs/bench.json"]
+
+
+def _total_seconds(info: dict) -> float:
+    """Training time of the model and of every model it was started from."""
+    base = (info.get("init_from") or {}).get("training") or {}
+    return (info.get("seconds") or 0.0) + (_total_seconds(base) if base else 0.0)
+
+
+def _training_commands(info: dict) -> list[str]:
+    """The commands that train the model from nothing: for a run started from another
+    model's weights (``--init-from``), that model's own commands first, its output then
+    the starting point."""
+    command = info["command"]
+    base = info.get("init_from")
+    if not base or not base.get("training", {}).get("command"):
+        return [command]
+    earlier = _training_commands(base["training"])
+    base_out = re.search(r"--out\s+(\S+)", earlier[-1])
+    if base_out:
+        command = re.sub(r"--init-from\s+\S+", f"--init-from {base_out.group(1)}", command)
+    return earlier + [command]
 
 
 def card_command(description: str, default_model: str, eval_command: str, write) -> int:

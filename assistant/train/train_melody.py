@@ -188,6 +188,21 @@ def evaluate_loss(net, data: TokenData, device, batch_tokens: int) -> dict:
     }
 
 
+def base_record(path: Path) -> dict:
+    """What a run started from (``--init-from``): the file, its sha256, and the training
+    record beside it (``<name>.train.json``: its command, steps, time, best validation),
+    so that a card can give both cycles' commands."""
+    from ..live.model import sha256_of
+
+    record: dict = {"file": str(path), "sha256": sha256_of(path)}
+    beside = path.with_suffix(".train.json")
+    if beside.is_file():
+        base = json.loads(beside.read_text())
+        record["training"] = {k: base.get(k) for k in ("command", "steps", "seconds", "device", "best_valid",
+                                                       "init_from")}
+    return record
+
+
 def _initial_weights(args, cfg):
     """(configuration, state dict) of the model ``args.init_from``: its width, depth and heads,
     this run's dropout and context. A size option that disagrees with the file is a UserError."""
@@ -390,6 +405,8 @@ def run(args, corpus=None) -> int:
             "corpus_report": corpus.report,
             "torch": torch.__version__,
         }
+        if args.init_from:
+            info["init_from"] = base_record(Path(args.init_from))
         if not args.no_export:
             from .export import export_melody
 

@@ -114,3 +114,19 @@ def test_corrupt_or_missing_model_is_one_clear_error(tiny_model_path, tmp_path):
     garbage.write_bytes(b"not a model")
     with pytest.raises(UserError, match="cannot be loaded"):
         MelodyModel.load(garbage, verify=False)
+
+
+def test_feed_returns_the_pitch_probability_the_evaluation_scores(model):
+    """The live generator teaches the short-term blend with what feed returns; the evaluation
+    with the full forward's pitch distribution. The two must agree."""
+    from assistant.evaluation.scoring import grammar_log_probs
+
+    melody = Melody("t", "t", PHRASE, [Meter(0)])
+    enc = T.encode(melody)
+    lp = grammar_log_probs(model.log_probs(enc), enc.tokens[:-1])
+    targets = enc.tokens[1:]
+    rows = np.flatnonzero(targets >= T.PITCH_BASE)
+    offline = np.exp(lp[rows, targets[rows]])
+    model.reset()
+    live = np.array([model.feed(note) for note in PHRASE])
+    assert np.abs(live - offline).max() < 1e-4
