@@ -42,16 +42,23 @@ def now() -> int:
 
 # ------------------------------------------------------------------ timed sending
 
+DAW_AHEAD_NS = 50_000_000  # how early the frame-accurate peer hands its messages to JACK
+
+
 class TimedSender:
     """Sends ``(ns, bytes)`` pairs at their times from one thread (sleep, then spin).
 
     ``ahead_ns`` > 0: ``send(data, ns)`` is called that much early with each item's
-    time, for a port that places messages at their frame itself (as a DAW does).
+    time, for a port that places messages at their frame itself (as a DAW does, which
+    renders its MIDI inside the cycle: never late). ``lateness_ns`` is then counted
+    against ``latest_ns`` before the time, the last moment the port still places it on
+    its frame (> 0: the message missed its frame).
     """
 
-    def __init__(self, send, ahead_ns: int = 0):
+    def __init__(self, send, ahead_ns: int = 0, latest_ns: int | None = None):
         self._send = send
         self.ahead_ns = ahead_ns
+        self.latest_ns = ahead_ns if latest_ns is None else latest_ns
         self._items: list[tuple[int, int, bytes]] = []
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -108,7 +115,7 @@ class TimedSender:
             else:
                 self._send(list(head[2]))
             self.sent.append((head[0], list(head[2])))
-            self.lateness_ns.append(now() - due)
+            self.lateness_ns.append(now() - (head[0] - self.latest_ns))
 
 
 # ------------------------------------------------------------------ the peer (the "DAW")
@@ -151,8 +158,11 @@ class Peer:
             tx = self._native.add_output("tx", connect_to=self._full_name(writable, our_input))
             self._ins.append(tx)
             self.tx_port = tx
+            # handed 50 ms early, so that a late wake-up of this thread on a busy machine (25 ms
+            # seen) cannot make the DAW's own clock late: a DAW's clock is exact to the frame
+            latest = jackmidi.hand_over_ahead_ns(self._native.period_ms())
             self.sender = TimedSender(lambda data, ns: tx.send_bytes(bytes(data), ns),
-                                      ahead_ns=jackmidi.hand_over_ahead_ns(self._native.period_ms()))
+                                      ahead_ns=max(latest, DAW_AHEAD_NS), latest_ns=latest)
             self.log: list[tuple[str, mido.Message, int]] = []
             return
         for label, port in outputs.items():
