@@ -223,19 +223,6 @@ def test_harmony_chords_on_every_beat_in_time_and_closed_after_stop(jack_server,
     assert hanging_notes(rig.peer.log) == {}
 
 
-def sounding_chord(log, at_ns):
-    """The chord notes (harmony channel, our output) sounding at ``at_ns``."""
-    on = set()
-    for lab, m, ns in log:
-        if ns > at_ns or lab != "out" or m.type not in ("note_on", "note_off") or m.channel != HARMONY_CHANNEL:
-            continue
-        if m.type == "note_on" and m.velocity > 0:
-            on.add(m.note)
-        else:
-            on.discard(m.note)
-    return on
-
-
 def test_chords_follow_a_player_with_human_timing(jack_server, tmp_path, model_path):
     """Harmony mode with reactions (harmony.react_ms 30): the peer plays the C major phrase
     twice, every note 0-15 ms early or late (seeded), as a player does. The chord that stays
@@ -246,7 +233,7 @@ def test_chords_follow_a_player_with_human_timing(jack_server, tmp_path, model_p
     planned one sounded; each sounds one chord of 3-4 notes; Stop leaves no note open."""
     import random
 
-    from assistant.bench.judge import chord_strikes, reactions
+    from assistant.bench.judge import chord_strikes, reactions, sounding_notes
 
     rng = random.Random(11)
     rig = Rig(jack_server.name, model=model_path, workdir=tmp_path,
@@ -291,7 +278,8 @@ def test_chords_follow_a_player_with_human_timing(jack_server, tmp_path, model_p
     # what sounds a moment (5 ms) after the chord that stays is that chord alone: 3-4 notes
     # (a replaced chord closed, a chord whose notes went out a period apart counted whole)
     thin = [(f["beat"], sorted(p)) for f in found
-            if not 3 <= len(p := sounding_chord(log, rig.time_of(f["beat"]) + round((f["chord_ms"] + 5) * MS))) <= 4]
+            if not 3 <= len(p := sounding_notes(((m, ns) for lab, m, ns in log if lab == "out"),
+                                        rig.time_of(f["beat"]) + round((f["chord_ms"] + 5) * MS), HARMONY_CHANNEL)) <= 4]
     assert not thin, f"beats not sounding one chord of 3-4 notes: {thin[:6]}"
     assert unclosed_notes(log) == {}, "notes left sounding after Stop"
     assert hanging_notes(rig.peer.log) == {}

@@ -124,6 +124,20 @@ def pulse_counts(stats: dict, rig: Rig) -> dict:
             "clock_pulses_inferred_lost": stats.get("missed_pulses")}
 
 
+def sounding_notes(messages, at_ns: int, channel: int) -> set[int]:
+    """Pitches sounding on ``channel`` just after ``at_ns``, from ``(message, ns)`` pairs in
+    the order they came (every one up to ``at_ns``)."""
+    on: set[int] = set()
+    for m, ns in messages:
+        if ns > at_ns or m.type not in ("note_on", "note_off") or m.channel != channel:
+            continue
+        if m.type == "note_on" and m.velocity > 0:
+            on.add(m.note)
+        else:
+            on.discard(m.note)
+    return on
+
+
 def chord_strikes(ons, gap_ns: int = 2 * MS) -> list[tuple[int, list[int]]]:
     """Chord note-ons (``note_ons``) grouped into strikes: ``[(time of its first note,
     pitches)]``, a new strike where more than ``gap_ns`` passed since the note before (a

@@ -50,6 +50,7 @@ from assistant.live.planner import Planner  # noqa: E402
 from assistant.live.scheduler import Scheduler  # noqa: E402
 from assistant.midi.fakeports import FakeOutput  # noqa: E402
 from assistant.music.harmony import chord_pitch_classes  # noqa: E402
+from assistant.bench.judge import sounding_notes  # noqa: E402
 
 MS = 1_000_000
 BEAT = 48  # the beat under test: the fifth, after four quarter notes of C major
@@ -104,16 +105,7 @@ def _at_the_decision(r):
 
 
 def sounding_at(sent, ns):
-    """Pitches sounding on channel 1 just after ``ns`` (every message up to it, in order)."""
-    on = set()
-    for m, t in sent:
-        if t > ns or m.type not in ("note_on", "note_off") or m.channel != 1:
-            continue
-        if m.type == "note_on" and m.velocity > 0:
-            on.add(m.note)
-        else:
-            on.discard(m.note)
-    return on
+    return sounding_notes(sent, ns, channel=1)
 
 
 @pytest.mark.parametrize("when_ms", [-15.0, 0.0, 20.0])
