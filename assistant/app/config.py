@@ -142,6 +142,13 @@ class HarmonyConfig:
     accepted_channel: int = _opt(2, check.integer(1, 16))
     key: str = _opt("", check.key)
     react_ms: float = _opt(30.0, check.number(0, 100))
+    follow_chords: bool = _opt(True, check.boolean)
+    split: int | str = _opt("auto", check.split_point)
+
+    @property
+    def split_note(self) -> int | None:
+        """The chord hand plays below this MIDI note; None: told apart by ear (``auto``)."""
+        return None if self.split == "auto" else self.split
 
 
 @dataclass(frozen=True, slots=True)

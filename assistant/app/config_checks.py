@@ -82,6 +82,13 @@ def channels(v):
     return tuple(sorted(set(v)))
 
 
+def split_point(v):
+    if v == "auto" or (isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= 127):
+        return v
+    raise Invalid('"auto" (a chord under a melody note is told apart by ear) or a MIDI note 0..127 '
+                  '(the chord hand plays below it; 60 is middle C)')
+
+
 def velocity(v):
     if v == "follow" or (isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 127):
         return v

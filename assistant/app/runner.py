@@ -113,7 +113,7 @@ def load_accompanist(config, chord_model=None):
             return None
     h = config.harmony
     return Accompanist(chord_model, pattern=h.pattern, low=h.register_low, high=h.register_high, voices=h.voices,
-                       react_ms=h.react_ms)
+                       react_ms=h.react_ms, follow_chords=h.follow_chords, split=h.split_note)
 
 
 def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None, chord_model=None):

@@ -51,19 +51,32 @@ def piano_roll(notes: list[Note], start: int | None = None, width: int = 64, tic
     return "\n".join(rows)
 
 
-def upcoming_chords(upcoming: list[tuple[int, str]], meter) -> str:
-    """The next two bars of chords as ``| C . G7 . | Am . F . |`` (a dot repeats the chord)."""
+CHORD_MARKS = {"decided": "", "waiting": "?", "following": "="}
+"""After a chord's name: ``?`` the beat waits for the player's note (the chord shown is the
+one planned without it), ``=`` it is the chord the player holds; nothing: decided ahead."""
+
+
+def upcoming_chords(upcoming: list[tuple[int, str, str]], meter) -> str:
+    """The next two bars of chords as ``| C? . G7? . | Am F= . . |``: a dot repeats the chord
+    as it was chosen, the marks are ``CHORD_MARKS``."""
     if not upcoming:
         return ""
     cells, last, bar = [], None, None
-    for tick, name in upcoming:
+    for tick, name, how in upcoming:
         this_bar = (tick - meter.start) // meter.bar_ticks
         if this_bar != bar:
             cells.append("|")
             bar = this_bar
-        cells.append("." if name == last else name)
-        last = name
+        cell = name + CHORD_MARKS.get(how, "")
+        cells.append("." if cell == last else cell)
+        last = cell
     return " ".join(cells + ["|"])
+
+
+def current_chord(name: str | None, how: str | None) -> str:
+    if name is None:
+        return "-"
+    return name + {"waiting": " (waits for your note)", "following": " (your chord)"}.get(how or "", "")
 
 
 def render(snap, config, ports, bindings: list[tuple[str, str]]) -> Group:
@@ -78,8 +91,8 @@ def render(snap, config, ports, bindings: list[tuple[str, str]]) -> Group:
     key = "-" if not snap.key else f"{snap.key} ({snap.key_confidence:.0%})"
     status.add_row("position", f"bar {bar + 1} beat {in_bar // beat_ticks + 1}" if snap.running else "-",
                    "key", key)
-    status.add_row("held", snap.held_chord or "-", "chord", snap.chord or "-")
-    status.add_row("upcoming", upcoming_chords(snap.upcoming, meter) or "-", "", "")
+    status.add_row("held", snap.held_chord or "-", "chord", current_chord(snap.chord, snap.chord_state))
+    status.add_row("upcoming", upcoming_chords(snap.upcoming, meter) or "-", "", "? waits for you  = your chord")
     status.add_row("mode", f"{s.mode_name}  audition {'on' if s.audition else 'off'}  scale lock {s.scale_lock}",
                    "accepted", str(snap.accepted_count))
     lat = "-" if snap.last_latency_ms is None else f"{snap.last_latency_ms:.1f} ms (p99 {snap.p99_latency_ms:.1f})"

@@ -23,7 +23,7 @@ two-bar forecast 1.8-2.5 ms, once per beat and a tick (42 ms at 120 BPM) ahead o
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -52,6 +52,7 @@ class ChordDecision:
     notes: tuple[Note, ...]  # what to play for this beat (may be empty)
     probability: float
     reacted: bool = False  # chosen when the player's note on the beat was heard
+    followed: bool = False  # the chord the player holds (see Accompanist.follow)
 
 
 @dataclass(slots=True)
@@ -98,7 +99,8 @@ class Accompanist:
     """See the module docstring. ``model`` is a loaded ``ChordModel``."""
 
     def __init__(self, model: ChordModel, *, pattern: str = "bar", low: int = 48, high: int = 72,
-                 voices: int = 4, idle_bars: float = 1.0, react_ms: float = 30.0):
+                 voices: int = 4, idle_bars: float = 1.0, react_ms: float = 30.0, follow_chords: bool = True,
+                 split: int | None = None):
         if pattern not in PATTERNS:
             raise ValueError(f"unknown harmony pattern {pattern!r}; choose from {', '.join(PATTERNS)}")
         self.model = model
@@ -122,6 +124,15 @@ class Accompanist:
         self.react_ns = int(react_ms * 1e6)
         self._waiting: _Waiting | None = None
         self._meters: list[Meter] = []
+        self._velocity = 64  # the last decision's
+        # the chord the player holds (NO_CHORD: none); while there is one it is every beat's
+        # chord, and the model only listens (its history stays true for when it takes over)
+        self.follow_chords = follow_chords
+        self.split = split  # the chord hand plays below this MIDI note (None: see harmony.chord_hand)
+        self.players_chord = NO_CHORD
+        # what sounded before the current beat's chord: (chord, voicing), for a chord that
+        # replaces it
+        self._before_current: tuple[int, tuple[int, ...] | None] = (NO_CHORD, None)
 
     # -- what is heard (engine thread) ------------------------------------------------
     def add_note(self, note: Note) -> None:
@@ -138,6 +149,10 @@ class Accompanist:
         if replace_from is not None:
             self.planned = [n for n in self.planned if n.onset < replace_from]
         self.planned = sorted(self.planned + list(notes), key=lambda n: n.onset)[-MEMORY_NOTES:]
+
+    def planned_at(self, tick: int) -> bool:
+        """One of our own planned melody notes sounds at ``tick`` (its chord is decided ahead)."""
+        return sounding_at(self.planned, tick) is not None
 
     @property
     def active(self) -> bool:
@@ -165,6 +180,8 @@ class Accompanist:
         self.current = None
         self.forecast = []
         self._waiting = None
+        self.players_chord = NO_CHORD
+        self._before_current = (NO_CHORD, None)
 
     # -- deciding (engine thread) --------------------------------------------------------
     def _melody(self) -> list[Note]:
@@ -234,29 +251,33 @@ class Accompanist:
         previous = self.model.previous if self._active else BOS_CHORD
         before = self.model.state
         logp = self.model.step(feats)
-        chord = self._choose(logp, beat.index, previous, self.model.melody)
+        followed = self.players_chord != NO_CHORD
+        chord = self.players_chord if followed else self._choose(logp, beat.index, previous, self.model.melody)
         sounding_before = self._sounding_chord if self._active else NO_CHORD
         self._waiting = None
-        if self.react_ns > 0 and ahead is None:
+        if self.react_ns > 0 and ahead is None and not followed:
             self._waiting = self._prepare_reaction(beat, meters, velocity, feats, previous, before, sounding_before)
         self.model.commit(chord)
         self._previous_beat = beat.tick
         self._active = True
-        self.current = self._play(beat, meters, chord, float(np.exp(logp[chord])), velocity, sounding_before)
+        self._before_current = (sounding_before, self.voicer.last)
+        self.current = self._play(beat, meters, chord, float(np.exp(logp[chord])), velocity, sounding_before,
+                                  followed=followed)
         return self.current
 
     def _play(self, beat: Beat, meters: list[Meter], chord: int, probability: float, velocity: int,
-              sounding_before: int, reacted: bool = False) -> ChordDecision:
+              sounding_before: int, reacted: bool = False, followed: bool = False) -> ChordDecision:
         """The notes of ``chord`` on ``beat`` in the pattern; it becomes the sounding chord
         (the forecast after it is left to ``refresh_forecast`` when ``reacted``: a reaction
         must not wait for it)."""
         restrike = chord != sounding_before
+        self._velocity = velocity
         notes: list[Note] = []
         if self.pattern != "bar" or restrike or beat.index == 0:
             notes = render(self.pattern, beat, self.voicer.voice(chord), velocity, meter_at(meters, beat.tick),
                            restrike)
         self._sounding_chord = chord
-        self.current = ChordDecision(beat, chord, tuple(notes), probability, reacted)
+        self.current = ChordDecision(beat, chord, tuple(notes), probability, reacted, followed)
         self._meters = meters
         if not reacted:
             self.refresh_forecast()
@@ -264,8 +285,16 @@ class Accompanist:
 
     def refresh_forecast(self) -> None:
         """The most likely chords of the two bars after the current one (for the UI; about
-        2 ms of model steps)."""
-        self.forecast = self.rollout(self._meters, 2) if self.current is not None else []
+        2 ms of model steps); while the player holds a chord, that chord (it stays until they
+        let go)."""
+        if self.current is None:
+            self.forecast = []
+        elif self.players_chord != NO_CHORD:
+            start = self.current.beat.tick + 1
+            end = start + 2 * meter_at(self._meters, start).bar_ticks
+            self.forecast = [(t, self.players_chord) for t, _, _ in beat_grid(self._meters, start, end)]
+        else:
+            self.forecast = self.rollout(self._meters, 2)
 
     # -- reacting to the player's note on the beat (engine thread) -----------------------
     def _prepare_reaction(self, beat: Beat, meters, velocity: int, feats: np.ndarray, previous: int,
@@ -295,7 +324,7 @@ class Accompanist:
         the new decision when the chord differs from the one already planned, else None
         (the model's state takes the note either way). Once per beat."""
         w, self._waiting = self._waiting, None
-        if w is None or self.current is None or self.current.beat != w.beat:
+        if w is None or self.current is None or self.current.beat != w.beat or self.players_chord != NO_CHORD:
             return None
         k = pitch % 12
         self.model.state = np.ascontiguousarray(w.states[:, k:k + 1])
@@ -307,6 +336,36 @@ class Accompanist:
         self.voicer.last = w.voicer_last
         return self._play(w.beat, w.meters, chord, float(np.exp(w.logp[k, chord])), w.velocity, w.restrike_from,
                           reacted=True)
+
+    # -- following the player's own chords (engine thread) -------------------------------
+    def follow(self, chord: int, now_tick: float, on_beat: bool) -> ChordDecision | None:
+        """The player now holds ``chord`` (``harmony.players_chord``; NO_CHORD: they let go,
+        and the model decides again from the next beat). A new chord takes over at once:
+        ``on_beat`` (struck after the current beat's decision and within its reaction
+        window) it replaces the current beat's chord on that beat; otherwise it sounds from
+        ``now_tick`` to the end of the beat in the pattern. Returns the decision to play
+        instead of what is planned, or None (no change, not following, nothing sounding)."""
+        chord = chord if self.follow_chords else NO_CHORD
+        changed, self.players_chord = chord != self.players_chord, chord
+        current = self.current
+        if not changed or chord == NO_CHORD or current is None:
+            return None
+        if chord == current.chord:  # already playing: it is the player's now
+            self._waiting = None
+            self.current = replace(current, followed=True)
+            return None
+        self._waiting = None  # the player's chord, not their melody note, chooses this beat
+        self.model.commit(chord)
+        if on_beat:
+            _, self.voicer.last = self._before_current
+            beat = current.beat
+        else:  # struck in the middle of a beat: from here to the beat's end
+            end = current.beat.tick + current.beat.length
+            start = max(current.beat.tick, min(int(now_tick), end - 1))
+            beat = Beat(start, current.beat.index, end - start)
+            self._before_current = (current.chord, self.voicer.last)
+        # struck by the player: sounded even where the pattern would hold the chord before
+        return self._play(beat, self._meters, chord, 1.0, self._velocity, NO_CHORD, reacted=True, followed=True)
 
     def rollout(self, meters: list[Meter], bars: int, melody: list[Note] | None = None) -> list[tuple[int, int]]:
         """The most likely chords ``[(beat tick, chord)]`` of the next ``bars`` bars after the

@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import replace
 
 from ..clock import floor_tick
-from ..music.harmony import KeyTracker, chord_name, chord_of_pitches
+from ..music.harmony import NO_CHORD, KeyTracker, chord_name, players_chord
 from .alignment import DawAlignment
 from .capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from .harmony_lane import HarmonyLane
@@ -225,12 +225,8 @@ class Engine:
             # musical time; the model and the capture file do not take them
             return
         if isinstance(event, (NoteStarted, NoteEnded)):
-            held = [pitch for _, pitch in self.capture.held]
-            self._held_chord = chord_name(chord_of_pitches(held)) if len(set(p % 12 for p in held)) >= 3 else None
-        if isinstance(event, NoteStarted):
-            self.melody.player_goes_on()
-            self.harmony.hear_struck(event.tick, event.pitch, max((p for _, p in self.capture.held), default=0), ns)
-        elif isinstance(event, MelodyNote):
+            self._hear_held(event, ns)
+        if isinstance(event, MelodyNote):
             self.melody.hear(event.note)
             self.planner.observe_player(event.note.pitch, event.note.velocity)
             self._key_estimate = self.key_tracker.update(event.note)
@@ -243,6 +239,17 @@ class Engine:
                 self.session.add_player_note(event.played.note)
         elif isinstance(event, PhraseEnd):
             self.melody.phrase_ended(ns)
+
+    def _hear_held(self, event, ns: int) -> None:
+        """A note struck or let go: the melody note on the beat, then the chord now held,
+        for the harmony lane (in that order: the player's chord has the last word)."""
+        held = [pitch for _, pitch in self.capture.held]
+        if isinstance(event, NoteStarted):
+            self.melody.player_goes_on()
+            self.harmony.hear_struck(event.tick, event.pitch, max(held, default=0), ns)
+        chord = players_chord(held, self.harmony.split)
+        self._held_chord = chord_name(chord) if chord != NO_CHORD else None
+        self.harmony.hear_held(held, ns)
 
     def key(self):
         """The tracked key (``keys.Key``) or None; the config's fixed key if one is set."""
@@ -275,7 +282,7 @@ class Engine:
         alts, start, selected, accepted, latencies = self.melody.view()
         lat = sorted(latencies)
         est = self._key_estimate
-        chord, upcoming = self.harmony.view
+        chord, chord_state, upcoming = self.harmony.view
         return Snapshot(
             settings=replace(self.settings), running=self.clock.running, tempo_bpm=self.clock.tempo_bpm,
             tick=self.clock.tick_at(self.clock.now()), key=est.name if est else None, selected=selected,
@@ -284,7 +291,8 @@ class Engine:
             p99_latency_ms=lat[min(len(lat) - 1, int(len(lat) * 0.99))] if lat else None,
             messages=list(self.messages), phrase_notes=len(self.capture.phrase_notes),
             key_confidence=est.confidence if est else None, held_chord=self._held_chord,
-            chord=chord if self.settings.harmony else None, upcoming=upcoming if self.settings.harmony else [],
+            chord=chord if self.settings.harmony else None, chord_state=chord_state if self.settings.harmony else None,
+            upcoming=upcoming if self.settings.harmony else [],
             health=self.health())
 
     def health(self) -> dict[str, int]:

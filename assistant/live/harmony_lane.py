@@ -5,7 +5,10 @@ melody, decides each beat's chord a few ticks before the beat (as many as the ha
 output needs to have its events early enough), hands the chord's notes to the scheduler
 on the harmony lane, and renders the chords that go with an accepted phrase. A beat the
 player may still put a note on waits for it: the chord chosen with that note known
-(prepared at the decision, a lookup now) replaces the planned one when they differ.
+(prepared at the decision, a lookup now) replaces the planned one when they differ. A
+chord the player holds (``harmony.players_chord``) is the accompaniment's chord while
+they hold it, from the moment it is struck (on the beat when struck in the beat's
+window); when they let go the model decides again from the next beat.
 
 Thread: the engine thread, every method; nothing here blocks (a decision is one model
 step and the voicing, about 3 ms). ``view`` is read by the UI snapshot on any thread (a
@@ -16,11 +19,12 @@ from __future__ import annotations
 
 from .accompanist import chord_tones_by_beat, chord_velocity
 from .chord_model import DECISION_TICKS
-from ..music.harmony import chord_name
+from ..music.harmony import NO_CHORD, chord_name, players_chord
 from ..music import Note, meter_at, next_bar_start
 from .scheduler import note_events
 
 HARMONY_LANE = "harmony"
+DECIDED, WAITING, FOLLOWING = "decided", "waiting", "following"  # how an upcoming chord is chosen
 IN_TIME_NS = 1_000_000  # a chord is played only if it can leave this early for its beat
 CHORD_DECIDE_NS = 10_000_000  # time allowed for deciding a beat's chord (about 3 ms measured)
 
@@ -38,12 +42,18 @@ class HarmonyLane:
         self.output = output
         self.accepted_channel = accepted_channel
         self.velocity = velocity
-        # (the chord sounding, [(beat tick, chord) ahead]) for the UI
-        self.view: tuple[str | None, list[tuple[int, str]]] = (None, [])
+        # for the UI: (the current chord, how it was chosen, [(beat tick, chord, how it will
+        # be chosen)] for the two bars after it); how: DECIDED, WAITING or FOLLOWING
+        self.view: tuple[str | None, str | None, list[tuple[int, str, str]]] = (None, None, [])
 
     @property
     def available(self) -> bool:
         return self.accompanist is not None
+
+    @property
+    def split(self) -> int | None:
+        """Where the chord hand ends (``harmony.split``; None: auto)."""
+        return self.accompanist.split if self.accompanist is not None else None
 
     @property
     def active(self) -> bool:
@@ -73,6 +83,27 @@ class HarmonyLane:
                                    from_tick=beat.tick)
             acc.refresh_forecast()  # after the chord is on its way
             self._show()
+
+    def hear_held(self, pitches, ns: int) -> None:
+        """What the player holds changed (a note struck or let go, stamped ``ns``). A chord
+        in the chord hand becomes the accompaniment's chord at once: on the current beat
+        when struck at most the reaction window after it (the planned chord is taken back,
+        or closed if it sounds), else from now to the beat's end. Letting go hands back to
+        the model at the next beat's decision."""
+        acc = self.accompanist
+        if acc is None or not acc.follow_chords:
+            return
+        chord = players_chord(pitches, acc.split)
+        if chord == acc.players_chord:
+            return
+        current = acc.current
+        on_beat = current is not None and ns <= self.clock.ns_at(current.beat.tick) + acc.react_ns
+        decision = acc.follow(chord, self.clock.tick_at(ns), on_beat)
+        if decision is not None:
+            self.scheduler.replace(HARMONY_LANE, note_events(decision.notes, self.channel, self.output),
+                                   from_tick=decision.beat.tick)
+        acc.refresh_forecast()  # after the chord is on its way
+        self._show()
 
     def hear_melody_note(self, note: Note) -> None:
         if self.accompanist is not None:
@@ -114,8 +145,19 @@ class HarmonyLane:
 
     def _show(self) -> None:
         acc = self.accompanist
-        current = chord_name(acc.current.chord) if acc.current is not None else None
-        self.view = (current, [(t, chord_name(c)) for t, c in acc.forecast])
+        cur = acc.current
+        if cur is None:
+            self.view = (None, None, [])
+            return
+        following = acc.players_chord != NO_CHORD
+        state = FOLLOWING if cur.followed else WAITING if acc.waiting_beat == cur.beat else DECIDED
+        rows = []
+        for t, c in acc.forecast:
+            # a beat under our own planned melody is decided ahead; one the player plays waits
+            ahead = (FOLLOWING if following else DECIDED if acc.react_ns <= 0 or acc.planned_at(t)
+                     else WAITING)
+            rows.append((t, chord_name(c), ahead))
+        self.view = (chord_name(cur.chord), state, rows)
 
     def _decision_ticks(self, tick: float) -> int:
         """A tick before the beat (what the chord model was trained on), or as many more as

@@ -64,5 +64,7 @@ class Snapshot:
     key_confidence: float | None = None
     held_chord: str | None = None  # what the player holds now, e.g. "G7"
     chord: str | None = None  # the accompaniment's chord on the current beat
-    upcoming: list[tuple[int, str]] = field(default_factory=list)  # (beat tick, chord name), next two bars
+    chord_state: str | None = None  # how it was chosen: "decided", "waiting" (for the player's note), "following"
+    # (beat tick, chord name, how it will be chosen) for the next two bars
+    upcoming: list[tuple[int, str, str]] = field(default_factory=list)
     health: dict[str, int] = field(default_factory=dict)  # input and clock counters, errors (see Engine.health)

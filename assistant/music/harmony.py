@@ -148,6 +148,40 @@ def chord_of_pitches(pitches) -> int:
     return recognise_chord(w, min(pitches) % 12)[0]
 
 
+CHORD_HAND_MIN_SCORE = 0.6
+"""How well held notes must match a chord to be the player's chord: every triad and
+seventh chord scores 0.85-1.1, a cluster of neighbouring notes 0.2-0.4."""
+MELODY_APART = 7
+"""With no split point set, the highest held note is a melody note over a chord when it
+lies at least this many semitones (a fifth) above the next held note down."""
+
+
+def chord_hand(pitches, split: int | None = None) -> list[int]:
+    """The held ``pitches`` that belong to the hand playing chords: those below ``split``
+    (a MIDI note number); with no split, all of them but the highest when it stands at
+    least ``MELODY_APART`` above the rest (a left-hand chord under a right-hand melody)."""
+    held = sorted(set(pitches))
+    if split is not None:
+        return [p for p in held if p < split]
+    if len(held) >= 4 and held[-1] - held[-2] >= MELODY_APART:
+        return held[:-1]
+    return held
+
+
+def players_chord(pitches, split: int | None = None) -> int:
+    """The chord the player holds (see ``chord_hand``), or N.C. when the chord hand holds
+    fewer than three pitch classes or no chord matches well (``CHORD_HAND_MIN_SCORE``):
+    single notes and dyads are melody, a cluster is not a chord."""
+    hand = chord_hand(pitches, split)
+    if len({p % 12 for p in hand}) < 3:
+        return NO_CHORD
+    w = np.zeros(12)
+    for p in hand:
+        w[p % 12] = 1.0
+    chord, score = recognise_chord(w, hand[0] % 12)
+    return chord if score >= CHORD_HAND_MIN_SCORE else NO_CHORD
+
+
 # ------------------------------------------------------------------ beat grid
 
 

@@ -294,6 +294,9 @@ def test_ui_shows_key_held_chord_current_and_upcoming_chords(tmp_path, tiny_mode
     assert "chord" in text and snap.chord in text
     upcoming = text.split("upcoming", 1)[1].splitlines()[0]
     assert upcoming.count("|") == 3 and snap.upcoming[0][1] in upcoming
+    # the accompaniment follows the held triad, and says so
+    assert snap.chord == "C" and snap.chord_state == "following"
+    assert "C (your chord)" in text and "| C= . . ." in upcoming
     assert "harmony" in text
     # the input's health: what came in, nothing of it junk
     health = text.split("input", 1)[1].splitlines()[0]

@@ -31,12 +31,13 @@ def test_the_decision_comes_as_many_ticks_early_as_the_harmony_output_needs():
 def test_without_a_chord_model_the_lane_hears_and_plays_nothing():
     lane = HarmonyLane(None, _Clock(), _Scheduler(0), planner=None)
     lane.hear_struck(0, 60, 60)
+    lane.hear_held([48, 52, 55, 60], 0)
     lane.hear_melody_note(Note(0, 12, 60))
     lane.hear_plan((Note(12, 12, 62),), None)
     lane.tick(0)
     assert not lane.available and not lane.active
     assert lane.chord_tones(0, 1) is None and lane.accepted_chords([Note(0, 12, 60)], 0) == []
-    assert lane.view == (None, [])
+    assert lane.view == (None, None, [])
 
 
 # -- the reaction window, on exact times (a fake clock, the shipped chord model) -----------
@@ -145,3 +146,88 @@ def test_a_note_after_the_window_and_a_note_held_across_the_beat_leave_the_plann
         assert {p % 12 for p, _ in ons} == set(chord_pitch_classes(planned))
         assert r.acc.current.chord == planned and not r.acc.current.reacted
         assert r.acc.waiting_beat is None
+
+
+# -- the player's own chords, on exact times ------------------------------------------------
+
+from assistant.live.harmony_lane import FOLLOWING, WAITING  # noqa: E402
+from assistant.music.harmony import NO_CHORD, chord_index, chord_name  # noqa: E402
+
+F_MAJOR = chord_index(5, "maj")
+F_HAND = [53, 57, 60]  # F3 A3 C4
+
+
+def _hold(r, pitches, ns, held=()):
+    """The player strikes ``pitches`` together at ``ns`` (beside ``held``, already down)."""
+    r.advance(ns)
+    tick = r.clock.tick_at(ns)
+    for i, p in enumerate(pitches):
+        down = list(held) + list(pitches[:i + 1])
+        r.lane.hear_struck(tick, p, max(down), ns)
+        r.lane.hear_held(down, ns)
+    r.scheduler.dispatch_due(ns)
+
+
+@pytest.mark.parametrize("when_ms", [-20.0, 10.0])
+def test_a_chord_the_player_holds_is_the_beats_chord_on_the_beat(when_ms):
+    """Struck in the beat's window (before the beat, or late within 30 ms), the player's
+    chord replaces the model's on that beat, and is every later beat's chord while held."""
+    r = ReactRig()
+    planned, _, _ = _at_the_decision(r)
+    assert planned != F_MAJOR  # the shipped model plans another chord after C E G F
+    beat_ns = r.clock.ns_at(BEAT)
+    struck_ns = beat_ns + int(when_ms * MS)
+    _hold(r, F_HAND, struck_ns)
+    heard_ns = max(beat_ns, struck_ns)
+    r.advance(r.clock.ns_at(BEAT + 36) + MS)  # three more beats, the chord still held
+    assert {p % 12 for p in sounding_at(r.out.sent, heard_ns + MS)} == {5, 9, 0}
+    for beat in (BEAT + 12, BEAT + 24, BEAT + 36):  # pattern "beat": struck on each beat, as F
+        assert {p % 12 for p in sounding_at(r.out.sent, r.clock.ns_at(beat) + MS)} == {5, 9, 0}
+    assert r.acc.current.followed and r.acc.current.chord == F_MAJOR
+    chord, how, upcoming = r.lane.view
+    assert chord == "F" and how == FOLLOWING
+    assert upcoming and all(name == "F" and mark == FOLLOWING for _, name, mark in upcoming)
+
+
+def test_the_model_takes_over_again_when_the_player_lets_go():
+    r = ReactRig()
+    _at_the_decision(r)
+    _hold(r, F_HAND, r.clock.ns_at(BEAT))
+    r.advance(r.clock.ns_at(BEAT + 6))
+    r.lane.hear_held([], r.clock.now())  # let go in the middle of the beat
+    assert r.acc.current.chord == F_MAJOR  # what sounds stays until the next beat
+    r.advance(r.clock.ns_at(BEAT + 12) + MS)
+    assert not r.acc.current.followed
+    assert r.acc.players_chord == NO_CHORD
+    chord, how, upcoming = r.lane.view
+    assert how != FOLLOWING and all(mark == WAITING for _, _, mark in upcoming)
+
+
+def test_a_chord_struck_between_beats_sounds_at_once():
+    r = ReactRig()
+    planned, _, _ = _at_the_decision(r)
+    assert planned != F_MAJOR
+    r.advance(r.clock.ns_at(BEAT + 1))
+    struck_ns = r.clock.ns_at(BEAT + 5)  # 208 ms after the beat: outside its window
+    before = {p % 12 for p in sounding_at(r.out.sent, struck_ns - MS)}
+    assert before == set(chord_pitch_classes(planned))
+    _hold(r, F_HAND, struck_ns)
+    r.advance(struck_ns + 5 * MS)
+    assert {p % 12 for p in sounding_at(r.out.sent, struck_ns + MS)} == {5, 9, 0}
+    ons = [ns for p, ns in r.chord_ons(struck_ns) if p % 12 in (5, 9, 0)]
+    assert ons and min(ons) - struck_ns < MS  # at once, not at the next beat
+
+
+def test_a_melody_note_over_a_held_chord_and_the_split_point():
+    r = ReactRig()
+    _at_the_decision(r)
+    _hold(r, F_HAND, r.clock.ns_at(BEAT))
+    _hold(r, [72], r.clock.ns_at(BEAT + 3), held=F_HAND)  # a melody C5 over the chord
+    assert r.acc.players_chord == F_MAJOR
+    _hold(r, [74], r.clock.ns_at(BEAT + 6), held=F_HAND)  # D5: still the F chord, not Dm7
+    assert r.acc.players_chord == F_MAJOR and chord_name(r.acc.current.chord) == "F"
+    off = ReactRig()
+    off.acc.follow_chords = False
+    _at_the_decision(off)
+    _hold(off, F_HAND, off.clock.ns_at(BEAT))
+    assert off.acc.players_chord != F_MAJOR and not off.acc.current.followed

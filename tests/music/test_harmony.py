@@ -6,7 +6,7 @@ import pytest
 
 from assistant.music.harmony import (
     CHORD_VOCAB_SIZE, NO_CHORD, QUALITIES, KeyTracker, Voicer, beat_grid, beat_ticks, chord_index,
-    chord_name, chord_of_pitches, chord_pitch_classes, diatonic_triads, parse_chord_name, rule_chord,
+    chord_name, chord_of_pitches, chord_pitch_classes, players_chord, diatonic_triads, parse_chord_name, rule_chord,
     transpose_chord,
 )
 from assistant.music.keys import Key
@@ -62,6 +62,21 @@ def test_recogniser_needs_two_pitch_classes():
     assert chord_of_pitches([]) == NO_CHORD
     assert chord_of_pitches([60]) == NO_CHORD
     assert chord_of_pitches([48, 60, 72]) == NO_CHORD
+
+
+@pytest.mark.parametrize("pitches, split, expected", [
+    ([60, 64, 67], None, "C"),  # a block triad
+    ([60, 64, 67, 70], None, "C7"),  # a seventh chord in one hand: its top note is no melody
+    ([48, 52, 55, 74], None, "C"),  # a left-hand triad under a right-hand D5
+    ([48, 55, 64], None, "C"),  # an open voicing
+    ([48, 52, 55, 74], 60, "C"),
+    ([48, 52, 67, 71], 60, "N.C."),  # below middle C only two notes: melody, not a chord
+    ([60, 64], None, "N.C."),  # a dyad is melody
+    ([60, 62, 64], None, "N.C."),  # a cluster is no chord
+    ([62, 65, 69, 72], None, "Dm7"),
+])
+def test_the_players_chord_is_what_the_chord_hand_holds(pitches, split, expected):
+    assert chord_name(players_chord(pitches, split)) == expected
 
 
 def test_beat_grid_follows_the_meter():
