@@ -237,8 +237,7 @@ def test_chords_follow_a_player_with_human_timing(jack_server, tmp_path, model_p
 
     rng = random.Random(11)
     rig = Rig(jack_server.name, model=model_path, workdir=tmp_path,
-              settings={"suggest.mode": "harmony", "harmony.pattern": "beat", "harmony.react_ms": 30,
-                        "ports.learn_offset": False})  # the jitter's median is no DAW's alignment
+              settings={"suggest.mode": "harmony", "harmony.pattern": "beat", "harmony.react_ms": 30})
     beat = TICKS_PER_QUARTER
     start = 4 * beat
     phrase = [Note(n.onset + start + k * 192, n.duration, n.pitch, n.velocity)

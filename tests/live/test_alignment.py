@@ -1,6 +1,8 @@
 """The DAW's alignment: the constant part of the player's offsets from the grid (a
 running median) is learnt and given back as placement; the variation is not."""
 
+import random
+
 from assistant.live.alignment import LIMIT_NS, MIN_NOTES, WINDOW, DawAlignment
 
 MS = 1_000_000
@@ -29,7 +31,10 @@ def test_it_follows_a_new_constant_within_its_window():
         a.observe(0)
     for _ in range(WINDOW // 2 + 1):
         a.observe(-5 * MS)
-    assert a.learned_ns() == -5 * MS
+    assert a.learned_ns() == 0  # a window of two constants: neither agrees yet
+    for _ in range(WINDOW // 4):
+        a.observe(-5 * MS)
+    assert a.learned_ns() == -5 * MS  # three in four
 
 
 def test_a_constant_beyond_the_limit_is_held_at_the_bound():
@@ -44,3 +49,19 @@ def test_switched_off_it_learns_nothing():
     for _ in range(WINDOW):
         a.observe(-11 * MS)
     assert a.learned_ns() == 0 and a.placement_ns() == 0
+
+
+def test_a_players_own_timing_is_not_taken_for_the_daws_alignment():
+    """A person's onsets spread (here 0-15 ms either way, seeded, with a 4 ms lean): nothing
+    is learnt from them, and a constant learnt before (the DAW's track) stays."""
+    rng = random.Random(5)
+    a = DawAlignment()
+    for _ in range(WINDOW):
+        a.observe(4 * MS + rng.randint(-15, 15) * MS)
+    assert a.learned_ns() == 0
+    b = DawAlignment()
+    for _ in range(WINDOW):
+        b.observe(-11 * MS)
+    for _ in range(WINDOW):
+        b.observe(rng.randint(-15, 15) * MS)
+    assert abs(b.learned_ns() + 11 * MS) <= MS  # (the windows on the way still agreed, mostly)
