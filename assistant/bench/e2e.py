@@ -1,7 +1,8 @@
 """``bench --e2e``: the whole engine measured through real JACK ports (see :mod:`assistant.bench.rig`).
 
-Scenarios: answers to phrases, chords on every beat, the MIDI clock follower's tempo,
-trigger-to-ready; each reports medians and 99th percentiles and, for every note more
+Scenarios: answers to phrases, chords on every beat, the accompaniment of held-out
+chorales played with human timing (:mod:`assistant.bench.accompaniment`), the MIDI clock
+follower's tempo, trigger-to-ready; each reports medians and 99th percentiles and, for every note more
 than 2 ms off, why (see :func:`assistant.bench.judge.off_time_notes`). Runs on the
 caller's thread.
 """
@@ -72,6 +73,15 @@ def e2e_figures(args) -> dict:
         xrun_marks.append(own.xruns() if own is not None else None)
         result.update(_chord_figures(server, args.model, watch, period_ns))
         xrun_marks.append(own.xruns() if own is not None else None)
+
+        # 1c. the accompaniment as heard: held-out chorales with human timing (see .accompaniment)
+        if getattr(args, "pieces", 0):
+            from .accompaniment import accompaniment_figures
+
+            before = own.xruns() if own is not None else None
+            result["accompaniment"] = accompaniment_figures(server, args.model, pieces=args.pieces)
+            if before is not None:
+                result["accompaniment"]["jack_server_xruns"] = own.xruns() - before
 
         # 2. clock tempo estimate after 2 beats of a steady clock, through JACK
         result["clock_tempo_error_bpm"] = _tempo_error(server, MidiClockFollower)

@@ -18,6 +18,9 @@ def add_arguments(p) -> None:
     p.add_argument("--harmony-model", help="chord model (.onnx); default models/harmony.onnx")
     p.add_argument("--repeats", type=int, default=200, help="runs per figure (default 200)")
     p.add_argument("--e2e", action="store_true", help="also measure the engine end to end through JACK")
+    p.add_argument("--pieces", type=int, default=20, metavar="N",
+                   help="with --e2e: held-out chorales the accompaniment scenario plays, 4 bars each "
+                        "(default 20; 0 leaves the scenario out)")
     p.add_argument("--soak", type=float, metavar="MINUTES",
                    help="only the soak: MIDI clock and 10,000 note messages/s into the input for MINUTES, "
                         "through JACK; one JSON line per minute on stderr, the summary on stdout")
