@@ -9,9 +9,11 @@ threads in use. Each figure is p50/p99 over many runs on this machine; the
 machine is shared, so read them with its noise in mind.
 
 Harmony figures: ``chord_step_ms`` (one step of the chord model: features of a
-beat in, the chord distribution out, the state advanced) and ``chord_decide_ms``
-(all the engine does at a beat: features, step, chord choice, voicing, pattern
-and the two-bar forecast).
+beat in, the chord distribution out, the state advanced), ``chord_decide_ms``
+(a beat's decision: features, step, chord choice, the batched step for the 12
+notes the player may start on the beat, voicing, pattern), ``chord_react_ms``
+(the player's note on the beat: the prepared lookup, voicing, pattern) and
+``chord_forecast_ms`` (the two bars ahead for the UI, after the chord has gone).
 
 Runs on the caller's thread; ``midi-assistant bench`` (assistant.commands.bench) prints them.
 """
@@ -152,17 +154,24 @@ def harmony_figures(model_path, repeats: int) -> dict:
         steps.append(time.perf_counter_ns() - t)
     acc = Accompanist(model, pattern="beat")
     meters = [meter]
-    decide = []
+    decide, react, forecast = [], [], []
     tick = 0
     for r in range(repeats * 2 + 10):
         note = PHRASE[r % len(PHRASE)]
         acc.add_note(Note(tick, 6, note.pitch))
         acc.add_note(Note(tick + 6, 6, note.pitch + 2))
         t = time.perf_counter_ns()
-        acc.decide(tick + 11, meters, 80)  # the decision tick of the beat at tick + 12
+        acc.decide(tick + 11, meters, 80)  # the decision tick of the beat at tick + 12, with its 12 reactions
         decide.append(time.perf_counter_ns() - t)
+        t = time.perf_counter_ns()
+        acc.react(PHRASE[(r + 3) % len(PHRASE)].pitch)  # the player's note on the beat: a lookup
+        react.append(time.perf_counter_ns() - t)
+        t = time.perf_counter_ns()
+        acc.refresh_forecast()  # the two bars ahead, for the UI, once the chord has gone
+        forecast.append(time.perf_counter_ns() - t)
         tick += 12
     return {"model": str(model.path), "config": model.config, "load_ms": round(load_ns / 1e6, 1),
-            "chord_step_ms": percentiles(steps[20:]), "chord_decide_ms": percentiles(decide[10:])}
+            "chord_step_ms": percentiles(steps[20:]), "chord_decide_ms": percentiles(decide[10:]),
+            "chord_react_ms": percentiles(react[10:]), "chord_forecast_ms": percentiles(forecast[10:])}
 
 

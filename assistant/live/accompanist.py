@@ -15,9 +15,8 @@ Patterns: ``bar`` (the chord of the downbeat sustained through the bar), ``beat`
 three eighths per dotted beat). Voicings come from ``harmony.Voicer`` (fewest
 semitones moved).
 
-Threading: engine thread only (state is not shared). Measured with
-``midi-assistant bench``: a model step 0.17 ms (p50), a whole decision with the
-two-bar forecast 1.8-2.5 ms, once per beat and a tick (42 ms at 120 BPM) ahead of it.
+Threading: engine thread only (state is not shared); nothing blocks. ``midi-assistant
+bench`` measures a model step, a beat's decision, a reaction and the forecast.
 """
 
 from __future__ import annotations
@@ -29,7 +28,8 @@ import numpy as np
 
 from ..clock import TICK_EPS
 from .chord_model import (
-    AHEAD, AHEAD_KNOWN, BOS_CHORD, DECISION_TICKS, ChordModel, choose_chord, sounding_at, step_features,
+    AHEAD, AHEAD_KNOWN, BOS_CHORD, DECISION_TICKS, ChordModel, choose_chord, choose_chords, sounding_at,
+    step_features,
 )
 from ..music.harmony import NO_CHORD, Voicer, beat_grid, chord_pitch_classes
 from ..music import Meter, Note, bar_start, meter_at, next_bar_start
@@ -249,14 +249,27 @@ class Accompanist:
         feats = step_features(self._known(beat.tick - self.decision_ticks), beat.tick, previous_tick, beat.index, meter,
                               ahead)
         previous = self.model.previous if self._active else BOS_CHORD
-        before = self.model.state
-        logp = self.model.step(feats)
         followed = self.players_chord != NO_CHORD
-        chord = self.players_chord if followed else self._choose(logp, beat.index, previous, self.model.melody)
         sounding_before = self._sounding_chord if self._active else NO_CHORD
         self._waiting = None
         if self.react_ns > 0 and ahead is None and not followed:
-            self._waiting = self._prepare_reaction(beat, meters, velocity, feats, previous, before, sounding_before)
+            # the player may still start a note on this beat: the step as it is (row 0) and
+            # told each pitch class of that note (the model's lookahead input), in one run
+            rows = np.repeat(feats[None, :], 13, axis=0)
+            rows[1:, AHEAD:AHEAD_KNOWN] = np.eye(12, dtype=rows.dtype)
+            rows[1:, AHEAD_KNOWN] = 1.0
+            logp_rows, states, melody = self.model.peek_batch(self.model.previous, rows, self.model.state)
+            self.model.state = np.ascontiguousarray(states[:, :1])
+            self.model.melody = None if melody is None else melody[0]
+            logp = logp_rows[0]
+            chords = self._choose_rows(logp_rows, beat.index, previous, melody)
+            chord = int(chords[0])
+            self._waiting = _Waiting(beat, meters, velocity, [int(c) for c in chords[1:]], logp_rows[1:],
+                                     states[:, 1:], None if melody is None else melody[1:], sounding_before,
+                                     self.voicer.last)
+        else:
+            logp = self.model.step(feats)
+            chord = self.players_chord if followed else self._choose(logp, beat.index, previous, self.model.melody)
         self.model.commit(chord)
         self._previous_beat = beat.tick
         self._active = True
@@ -268,8 +281,8 @@ class Accompanist:
     def _play(self, beat: Beat, meters: list[Meter], chord: int, probability: float, velocity: int,
               sounding_before: int, reacted: bool = False, followed: bool = False) -> ChordDecision:
         """The notes of ``chord`` on ``beat`` in the pattern; it becomes the sounding chord
-        (the forecast after it is left to ``refresh_forecast`` when ``reacted``: a reaction
-        must not wait for it)."""
+        (the forecast after it is left to ``refresh_forecast``, called once the chord is on
+        its way: a chord must not wait for it)."""
         restrike = chord != sounding_before
         self._velocity = velocity
         notes: list[Note] = []
@@ -279,8 +292,6 @@ class Accompanist:
         self._sounding_chord = chord
         self.current = ChordDecision(beat, chord, tuple(notes), probability, reacted, followed)
         self._meters = meters
-        if not reacted:
-            self.refresh_forecast()
         return self.current
 
     def refresh_forecast(self) -> None:
@@ -297,18 +308,6 @@ class Accompanist:
             self.forecast = self.rollout(self._meters, 2)
 
     # -- reacting to the player's note on the beat (engine thread) -----------------------
-    def _prepare_reaction(self, beat: Beat, meters, velocity: int, feats: np.ndarray, previous: int,
-                          state: np.ndarray, sounding_before: int) -> _Waiting:
-        """The chord of ``beat`` for each pitch class of a note the player may start on it:
-        the same step told that note (the model's lookahead input), twelve rows in one run."""
-        rows = np.repeat(feats[None, :], 12, axis=0)
-        rows[:, AHEAD:AHEAD_KNOWN] = np.eye(12, dtype=rows.dtype)
-        rows[:, AHEAD_KNOWN] = 1.0
-        logp, states, melody = self.model.peek_batch(previous, rows, state)
-        chords = [self._choose(logp[k], beat.index, previous, None if melody is None else melody[k])
-                  for k in range(12)]
-        return _Waiting(beat, meters, velocity, chords, logp, states, melody, sounding_before, self.voicer.last)
-
     @property
     def waiting_beat(self) -> Beat | None:
         """The beat whose chord a player's note may still choose (see ``react``), or None."""
@@ -385,6 +384,12 @@ class Accompanist:
         if self.pattern == "bar" and index != 0 and previous not in (BOS_CHORD, NO_CHORD):
             return previous
         return choose_chord(logp, melody)
+
+    def _choose_rows(self, logp: np.ndarray, index: int, previous: int, melody: np.ndarray | None) -> np.ndarray:
+        """``_choose`` for each row of ``logp`` [B, V] (one beat, several melodies) at once."""
+        if self.pattern == "bar" and index != 0 and previous not in (BOS_CHORD, NO_CHORD):
+            return np.full(len(logp), previous)
+        return choose_chords(logp, melody)
 
     def _greedy(self, beats, meters, melody, state, previous, previous_tick, known_ahead=()) -> list[tuple[int, int]]:
         """Chords of ``beats`` chosen one by one from ``state``; ``known_ahead`` are melody

@@ -196,6 +196,21 @@ def choose_chord(logp: np.ndarray, melody: np.ndarray | None = None, weight: flo
     return 1 + int(np.argmax(score))
 
 
+def choose_chords(logp: np.ndarray, melody: np.ndarray | None = None, weight: float | None = None,
+                  seventh_credit: float | None = None) -> np.ndarray:
+    """``choose_chord`` for each row of ``logp`` [B, V] (and ``melody`` [B, 12]) at once."""
+    weight = MELODY_WEIGHT if weight is None else weight
+    credit = SEVENTH_CREDIT if seventh_credit is None else seventh_credit
+    if melody is None:
+        best = 1 + np.argmax(logp[:, 1:], axis=1)
+    else:
+        q = np.exp(melody)
+        coverage = q @ _TRIAD_TONES.T + credit * (q @ (_TONES - _TRIAD_TONES).T)
+        best = 1 + np.argmax(logp[:, 1:] + weight * np.log(coverage[:, 1:] + 1e-6), axis=1)
+    best[logp[:, 0] >= np.log(0.5)] = 0
+    return best
+
+
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     z = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
     return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))

@@ -79,9 +79,8 @@ class HarmonyLane:
             return
         decision = acc.react(pitch)
         if decision is not None:
-            self.scheduler.replace(HARMONY_LANE, note_events(decision.notes, self.channel, self.output),
-                                   from_tick=beat.tick)
-            acc.refresh_forecast()  # after the chord is on its way
+            self._send_now(decision, beat.tick)
+            acc.refresh_forecast()  # after the chord has gone
             self._show()
 
     def hear_held(self, pitches, ns: int) -> None:
@@ -100,9 +99,8 @@ class HarmonyLane:
         on_beat = current is not None and ns <= self.clock.ns_at(current.beat.tick) + acc.react_ns
         decision = acc.follow(chord, self.clock.tick_at(ns), on_beat)
         if decision is not None:
-            self.scheduler.replace(HARMONY_LANE, note_events(decision.notes, self.channel, self.output),
-                                   from_tick=decision.beat.tick)
-        acc.refresh_forecast()  # after the chord is on its way
+            self._send_now(decision, decision.beat.tick)
+        acc.refresh_forecast()  # after the chord has gone
         self._show()
 
     def hear_melody_note(self, note: Note) -> None:
@@ -121,6 +119,14 @@ class HarmonyLane:
     def silence_from(self, tick: int) -> None:
         """Take back every chord note planned from ``tick`` on (harmony switched off)."""
         self.scheduler.clear(HARMONY_LANE, tick)
+
+    def _send_now(self, decision, from_tick: int) -> None:
+        """The chord replaces the lane's plan from ``from_tick``; what is due (a beat already
+        begun) goes to the port from this thread at once, not after a wake-up of the
+        scheduler's, which the forecast's 2 ms of model steps on this thread would delay."""
+        self.scheduler.replace(HARMONY_LANE, note_events(decision.notes, self.channel, self.output),
+                               from_tick=from_tick)
+        self.scheduler.dispatch_due()
 
     # -- playing (engine thread) -----------------------------------------------------------
     def tick(self, ns: int) -> None:
@@ -141,6 +147,7 @@ class HarmonyLane:
             # a chord that cannot go out on its beat is not played
             if decision.notes and self.clock.ns_at(decision.beat.tick) >= earliest:
                 self.scheduler.schedule(note_events(decision.notes, self.channel, self.output), HARMONY_LANE)
+        acc.refresh_forecast()  # after the chords are scheduled
         self._show()
 
     def _show(self) -> None:

@@ -94,6 +94,7 @@ def test_chords_are_decided_one_tick_before_each_beat_and_only_while_there_is_me
     assert d.chord != NO_CHORD and all(n.onset == 84 and n.duration == 11 for n in d.notes)
     assert {n.pitch % 12 for n in d.notes} == set(chord_pitch_classes(d.chord))
     assert all(48 <= n.pitch <= 72 for n in d.notes)
+    acc.refresh_forecast()  # the lane asks for it once the chord is scheduled
     assert acc.active and len(acc.forecast) == 8 and acc.forecast[0][0] == 96
     # a late engine decides every beat it missed, in order
     acc.release()

@@ -106,3 +106,18 @@ def test_features_of_a_transposed_melody_are_the_transposed_features():
     assert list(chords) == [5, 9]
     prev, _, _ = piece_inputs(Melody("a", "a", notes, [Meter(0)]), [(0, 5), (12, 9)])
     assert list(prev) == [BOS_CHORD, 5]
+
+
+def test_choosing_for_a_batch_of_rows_equals_choosing_each_row():
+    from assistant.live.chord_model import choose_chord, choose_chords
+
+    rng = np.random.default_rng(3)
+    logits = rng.normal(0, 3, (40, CHORD_VOCAB_SIZE))
+    logits[::7, 0] = 30.0  # rows where N.C. is more likely than not
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    m = rng.normal(0, 2, (40, 12))
+    melody = m - np.log(np.exp(m).sum(axis=1, keepdims=True))
+    for mel, kw in ((None, {}), (melody, {}), (melody, {"weight": 1.0, "seventh_credit": 1.0})):
+        rows = choose_chords(logp, mel, **kw)
+        assert list(rows) == [choose_chord(logp[k], None if mel is None else mel[k], **kw) for k in range(40)]
+    assert (choose_chords(logp, melody) == NO_CHORD).sum() == 6
