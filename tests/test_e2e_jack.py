@@ -266,7 +266,10 @@ def test_chords_follow_a_player_with_human_timing(jack_server, tmp_path, model_p
     assert code == 0, rig.assistant.log_text()[-2000:]
     ons = [item for item in note_ons(log, "out") if item[1].channel == HARMONY_CHANNEL]
     found = reactions(rig, chord_strikes(ons), melody)
-    assert len(found) >= len(melody) - 4, f"chords on {len(found)} of {len(melody)} beats with a note"
+    assert len(found) >= len(melody) - 4, (f"chords on {len(found)} of {len(melody)} beats with a note: "
+                                           f"{sorted(f['beat'] for f in found)}; strikes at ticks "
+                                           f"{[round(rig.tick_of(ns), 2) for ns, _ in chord_strikes(ons)]}; "
+                                           f"{timing_context(rig, jack_server)}")
     slack = tolerance_ms(jack_server)
     early = [f for f in found if f["chord_ms"] < -slack]
     assert not early, f"chords before their beat: {early[:4]}; {timing_context(rig, jack_server)}"
@@ -280,7 +283,7 @@ def test_chords_follow_a_player_with_human_timing(jack_server, tmp_path, model_p
             if not 3 <= len(p := sounding_notes(((m, ns) for lab, m, ns in log if lab == "out"),
                                         rig.time_of(f["beat"]) + round((f["chord_ms"] + 5) * MS), HARMONY_CHANNEL)) <= 4]
     assert not thin, f"beats not sounding one chord of 3-4 notes: {thin[:6]}"
-    assert unclosed_notes(log) == {}, "notes left sounding after Stop"
+    assert unclosed_notes(log) == {}, f"notes left sounding after Stop: {unclosed_notes(log)}; {timing_context(rig, jack_server)}"
     assert hanging_notes(rig.peer.log) == {}
 
 

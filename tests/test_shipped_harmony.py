@@ -9,7 +9,7 @@ import pytest
 from assistant.live.chord_model import DEFAULT_HARMONY_MODEL, FEATURE_SIZE, ChordModel
 from assistant.errors import UserError
 from assistant.music.harmony import CHORD_VOCAB_SIZE
-from assistant.live.model import card_checksums, sha256_of
+from assistant.live.model_file import card_checksums, sha256_of
 from tiny_model import need
 
 CARD = DEFAULT_HARMONY_MODEL.with_name("harmony.md")

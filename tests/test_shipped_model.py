@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from assistant.live.model import DEFAULT_MELODY_MODEL, MelodyModel, card_checksums, sha256_of
+from assistant.live.model import DEFAULT_MELODY_MODEL, MelodyModel
+from assistant.live.model_file import card_checksums, sha256_of
 from tiny_model import need
 
 CARD = DEFAULT_MELODY_MODEL.with_name("melody.md")

@@ -85,7 +85,8 @@ def held_out_bits(model_path: Path, melodies: list[Melody]) -> dict:
 def run(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ..live.model import DEFAULT_MELODY_MODEL, verify_model_file
+    from ..live.model import DEFAULT_MELODY_MODEL
+    from ..live.model_file import verify_model_file
     from ..train.finetune import FineTuneSettings, fine_tuned_model, inner_split, require_training_stack
 
     require_training_stack("adapt")
@@ -153,7 +154,7 @@ def _stderr_console():
 def write_card(out: Path, args, base: Path, used, bad, learn_files, held_files, before, after, report) -> Path:
     """The adapted model's card beside it (``my-model.md``): its sha256 (checked at load by
     ``run --model``), the files, the held-out figures and the exact command."""
-    from ..live.model import sha256_of
+    from ..live.model_file import sha256_of
 
     digest = sha256_of(out)
     card = out.with_name(out.name.split(".")[0] + ".md")

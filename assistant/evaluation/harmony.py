@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import sys
 import time
 from pathlib import Path
 
@@ -359,16 +358,12 @@ def run_harmony(args) -> dict:
     """The ``eval --harmony`` report as a dict (see the module docstring)."""
     from ..live.chord_model import DEFAULT_HARMONY_MODEL
     from ..errors import UserError
-    from ..live.model import sha256_of
+    from ..live.model_file import has_card, sha256_of
     from ..train.chord_corpus import load_chord_corpus
 
     started = time.monotonic()
     path = Path(args.harmony_model) if getattr(args, "harmony_model", None) else DEFAULT_HARMONY_MODEL
-    card = path.with_name(path.name.split(".")[0] + ".md")
-    if not card.is_file():
-        print(f"eval --harmony: {path} has no card beside it ({card.name}): its sha256 is not checked",
-              file=sys.stderr)
-    model = ChordModel.load(path, warmup=False, verify=card.is_file())
+    model = ChordModel.load(path, warmup=False, verify=has_card(path, "eval --harmony"))
     corpus = load_chord_corpus()
     names = [s.strip() for s in (args.sets or ",".join(HARMONY_SETS)).split(",") if s.strip()]
     unknown = [n for n in names if n not in corpus.eval_sets]

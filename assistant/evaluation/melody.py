@@ -162,7 +162,7 @@ def load_sets(names: list[str], limit: int | None) -> dict[str, list[Melody]]:
 
 def _run_cv(args, sets: dict[str, list[Melody]], model_path: Path, started: float) -> int:
     """``eval --cv K``: see :mod:`assistant.train.cross_validation`."""
-    from ..live.model import sha256_of
+    from ..live.model_file import sha256_of
     from ..train.finetune import require_training_stack
 
     if args.cv < 2:
@@ -178,7 +178,8 @@ def _run_cv(args, sets: dict[str, list[Melody]], model_path: Path, started: floa
 
 
 def run(args) -> int:
-    from ..live.model import DEFAULT_MELODY_MODEL, MelodyModel, sha256_of
+    from ..live.model import DEFAULT_MELODY_MODEL, MelodyModel
+    from ..live.model_file import has_card, sha256_of
 
     if args.harmony:
         from .harmony import run_harmony
@@ -189,10 +190,7 @@ def run(args) -> int:
     names = [s.strip() for s in (args.sets or ",".join(SETS)).split(",") if s.strip()]
     sets = load_sets(names, args.limit)
     model_path = Path(args.model) if args.model else DEFAULT_MELODY_MODEL
-    card = model_path.with_name(model_path.name.split(".")[0] + ".md")
-    if not card.is_file():  # a model just trained: its card is written from this evaluation
-        print(f"eval: {model_path} has no card beside it ({card.name}): its sha256 is not checked", file=sys.stderr)
-    model = MelodyModel.load(model_path, window=1 << 30, warmup=False, verify=card.is_file())
+    model = MelodyModel.load(model_path, window=1 << 30, warmup=False, verify=has_card(model_path, "eval"))
     if args.cv is not None:
         return _run_cv(args, sets, model_path, started)
     scorer = None

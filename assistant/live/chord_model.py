@@ -38,7 +38,8 @@ import numpy as np
 from ..music import tokens as T
 from ..errors import UserError
 from ..music.harmony import CHORD_VOCAB_SIZE, beat_grid, chord_pitch_classes
-from .model import MODELS_DIR, REPAIR_HINT, open_session
+from ..resources import MODELS_DIR
+from .model_file import REPAIR_HINT, open_session
 from ..music import Melody, Meter, Note, meter_at
 
 DEFAULT_HARMONY_MODEL = MODELS_DIR / "harmony.onnx"

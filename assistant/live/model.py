@@ -17,9 +17,6 @@ scheduler and costs nothing while idle.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -27,79 +24,11 @@ from typing import Iterator
 import numpy as np
 
 from ..music import tokens as T
-from ..errors import UserError
 from ..music import Meter, Note, bar_start, meter_at
 from ..resources import MODELS_DIR
+from .model_file import open_session
 
 DEFAULT_MELODY_MODEL = MODELS_DIR / "melody.onnx"
-REPAIR_HINT = ("restore it (`git checkout -- models/` in a source checkout, or reinstall midi-assistant) "
-               "or rebuild it with the command in its card")
-
-
-# ---------------------------------------------------------------- integrity
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def card_checksums(card: Path) -> dict[str, str]:
-    """``{file name: sha256}`` from the table rows of a model card (``| name.onnx | <sha256> |``)."""
-    found = {}
-    for name, digest in re.findall(r"`?([\w.\-]+\.onnx)`?\s*\|\s*`?([0-9a-f]{64})`?", card.read_text()):
-        found[name] = digest
-    return found
-
-
-def verify_model_file(path: Path, card: Path | None = None) -> None:
-    """Raise ``UserError`` unless ``path`` exists and matches the sha256 its card states."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"model file {path} is missing; {REPAIR_HINT}")
-    card = card or path.with_name(path.name.split(".")[0] + ".md")
-    if not card.is_file():
-        raise UserError(f"model card {card} for {path} is missing; {REPAIR_HINT}")
-    expected = card_checksums(card).get(path.name)
-    if expected is None:
-        raise UserError(f"model card {card} states no sha256 for {path.name}; {REPAIR_HINT}")
-    actual = sha256_of(path)
-    if actual != expected:
-        raise UserError(f"model file {path} is corrupt (sha256 {actual[:12]}... but {card.name} says "
-                        f"{expected[:12]}...); {REPAIR_HINT}")
-
-
-def open_session(path: Path, *, verify: bool = True, threads: int = 1):
-    """``(onnxruntime session, config dict from the metadata)`` for a model file.
-
-    With ``verify`` the sha256 must match the card beside it. One intra-op thread
-    without spinning: the session costs nothing while idle and leaves the other
-    cores to the scheduler. No memory pattern: ONNX Runtime would keep one per input shape,
-    and the sliding cache and batch sizes make hundreds (11 MB more in 100 notes, at the
-    same speed). Any failure is a ``UserError`` naming the file.
-    """
-    if verify:
-        verify_model_file(path)
-    elif not path.is_file():
-        raise UserError(f"model file {path} is missing; {REPAIR_HINT}")
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    opts.enable_mem_pattern = False  # a plan cached per input shape: the cache's shapes are many
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    opts.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    try:
-        session = ort.InferenceSession(str(path), sess_options=opts, providers=["CPUExecutionProvider"])
-        config = json.loads(session.get_modelmeta().custom_metadata_map["config"])
-    except Exception as err:  # onnxruntime raises several types for a bad file
-        raise UserError(f"model file {path} cannot be loaded ({type(err).__name__}); {REPAIR_HINT}") from None
-    return session, config
 
 
 # ---------------------------------------------------------------- sampling

@@ -10,8 +10,8 @@ module drives it through ctypes, which releases the GIL during each call.
 Threading contract:
 
 * :class:`JackClient` is opened, given ports and closed on the main thread.
-* The client runs one reader thread (``midi-in``) for all its inputs that blocks
-  in the C ``mj_wait`` until the process callback has input (no polling: idle
+* The client runs one reader thread (``midi-in``, :mod:`.jack_reader`) for all its
+  inputs that blocks in the C ``mj_wait`` until the process callback has input (no polling: idle
   costs nothing), then decodes (:class:`assistant.midi.wire.WireDecoder`: junk is counted
   and dropped) and ``put((msg, ns))`` on the port's inbox; nothing else. If anything
   in that loop ever raises, it is logged and the loop starts again.
@@ -45,6 +45,7 @@ from typing import Callable
 
 import mido
 
+from .jack_reader import JackReader
 from .wire import WireDecoder
 
 log = logging.getLogger(__name__)
@@ -153,7 +154,7 @@ class JackClient:
         self.name = name
         self._h = self._open_handle(name)
         self._base_moved_before = 0  # ns the time bases of clients before a reopen moved
-        self._reader: _Reader | None = None
+        self._reader: JackReader | None = None
         self._open_ports = 0
         self._lock = threading.Lock()
         self.closed = False
@@ -219,7 +220,7 @@ class JackClient:
             self._lib.mj_set_latency(handle, index, frames)
         inboxes = dict(self._reader.inboxes) if self._reader is not None else {}
         if inboxes:
-            self._reader = _Reader(self)
+            self._reader = JackReader(self)
             self._reader.inboxes.update(inboxes)
         self._to_restore = []
         for index, peers in self._connections.items():
@@ -247,7 +248,7 @@ class JackClient:
         index, full = self._add(name, False)
         port = JackInput(self, index, name, full)
         if self._reader is None:
-            self._reader = _Reader(self)
+            self._reader = JackReader(self)
         self._reader.inboxes[index] = (inbox, parse or port.decoder)
         if connect_from is not None:
             self.connect(connect_from, full)
@@ -385,78 +386,6 @@ class JackInput(_Port):
         self.closed = True
         self._client._stop_input(self._index)
         self._client._port_closed()
-
-
-class _Reader:
-    """The client's one ``midi-in`` thread: waits for input, stamps, parses, enqueues.
-
-    Every input port of the client shares one ring, so one thread reads it all and
-    hands each message to its port's inbox (a port without an inbox drops it).
-    """
-
-    WAIT_MS = 1000  # at most this long between reports of dropped input; a stop or a dead server wakes it at once
-
-    def __init__(self, client: JackClient):
-        self._client = client
-        self.inboxes: dict[int, tuple[queue.SimpleQueue, Callable]] = {}
-        self._stop = threading.Event()
-        self._lost = {"dropped": 0, "oversize": 0}
-        self.restarts = 0  # times the read loop failed and was restarted
-        self.dead = False  # the server shut the client down
-        self._thread = threading.Thread(target=self._run, name="midi-in", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        """Runs the read loop; anything it raises is logged and the loop starts again, so
-        one bad event can never make the assistant deaf. Returns when stopped or when the
-        server has shut the client down."""
-        while not self._stop.is_set():
-            try:
-                if self._read_loop():
-                    return
-            except Exception:
-                self.restarts += 1
-                log.exception("JACK MIDI input: the reader failed and was restarted")
-                self._stop.wait(0.01)
-
-    def _read_loop(self) -> bool:
-        """Wait, read, decode, enqueue until stopped (False) or the client died (True)."""
-        lib, h, inboxes = self._client._lib, self._client._h, self.inboxes
-        cap, width = 256, lib.mj_slot_data()
-        data = ctypes.create_string_buffer(cap * width)
-        sizes, ports, times = (ctypes.c_int32 * cap)(), (ctypes.c_int32 * cap)(), (ctypes.c_int64 * cap)()
-        lost = self._lost
-        while not self._stop.is_set():
-            if not lib.mj_wait(h, self.WAIT_MS):  # a quiet moment: report what the C side lost
-                self._report_losses(lost)
-            while (n := lib.mj_read(h, data, sizes, ports, times, cap)) > 0:
-                raw = data.raw
-                for k in range(n):
-                    target = inboxes.get(ports[k])
-                    if target is None:
-                        continue
-                    msg = target[1](raw[k * width:k * width + sizes[k]])
-                    if msg is not None:
-                        target[0].put((msg, times[k]))
-            if not lib.mj_alive(h):
-                self.dead = True
-                log.error("JACK shut our client down (server stopped?): no MIDI in or out until it is back")
-                return True
-        self._report_losses(lost)
-        return False
-
-    def _report_losses(self, lost: dict[str, int]) -> None:
-        """Log input the C side had to drop since the last report (reader thread)."""
-        counters = self._client.counters()
-        for key, why in (("dropped", "the input queue was full"), ("oversize", "longer than a slot (sysex)")):
-            if counters[key] > lost[key]:
-                log.warning("JACK input: %d messages dropped: %s", counters[key] - lost[key], why)
-                lost[key] = counters[key]
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._client._lib.mj_wake(self._client._h)
-        self._thread.join()
 
 
 class JackOutput(_Port):

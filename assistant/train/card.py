@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from ..music import tokens as T
-from ..live.model import sha256_of
+from ..live.model_file import sha256_of
 from ..music.stm_blend import STM_BIAS, STM_DECAY, STM_PRIOR, STM_STRENGTH
 
 

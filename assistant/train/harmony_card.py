@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..live.chord_model import DECISION_TICKS, FEATURE_SIZE
 from ..music.harmony import CHORD_VOCAB_SIZE, QUALITIES
-from ..live.model import sha256_of
+from ..live.model_file import sha256_of
 from .card import card_command
 
 CHECK_PIECES = 10

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..live.chord_model import AHEAD, BOS_CHORD, FEATURE_SIZE, piece_inputs, transpose_features
 from ..music.harmony import CHORD_VOCAB_SIZE, transpose_chord
-from ..live.model import MODELS_DIR
+from ..resources import MODELS_DIR
 
 IGNORE = -100
 

@@ -192,7 +192,7 @@ def base_record(path: Path) -> dict:
     """What a run started from (``--init-from``): the file, its sha256, and the training
     record beside it (``<name>.train.json``: its command, steps, time, best validation),
     so that a card can give both cycles' commands."""
-    from ..live.model import sha256_of
+    from ..live.model_file import sha256_of
 
     record: dict = {"file": str(path), "sha256": sha256_of(path)}
     beside = path.with_suffix(".train.json")

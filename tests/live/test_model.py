@@ -5,7 +5,8 @@ import pytest
 
 from assistant.music import tokens as T
 from assistant.errors import UserError
-from assistant.live.model import Constraints, MelodyModel, sample_probs, verify_model_file
+from assistant.live.model import Constraints, MelodyModel, sample_probs
+from assistant.live.model_file import verify_model_file
 from assistant.music import Meter, Melody, Note
 
 PHRASE = [Note(i * 6, 6 if i % 3 else 12, 60 + (i * 5) % 12) for i in range(12)]
