@@ -130,9 +130,8 @@ class Accompanist:
         self.follow_chords = follow_chords
         self.split = split  # the chord hand plays below this MIDI note (None: see harmony.chord_hand)
         self.players_chord = NO_CHORD
-        # what sounded before the current beat's chord: (chord, voicing), for a chord that
-        # replaces it
-        self._before_current: tuple[int, tuple[int, ...] | None] = (NO_CHORD, None)
+        # the voicing before the current beat's, for a chord that replaces it on its beat
+        self._voicing_before: tuple[int, ...] | None = None
 
     # -- what is heard (engine thread) ------------------------------------------------
     def add_note(self, note: Note) -> None:
@@ -181,7 +180,7 @@ class Accompanist:
         self.forecast = []
         self._waiting = None
         self.players_chord = NO_CHORD
-        self._before_current = (NO_CHORD, None)
+        self._voicing_before = None
 
     # -- deciding (engine thread) --------------------------------------------------------
     def _melody(self) -> list[Note]:
@@ -273,7 +272,7 @@ class Accompanist:
         self.model.commit(chord)
         self._previous_beat = beat.tick
         self._active = True
-        self._before_current = (sounding_before, self.voicer.last)
+        self._voicing_before = self.voicer.last
         self.current = self._play(beat, meters, chord, float(np.exp(logp[chord])), velocity, sounding_before,
                                   followed=followed)
         return self.current
@@ -356,13 +355,13 @@ class Accompanist:
         self._waiting = None  # the player's chord, not their melody note, chooses this beat
         self.model.commit(chord)
         if on_beat:
-            _, self.voicer.last = self._before_current
+            self.voicer.last = self._voicing_before
             beat = current.beat
         else:  # struck in the middle of a beat: from here to the beat's end
             end = current.beat.tick + current.beat.length
             start = max(current.beat.tick, min(int(now_tick), end - 1))
             beat = Beat(start, current.beat.index, end - start)
-            self._before_current = (current.chord, self.voicer.last)
+            self._voicing_before = self.voicer.last
         # struck by the player: sounded even where the pattern would hold the chord before
         return self._play(beat, self._meters, chord, 1.0, self._velocity, NO_CHORD, reacted=True, followed=True)
 
@@ -381,13 +380,17 @@ class Accompanist:
         """The chord to play (``chord_model.choose_chord``, with the model's prediction of the
         beat's melody where it makes one); with the ``bar`` pattern a chord holds until the
         next downbeat."""
-        if self.pattern == "bar" and index != 0 and previous not in (BOS_CHORD, NO_CHORD):
+        if self._holds_bar(index, previous):
             return previous
         return choose_chord(logp, melody)
 
+    def _holds_bar(self, index: int, previous: int) -> bool:
+        """With the ``bar`` pattern a chord holds until the next downbeat."""
+        return self.pattern == "bar" and index != 0 and previous not in (BOS_CHORD, NO_CHORD)
+
     def _choose_rows(self, logp: np.ndarray, index: int, previous: int, melody: np.ndarray | None) -> np.ndarray:
         """``_choose`` for each row of ``logp`` [B, V] (one beat, several melodies) at once."""
-        if self.pattern == "bar" and index != 0 and previous not in (BOS_CHORD, NO_CHORD):
+        if self._holds_bar(index, previous):
             return np.full(len(logp), previous)
         return choose_chords(logp, melody)
 

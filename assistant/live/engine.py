@@ -30,7 +30,7 @@ from collections import deque
 from dataclasses import replace
 
 from ..clock import floor_tick
-from ..music.harmony import NO_CHORD, KeyTracker, chord_name, players_chord
+from ..music.harmony import NO_CHORD, KeyTracker, chord_name
 from .alignment import DawAlignment
 from .capture import Capture, MelodyNote, NoteEnded, NoteStarted, PhraseEnd
 from .harmony_lane import HarmonyLane
@@ -247,9 +247,8 @@ class Engine:
         if isinstance(event, NoteStarted):
             self.melody.player_goes_on()
             self.harmony.hear_struck(event.tick, event.pitch, max(held, default=0), ns)
-        chord = players_chord(held, self.harmony.split)
+        chord = self.harmony.hear_held(held, ns)
         self._held_chord = chord_name(chord) if chord != NO_CHORD else None
-        self.harmony.hear_held(held, ns)
 
     def key(self):
         """The tracked key (``keys.Key``) or None; the config's fixed key if one is set."""

@@ -51,11 +51,6 @@ class HarmonyLane:
         return self.accompanist is not None
 
     @property
-    def split(self) -> int | None:
-        """Where the chord hand ends (``harmony.split``; None: auto)."""
-        return self.accompanist.split if self.accompanist is not None else None
-
-    @property
     def active(self) -> bool:
         """A chord is sounding or due: the engine polls often."""
         return self.accompanist is not None and self.accompanist.active
@@ -83,18 +78,17 @@ class HarmonyLane:
             acc.refresh_forecast()  # after the chord has gone
             self._show()
 
-    def hear_held(self, pitches, ns: int) -> None:
-        """What the player holds changed (a note struck or let go, stamped ``ns``). A chord
-        in the chord hand becomes the accompaniment's chord at once: on the current beat
-        when struck at most the reaction window after it (the planned chord is taken back,
-        or closed if it sounds), else from now to the beat's end. Letting go hands back to
-        the model at the next beat's decision."""
+    def hear_held(self, pitches, ns: int) -> int:
+        """What the player holds changed (a note struck or let go, stamped ``ns``); returns
+        the chord they hold (``harmony.players_chord``, N.C. for none). A chord in the chord
+        hand becomes the accompaniment's chord at once: on the current beat when struck at
+        most the reaction window after it (the planned chord is taken back, or closed if it
+        sounds), else from now to the beat's end. Letting go hands back to the model at the
+        next beat's decision."""
         acc = self.accompanist
-        if acc is None or not acc.follow_chords:
-            return
-        chord = players_chord(pitches, acc.split)
-        if chord == acc.players_chord:
-            return
+        chord = players_chord(pitches, acc.split if acc is not None else None)
+        if acc is None or not acc.follow_chords or chord == acc.players_chord:
+            return chord
         current = acc.current
         on_beat = current is not None and ns <= self.clock.ns_at(current.beat.tick) + acc.react_ns
         decision = acc.follow(chord, self.clock.tick_at(ns), on_beat)
@@ -102,6 +96,7 @@ class HarmonyLane:
             self._send_now(decision, decision.beat.tick)
         acc.refresh_forecast()  # after the chord has gone
         self._show()
+        return chord
 
     def hear_melody_note(self, note: Note) -> None:
         if self.accompanist is not None:
@@ -121,12 +116,9 @@ class HarmonyLane:
         self.scheduler.clear(HARMONY_LANE, tick)
 
     def _send_now(self, decision, from_tick: int) -> None:
-        """The chord replaces the lane's plan from ``from_tick``; what is due (a beat already
-        begun) goes to the port from this thread at once, not after a wake-up of the
-        scheduler's, which the forecast's 2 ms of model steps on this thread would delay."""
+        """The chord replaces the lane's plan from ``from_tick`` (a beat already begun: at once)."""
         self.scheduler.replace(HARMONY_LANE, note_events(decision.notes, self.channel, self.output),
                                from_tick=from_tick)
-        self.scheduler.dispatch_due()
 
     # -- playing (engine thread) -----------------------------------------------------------
     def tick(self, ns: int) -> None:

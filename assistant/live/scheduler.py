@@ -376,9 +376,7 @@ class Scheduler:
     def dispatch_due(self, now: int | None = None) -> int:
         """Send every event whose deadline is at or before ``now``; returns how many.
 
-        Called by the scheduler thread, and by the engine thread for what must go at once
-        (a chord reacting to the player; under the same lock, so each message is sent once
-        and in order); tests call it directly with a fake clock.
+        Called by the scheduler thread; tests call it directly with a fake clock.
         """
         now = self.clock.now() if now is None else now
         with self._cond:
