@@ -206,10 +206,19 @@ def write_stats(path: str, engine, memory: dict | None = None) -> None:
     os.replace(tmp, path)  # a reader never sees half a file
 
 
+def port_names(p, client: str):
+    """The ``PortNames`` of the config's ``[ports]`` section ``p`` for MIDI client ``client``
+    (a harmony port equal to the output, or empty, is the output itself)."""
+    from ..midi.ports import PortNames
+
+    return PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client=client,
+                     harmony=p.harmony if p.harmony not in ("", p.output) else None)
+
+
 def run(args) -> int:
     from .config import load_config
     from ..midi.portwatch import PortWatch
-    from ..midi.ports import PortNames, open_ports
+    from ..midi.ports import open_ports
 
     use_ui = not args.no_ui and sys.stdin.isatty()
     log_format = "%(asctime)s %(levelname)s %(message)s"
@@ -217,9 +226,8 @@ def run(args) -> int:
         logging.basicConfig(level=args.log_level.upper(), format=log_format, stream=sys.stderr)
     config = load_config(args.config, overrides_from_args(args))
     p = config.ports
-    names = PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client=args.client_name,
-                      harmony=p.harmony if p.harmony not in ("", p.output) else None)
-    ports = open_ports(p.backend or None, names, attach=p.attach_flag, jack_client=p.jack_client)
+    ports = open_ports(p.backend or None, port_names(p, args.client_name), attach=p.attach_flag,
+                       jack_client=p.jack_client)
     engine = watch = memory = None
     stop = threading.Event()
 

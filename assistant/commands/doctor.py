@@ -140,11 +140,11 @@ def check_native_jack(findings: list[Finding]) -> None:
 def check_our_ports(config, backend: str | None, listen_s: float, findings: list[Finding]) -> None:
     """Open our ports as ``run`` would (same names, so a DAW's saved connections apply) and
     listen for MIDI clock on the input."""
-    from ..midi.ports import PortNames, open_ports
+    from ..app.runner import port_names
+    from ..midi.ports import open_ports
 
     p = config.ports
-    names = PortNames(input=p.input, output=p.output, accepted=p.accepted or None, client="MIDI Assistant",
-                      harmony=p.harmony if p.harmony not in ("", p.output) else None)
+    names = port_names(p, "MIDI Assistant")
     inbox: queue.SimpleQueue = queue.SimpleQueue()
     try:
         ports = open_ports(backend or p.backend or None, names, attach=p.attach_flag, inbox=inbox,

@@ -10,10 +10,8 @@ what is known at that tick, takes the most likely chord and returns it with the
 notes to play. A beat whose moment has already passed is not played (never
 late), though the model still takes it, so that the chord history stays true.
 
-Patterns: ``bar`` (the chord of the downbeat sustained through the bar), ``beat``
-(struck on every beat), ``arpeggio`` (the voicing broken into eighth notes, or
-three eighths per dotted beat). Voicings come from ``harmony.Voicer`` (fewest
-semitones moved).
+The notes come from the pattern (:mod:`.chord_patterns`: ``bar``, ``beat``,
+``arpeggio``); voicings from ``harmony.Voicer`` (fewest semitones moved).
 
 Threading: engine thread only (state is not shared); nothing blocks. ``midi-assistant
 bench`` measures a model step, a beat's decision, a reaction and the forecast.
@@ -32,17 +30,10 @@ from .chord_model import (
     step_features,
 )
 from ..music.harmony import NO_CHORD, Voicer, beat_grid, chord_pitch_classes
-from ..music import Meter, Note, bar_start, meter_at, next_bar_start
+from .chord_patterns import PATTERNS, Beat, render
+from ..music import Meter, Note, bar_start, meter_at
 
-PATTERNS = ("bar", "beat", "arpeggio")
 MEMORY_NOTES = 64
-
-
-@dataclass(frozen=True, slots=True)
-class Beat:
-    tick: int
-    index: int  # in its bar
-    length: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,30 +60,6 @@ class _Waiting:
     melody: np.ndarray | None  # [12, 12]
     restrike_from: int  # the chord sounding before this beat (NO_CHORD: none)
     voicer_last: tuple[int, ...] | None  # the voicing before this beat's
-
-
-def render(pattern: str, beat: Beat, voicing: tuple[int, ...], velocity: int, meter: Meter,
-           restrike: bool) -> list[Note]:
-    """Notes of one beat of ``pattern`` for a voiced chord (``restrike``: the chord is new
-    or this is the first beat played, so a ``bar`` pattern sounds it even off the downbeat)."""
-    if not voicing:
-        return []
-    if pattern == "beat":
-        length = max(1, beat.length - 1)
-        return [Note(beat.tick, length, p, velocity) for p in voicing]
-    if pattern == "bar":
-        if beat.index != 0 and not restrike:
-            return []
-        length = next_bar_start([meter], beat.tick) - beat.tick
-        return [Note(beat.tick, length, p, velocity) for p in voicing]
-    # arpeggio: eighths (6 ticks) through the beat, bass first, then upward and back
-    step = 6
-    count = max(1, beat.length // step)
-    order = list(voicing) + list(voicing[-2:0:-1])
-    start = (beat.index * count) % len(order)
-    return [Note(beat.tick + i * step, step if i < count - 1 else beat.length - i * step,
-                 order[(start + i) % len(order)], velocity if i == 0 else max(1, velocity - 8))
-            for i in range(count)]
 
 
 class Accompanist:

@@ -5,7 +5,8 @@ import mido
 import numpy as np
 import pytest
 
-from assistant.live.accompanist import Accompanist, Beat, render
+from assistant.live.accompanist import Accompanist
+from assistant.live.chord_patterns import Beat, render
 from assistant.live.chord_model import BOS_CHORD, ChordModel, causal, choose_chord, piece_inputs, step_features
 from assistant.app.config import load_config
 from assistant.music.harmony import NO_CHORD, chord_name, chord_pitch_classes, parse_chord_name
