@@ -287,6 +287,11 @@ typedef struct {
         _Atomic int64_t after_us;
     } base_log[BASE_LOG];
     double base_moved_us; /* the total move so far (process callback only) */
+    /* JACK us the first time base gave the server's frame 0 (of the frame counter's
+     * current wrap): set on the first cycle and on a rate change, never by a move
+     * (see mj_frame_zero_ns). */
+    _Atomic int64_t frame_zero_us;
+    _Atomic int frames_only; /* never move the time base (mj_keep_to_frames) */
     jack_nframes_t next_frame;  /* where the next cycle should start (process callback only) */
     jack_nframes_t last_start;  /* the first frame of the last cycle (process callback only) */
     int have_frame;
@@ -493,6 +498,9 @@ static int tb_cycle(mj_t *h, jack_nframes_t start, jack_nframes_t nframes, jack_
         double dll = (double)J.frames_to_time(h->client, start);
         h->tb_off = fabs_((double)now_us - dll) < 2 * period_us ? dll : (double)now_us;
         h->lag_run = 0;
+        atomic_store_explicit(&h->frame_zero_us,
+                              round_half_away(h->tb_off - (double)start * h->us_per_frame),
+                              memory_order_release);
         return 0;
     }
     int jumped = start != h->next_frame && start != h->last_start;
@@ -500,8 +508,13 @@ static int tb_cycle(mj_t *h, jack_nframes_t start, jack_nframes_t nframes, jack_
     if (1e6 / rate != h->us_per_frame) { /* the rate changed: keep this frame's time */
         h->tb_off += (double)h->ext * (h->us_per_frame - 1e6 / rate);
         h->us_per_frame = 1e6 / rate;
+        atomic_store_explicit(&h->frame_zero_us,
+                              round_half_away(h->tb_off - h->base_moved_us -
+                                              (double)(start - (uint32_t)h->ext) * h->us_per_frame),
+                              memory_order_release);
     }
     double late = (double)now_us - (h->tb_off + (double)h->ext * h->us_per_frame);
+    if (atomic_load_explicit(&h->frames_only, memory_order_relaxed)) return jumped;
     if (fabs_(late) > step_us && (h->lag_run == 0 || (late > 0) == (h->lag_min > 0))) {
         if (h->lag_run == 0 || fabs_(late) < fabs_((double)h->lag_min)) h->lag_min = (int64_t)late;
         if (++h->lag_run >= LAG_CYCLES) {
@@ -859,6 +872,23 @@ MJ_EXPORT int64_t mj_base_shift_ns(mj_t *h, int64_t ns) {
             return atomic_load_explicit(&h->base_log[slot].after_us, memory_order_relaxed) * 1000;
     }
     return atomic_load_explicit(&h->base_log[oldest % BASE_LOG].before_us, memory_order_relaxed) * 1000;
+}
+
+/* From now on this client's time base never moves: its times are its frames', however
+ * far they fall behind the wall, as a DAW's timeline is (a DAW stand-in in tests and
+ * benchmarks; our own ports keep near the wall, see tb_cycle). Any thread. */
+MJ_EXPORT void mj_keep_to_frames(mj_t *h) {
+    atomic_store(&h->frames_only, 1);
+}
+
+/* The time (ns, CLOCK_MONOTONIC) this client's first time base gave the server's frame
+ * 0, or 0 before the first cycle. Stamps and placements agree with it once the base's
+ * moves (mj_base_shift_ns) are taken off: frame = (ns - shift - zero) / ns per frame,
+ * the same frame number every client of the server sees (until the 32-bit frame
+ * counter wraps: 24 h at 48 kHz). For judging timing across clients. Any thread. */
+MJ_EXPORT int64_t mj_frame_zero_ns(mj_t *h) {
+    int64_t us = atomic_load_explicit(&h->frame_zero_us, memory_order_acquire);
+    return us ? us * 1000 + mono_minus_jack_ns() : 0;
 }
 
 MJ_EXPORT int mj_pending_slots(void) {

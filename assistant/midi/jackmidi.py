@@ -104,6 +104,8 @@ def load_library() -> ctypes.CDLL:
         "mj_connections": (ctypes.c_int, [p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]),
         "mj_last_jump_ns": (i64, [p]),
         "mj_base_shift_ns": (i64, [p, i64]),
+        "mj_frame_zero_ns": (i64, [p]),
+        "mj_keep_to_frames": (None, [p]),
         "mj_wait": (ctypes.c_int, [p, ctypes.c_int]),
         "mj_wake": (None, [p]),
         "mj_read": (ctypes.c_int, [p, p, ctypes.POINTER(i32), ctypes.POINTER(i32), ctypes.POINTER(i64),
@@ -149,9 +151,13 @@ class JackClient:
 
     DRAIN_S = 0.2
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, frames_only: bool = False):
+        """``frames_only``: the time base never moves, however far the server's frames fall
+        behind the wall: times are the frames' own, as on a DAW's timeline (a DAW stand-in
+        for tests and benchmarks). Ours moves to stay near the wall (see tb_cycle)."""
         self._lib = load_library()
         self.name = name
+        self.frames_only = frames_only
         self._h = self._open_handle(name)
         self._base_moved_before = 0  # ns the time bases of clients before a reopen moved
         self._reader: JackReader | None = None
@@ -167,6 +173,8 @@ class JackClient:
         handle = self._lib.mj_open(name.encode())
         if not handle:
             raise OSError(self._lib.mj_load_error().decode(errors="replace"))
+        if self.frames_only:
+            self._lib.mj_keep_to_frames(handle)
         return ctypes.c_void_p(handle)
 
     # -- ports
@@ -328,6 +336,26 @@ class JackClient:
         before it. A line fitted to stamps before a move holds after it once moved by the
         difference (any thread)."""
         return self._base_moved_before + self._lib.mj_base_shift_ns(self._h, ns)
+
+    def frame_zero_ns(self) -> int:
+        """The time (now_ns scale) this client's first time base gave the server's frame
+        0; 0 before the first cycle. Two clients' bases differ by the difference of
+        theirs, and by their moves (base_shift_ns): each starts from jack2's mapping or,
+        where that lay off the wall, from the wall (any thread)."""
+        return self._lib.mj_frame_zero_ns(self._h)
+
+    def frame_of(self, ns: int) -> float | None:
+        """The server's frame (a float: its count since the server started) that this
+        client's time base gives ``ns`` (now_ns scale), a stamp of input or the time
+        output was placed at; its base's moves are taken off, so every client of one
+        server gives one frame the same number. None before the first cycle. For
+        judging timing across clients (any thread); a client reopened after a server
+        restart counts the new server's frames."""
+        zero = self.frame_zero_ns()
+        if not zero:
+            return None
+        ns_per_frame = 1e9 / self._lib.mj_sample_rate(self._h)
+        return (ns - self._lib.mj_base_shift_ns(self._h, ns) - zero) / ns_per_frame
 
     # -- closing
     def _port_closed(self) -> None:
