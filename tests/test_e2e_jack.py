@@ -102,7 +102,7 @@ def test_answer_on_the_bar_accept_to_accepted_port_and_capture_file(jack_server,
     answer = note_ons(log, "out")
     assert answer, "no answer arrived: " + rig.assistant.log_text()[-2000:]
     first_tick = round(rig.tick_of(answer[0][2]))
-    assert first_tick == 192
+    assert first_tick == 192, (rig.tick_of(answer[0][2]), timing_context(rig, jack_server))
     errors = timing_errors_ms(rig, answer)
     assert max(abs(e) for e in errors) <= tolerance_ms(jack_server), (errors, timing_context(rig, jack_server))
     accepted = note_ons(log, "accepted")

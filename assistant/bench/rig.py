@@ -150,7 +150,7 @@ class Peer:
         self._native = None
         self.tx = None
         if self.frame_accurate:
-            self._native = jackmidi.JackClient(client_prefix)
+            self._native = jackmidi.JackClient(client_prefix, frames_only=True)
             for label, port in outputs.items():
                 inbox = queue.SimpleQueue()
                 self._inboxes[label] = inbox

@@ -151,11 +151,15 @@ class MidiClockFollower(_TickMap):
             here = self._current_tick(ns)
             if self._watching:
                 # the count is in doubt until the phase check judges it: coast on the last
-                # steady line, which repeats, losses and bunches in the stall do not move
+                # steady line, which repeats, losses and bunches in the stall do not move,
+                # moved with our time base as a DAW's grid on the frames is (a JACK DAW's
+                # transport runs on them); one that keeps the wall's time is set right
+                # when the check finds it there
                 t_anchor, anchor_pos, period = self._anchor
+                moved = self._base_shift(ns) - self._anchor_moved
                 self._npt = nominal = period * PULSES_PER_TICK
                 next_ns = ns + period
-                next_tick = (anchor_pos + (next_ns - t_anchor) / period) / PULSES_PER_TICK
+                next_tick = (anchor_pos + (next_ns - t_anchor - moved) / period) / PULSES_PER_TICK
             else:
                 nominal = self._npt
                 next_tick = self._next_pulse / PULSES_PER_TICK
