@@ -69,6 +69,28 @@ def _server_ready(name: str, proc: subprocess.Popen, timeout: float) -> bool:
     return False
 
 
+def pytest_configure(config):
+    _start_portaudio_without_jack()
+
+
+def _start_portaudio_without_jack() -> None:
+    """Load PortAudio (``sounddevice``) once, before any test JACK server runs and with none
+    it can find. PortAudio's JACK host API opens a client on the server it finds at start-up
+    and asserts (aborting the process) when it cannot close it at exit, after the tests
+    stopped that server; the audio tests use its ALSA side or none."""
+    saved = os.environ.get("JACK_DEFAULT_SERVER")
+    os.environ["JACK_DEFAULT_SERVER"] = f"no-server-for-portaudio-{os.getpid()}"
+    try:
+        import sounddevice  # noqa: F401
+    except (OSError, ImportError):  # no PortAudio: the tests that need it say so
+        pass
+    finally:
+        if saved is None:
+            os.environ.pop("JACK_DEFAULT_SERVER", None)
+        else:
+            os.environ["JACK_DEFAULT_SERVER"] = saved
+
+
 @contextlib.contextmanager
 def _running_jackd():
     """A JACK server (dummy driver) of its own, named for this run; JACK_DEFAULT_SERVER names it

@@ -28,10 +28,17 @@ def _requirement_name(requirement: str) -> str:
     return _normalise(re.split(r"[\s<>=!~;\[(]", requirement.strip(), maxsplit=1)[0])
 
 
+# extras that the run-time package uses where a user asks for them (--audio), imported
+# only there, with one line naming the install when missing
+RUN_TIME_EXTRAS = ("audio",)
+
+
 def declared_distributions(pyproject: Path) -> tuple[set[str], set[str]]:
-    """(run-time dependencies, run-time plus every extra), as normalised names."""
+    """(run-time dependencies and run-time extras, those plus every extra), as normalised names."""
     project = tomllib.loads(pyproject.read_text())["project"]
+    extras = project.get("optional-dependencies", {})
     runtime = {_requirement_name(r) for r in project.get("dependencies", [])}
+    runtime |= {_requirement_name(r) for extra in RUN_TIME_EXTRAS for r in extras.get(extra, [])}
     everything = set(runtime)
     for requirements in project.get("optional-dependencies", {}).values():
         everything |= {_requirement_name(r) for r in requirements}

@@ -109,11 +109,13 @@ def test_a_cycle_is_found():
 
 def test_the_live_path_never_loads_the_training_stack(tmp_path):
     """The demo runs the live engine (models, lanes, scheduler, ports): after it, no
-    torch, music21 or training module was loaded."""
+    torch, music21 or training module was loaded, nor the audio stack (PortAudio, the
+    SoundFont synth) that only ``--audio`` and ``--wav`` need."""
     code = ("import sys; from assistant.cli import main; "
             f"main(['demo', '--harmony', '--bpm', '240', '-o', {str(tmp_path / 'demo.mid')!r}]); "
-            "print('loaded:', ' '.join(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'music21') "
-            "or m.startswith('assistant.train'))))")
+            "print('loaded:', ' '.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+            "('torch', 'music21', 'sounddevice', 'tinysoundfont') "
+            "or m.startswith('assistant.train') or m.startswith('assistant.audio'))))")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}  # this checkout's package, run from elsewhere
     done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=180)

@@ -164,6 +164,14 @@ class SessionConfig:
     capture_player: bool = _opt(True, check.boolean)
 
 
+@dataclass(frozen=True, slots=True)
+class AudioConfig:
+    play: bool = _opt(False, check.boolean)
+    soundfont: str = _opt("", check.text)
+    device: str = _opt("", check.text)
+    play_input: bool = _opt(False, check.boolean)
+
+
 def _controls_field(default) -> Any:
     return _opt(tuple([default] if isinstance(default, str) else default), check.bindings)
 
@@ -227,6 +235,7 @@ class Config:
     harmony: HarmonyConfig = field(default_factory=HarmonyConfig)
     humanise: HumaniseConfig = field(default_factory=HumaniseConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
+    audio: AudioConfig = field(default_factory=AudioConfig)
     controls: ControlsConfig = field(default_factory=ControlsConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
 

@@ -40,6 +40,17 @@ def add_arguments(p) -> None:
     p.add_argument("--stats", metavar="PATH", help="write run statistics (JSON) here at exit")
     p.add_argument("--trace-memory", action="store_true",
                    help="trace Python memory (tracemalloc) and add its biggest sites to --stats once a minute")
+    add_audio_arguments(p)
+
+
+def add_audio_arguments(p, play_help: str = "also play the suggestions and chords through the audio output "
+                                            "(a General MIDI SoundFont; the audio extra)") -> None:
+    p.add_argument("--audio", action="store_true", default=None, help=play_help)
+    p.add_argument("--soundfont", metavar="FILE", help="SoundFont (.sf2) to play with (default: a system one)")
+    p.add_argument("--audio-device", metavar="NAME", help="audio output device, by name or number; "
+                   "'null': render without a device")
+    p.add_argument("--audio-input", action="store_true", default=None,
+                   help="with --audio: also play what the player plays")
 
 
 def overrides_from_args(args) -> dict:
@@ -52,7 +63,15 @@ def overrides_from_args(args) -> dict:
             overrides[key] = value
     if args.attach:
         overrides["ports.attach"] = True
+    overrides.update(audio_overrides(args))
     return overrides
+
+
+def audio_overrides(args) -> dict:
+    """The ``[audio]`` keys given on the command line (``--audio`` and its options)."""
+    return {key: value for key, value in (("audio.play", args.audio), ("audio.soundfont", args.soundfont),
+                                          ("audio.device", args.audio_device), ("audio.play_input", args.audio_input))
+            if value is not None}
 
 
 def output_lead_ms(config, ports) -> float:
@@ -116,8 +135,10 @@ def load_accompanist(config, chord_model=None):
                        react_ms=h.react_ms, follow_chords=h.follow_chords, split=h.split_note)
 
 
-def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None, chord_model=None):
-    """The engine for ``config`` on already opened ``ports`` (also used by the demo and tests)."""
+def build_engine(config, ports, *, seed: int | None = None, model=None, clock=None, chord_model=None, audio=None):
+    """The engine for ``config`` on already opened ``ports`` (also used by the demo and tests);
+    ``audio``: an :class:`assistant.audio.player.AudioPlayer` that also plays what is sent
+    (and, with ``audio.play_input``, what the player plays)."""
     from ..live.alignment import DawAlignment
     from ..live.capture import Capture
     from ..clock import InternalClock
@@ -154,8 +175,15 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
                               stm_weight=config.model.stm_weight)
     capture = Capture(clock, channels=sorted(config.ports.channel_indexes), ignore_channels=(),
                       silence_beats=s.phrase_end_beats, bar_line=s.phrase_end_on_bar)
-    scheduler = Scheduler(clock, {"out": ports.output, "accepted": ports.accepted,
-                                  "harmony": ports.outputs.get("harmony", ports.output)},
+    outputs = {"out": ports.output, "accepted": ports.accepted, "harmony": ports.outputs.get("harmony", ports.output)}
+    input_monitor = None
+    if audio is not None:
+        from ..audio.tap import tap_outputs
+
+        outputs = tap_outputs(outputs, audio.monitor)
+        if config.audio.play_input:
+            input_monitor = audio.monitor.post_player
+    scheduler = Scheduler(clock, outputs,
                           silence_on_stop=not config.clock.play_when_stopped,
                           lead_ns=round(output_lead_ms(config, ports) * 1e6),
                           hold_ahead_ns=round(config.ports.hold_ahead_ms * 1e6),
@@ -175,13 +203,14 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
                   accompanist=load_accompanist(config, chord_model), harmony_channel=s.harmony_channel - 1,
                   harmony_output="harmony", accepted_harmony_channel=config.harmony.accepted_channel - 1,
                   key_tracker=KeyTracker(fixed=parse_key_name(config.harmony.key) if config.harmony.key else None),
-                  harmony_velocity=config.harmony.velocity, alignment=DawAlignment(config.ports.learn_offset))
+                  harmony_velocity=config.harmony.velocity, alignment=DawAlignment(config.ports.learn_offset),
+                  input_monitor=input_monitor)
 
 
 STATS_EVERY_S = 5  # --stats is rewritten this often while running headless (for the soak bench)
 
 
-def write_stats(path: str, engine, memory: dict | None = None) -> None:
+def write_stats(path: str, engine, memory: dict | None = None, audio=None) -> None:
     """Counters and latencies of this run, for benchmarks (every few seconds, and at exit);
     ``memory``: the traced memory's biggest sites (:mod:`assistant.app.memtrace`), if traced."""
     import json
@@ -200,10 +229,21 @@ def write_stats(path: str, engine, memory: dict | None = None) -> None:
                      repeated_pulses=follower.repeated_pulses)
     if memory is not None:
         stats["memory_traced"] = memory
+    if audio is not None:
+        stats.update(audio.stats())
     tmp = f"{path}.tmp"
     with open(tmp, "w") as f:
         json.dump(stats, f)
     os.replace(tmp, path)  # a reader never sees half a file
+
+
+def open_audio(config, say=None):
+    """The started :class:`AudioPlayer` when ``audio.play`` is on, else None (main thread)."""
+    if not config.audio.play:
+        return None
+    from ..audio.player import open_player
+
+    return open_player(config.audio.soundfont, config.audio.device, say=say)
 
 
 def port_names(p, client: str):
@@ -226,8 +266,14 @@ def run(args) -> int:
         logging.basicConfig(level=args.log_level.upper(), format=log_format, stream=sys.stderr)
     config = load_config(args.config, overrides_from_args(args))
     p = config.ports
-    ports = open_ports(p.backend or None, port_names(p, args.client_name), attach=p.attach_flag,
-                       jack_client=p.jack_client)
+    audio = open_audio(config)  # before the ports: a missing audio device ends the start here
+    try:
+        ports = open_ports(p.backend or None, port_names(p, args.client_name), attach=p.attach_flag,
+                           jack_client=p.jack_client)
+    except BaseException:
+        if audio is not None:
+            audio.close(ring_out_s=0)
+        raise
     engine = watch = memory = None
     stop = threading.Event()
 
@@ -236,7 +282,7 @@ def run(args) -> int:
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        engine = build_engine(config, ports, seed=args.seed)
+        engine = build_engine(config, ports, seed=args.seed, audio=audio)
         # Both models and the engine are built: move everything alive now out of the
         # garbage collector's reach. A full collection over them takes 5-9 ms with every
         # thread stopped, the scheduler included; frozen, it takes well under 0.1 ms.
@@ -251,6 +297,8 @@ def run(args) -> int:
                           on_back=lambda text: engine.note(text, logging.WARNING)).start()
         log.info("ports %s on %s; clock %s; mode %s; session file %s", ports.names(), ports.backend,
                  config.clock.source, config.suggest.mode, engine.session.path if engine.session else "-")
+        if audio is not None:
+            engine.note(f"audio: {audio.description}")
         if not use_ui:
             from . import memtrace
 
@@ -263,7 +311,7 @@ def run(args) -> int:
                 if args.trace_memory and beat % 60 == 0:
                     memory = memtrace.top_sites()
                 if args.stats and beat % STATS_EVERY_S == 0:
-                    write_stats(args.stats, engine, memory)
+                    write_stats(args.stats, engine, memory, audio)
         else:
             from .ui import run_ui
 
@@ -277,7 +325,9 @@ def run(args) -> int:
         if engine is not None:
             engine.stop()
             if args.stats:
-                write_stats(args.stats, engine, memory)
+                write_stats(args.stats, engine, memory, audio)
         ports.close()
+        if audio is not None:
+            audio.close()
         for sig, handler in previous.items():
             signal.signal(sig, handler)

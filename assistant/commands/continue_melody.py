@@ -43,6 +43,9 @@ def add_arguments(p) -> None:
                         "one chord track per variation, on the next channel")
     p.add_argument("--pattern", default="bar", choices=["bar", "beat", "arpeggio"],
                    help="chord pattern for --chords (default bar)")
+    p.add_argument("--wav", metavar="FILE", help="also render the input and the first variation (with its chords) "
+                   "to this WAV file, with a General MIDI SoundFont")
+    p.add_argument("--soundfont", metavar="FILE", help="SoundFont (.sf2) for --wav (default: a system one)")
 
 
 def check_arguments(args) -> None:
@@ -54,9 +57,9 @@ def check_arguments(args) -> None:
         raise UserError(f"--temperature {args.temperature} is out of range; use 0.05..5")
     if not 0 < args.top_p <= 1:
         raise UserError(f"--top-p {args.top_p} is out of range; use a value in (0, 1]")
-    out_dir = Path(args.output).resolve().parent
-    if not out_dir.is_dir():
-        raise UserError(f"cannot write {args.output}: folder {out_dir} does not exist")
+    for path in (args.output, getattr(args, "wav", None)):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise UserError(f"cannot write {path}: folder {Path(path).resolve().parent} does not exist")
 
 
 def continue_melody(melody: list[Note], meters, model, args):
@@ -113,6 +116,13 @@ def run(args) -> int:
     except OSError as err:
         tmp.unlink(missing_ok=True)
         raise UserError(f"cannot write {args.output} ({err.strerror}); choose a writable path") from None
+    if args.wav:
+        from ..audio.render import render_wav
+
+        first = [t for t in out.tracks[len(midi.tracks):] if t.name in ("variation 1", "chords 1")]
+        heard = mido.MidiFile(type=1, ticks_per_beat=midi.ticks_per_beat, tracks=list(midi.tracks) + first)
+        print(render_wav(heard, args.wav, args.soundfont, say=lambda t: print(t, file=sys.stderr)),
+              file=sys.stderr)
     counts = ", ".join(str(len(v)) for v in variations)
     print(f"wrote {args.output}: input track {track.index} ({len(melody)} melody notes) and "
           f"{len(variations)} variations of {args.bars} bars ({counts} notes)", file=sys.stderr)

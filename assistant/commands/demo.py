@@ -17,6 +17,7 @@ from pathlib import Path
 
 import mido
 
+from ..errors import UserError
 from ..music import Note
 
 # "Ah vous dirai-je, maman" opening, 4/4, eighth-note grid (ticks: 12 to a quarter)
@@ -36,6 +37,10 @@ def add_arguments(p) -> None:
     p.add_argument("--model", help="melody model (.onnx); default models/melody.onnx")
     p.add_argument("--harmony", action="store_true",
                    help="chords along, on the beat (mode call+harmony): printed and written to their own track")
+    p.add_argument("--wav", metavar="FILE", help="also render the phrase, the answer and the chords to this WAV file")
+    from ..app.runner import add_audio_arguments
+
+    add_audio_arguments(p, "play the phrase, the answer and the chords through the audio output as they happen")
 
 
 def play_phrase(engine, ports, clock, phrase: list[Note], start_tick: int) -> None:
@@ -74,18 +79,23 @@ def run(args) -> int:
     from ..midi.midifile import conductor_track, notes_to_track
     from ..music import Meter
     from ..midi.ports import PortNames
-    from ..app.runner import build_engine
+    from ..app.runner import audio_overrides, build_engine, open_audio
     from ..app.ui import piano_roll
 
     out_dir = Path(tempfile.mkdtemp(prefix="midi-assistant-demo-"))
     output = Path(args.output) if args.output else out_dir / "demo.mid"
+    for path in (output, args.wav):
+        if path and not Path(path).resolve().parent.is_dir():
+            raise UserError(f"cannot write {path}: folder {Path(path).resolve().parent} does not exist")
     config = load_config(None, {"clock.source": "internal", "clock.bpm": args.bpm,
                                 "suggest.mode": "call+harmony" if args.harmony else "call",
                                 "suggest.bars": args.bars, "suggest.answer_on": "bar",
                                 "model.melody": args.model or "", "session.folder": str(out_dir / "sessions"),
-                                "suggest.phrase_end_beats": 1.0})
+                                "suggest.phrase_end_beats": 1.0, "audio.play_input": True,
+                                **audio_overrides(args)})
+    audio = open_audio(config, say=lambda text: print(text, file=sys.stderr))
     ports = fake_ports(PortNames())
-    engine = build_engine(config, ports, seed=args.seed)
+    engine = build_engine(config, ports, seed=args.seed, audio=audio)
     clock = engine.clock
     engine.start()
     try:
@@ -102,6 +112,8 @@ def run(args) -> int:
         time.sleep(0.05)
     finally:
         engine.stop()
+        if audio is not None:
+            audio.close()
     if not answer:
         print("demo: no answer arrived (see the log above)", file=sys.stderr)
         return 1
@@ -131,4 +143,10 @@ def run(args) -> int:
                                          480, 1, "chords"))
     mid.save(str(output))
     print(f"wrote {output} (phrase and answer); session capture in {out_dir / 'sessions'}", file=sys.stderr)
+    if args.wav:
+        from ..audio.render import render_wav
+
+        print(render_wav(mid, args.wav, config.audio.soundfont, say=lambda t: print(t, file=sys.stderr)),
+              file=sys.stderr)
     return 0
+

@@ -22,8 +22,6 @@ from pathlib import Path
 from ..errors import UserError
 
 OK, FAIL, WARN, INFO = "ok", "fail", "warn", "info"  # FAIL: needed to play; WARN: optional, not working
-SOUNDFONT_DIRS = ("/usr/share/sounds/sf2", "/usr/share/soundfonts", "/usr/local/share/soundfonts",
-                  "~/Library/Audio/Sounds/Banks", "C:/soundfonts")
 
 
 @dataclass
@@ -185,33 +183,42 @@ def clock_finding(pulses: list[int], other: int, port: str, listen_s: float, sou
 
 
 def check_audio(findings: list[Finding]) -> None:
+    unused = "needed only for --audio (MIDI output works without it)"
     try:
         import sounddevice as sd
     except OSError as err:  # the module is there, the PortAudio library is not
-        findings.append(Finding("audio", INFO, f"no PortAudio library ({err}); not needed yet: the assistant "
-                                "plays MIDI only", "apt-get install libportaudio2 (Debian/Ubuntu)"))
+        findings.append(Finding("audio", INFO, f"no PortAudio library ({err}); {unused}",
+                                "apt-get install libportaudio2 (Debian/Ubuntu), brew install portaudio (macOS)"))
         return
     except ImportError:
-        findings.append(Finding("audio", INFO, "the sounddevice module is missing; not needed yet: the assistant "
-                                "plays MIDI only", "pip install sounddevice"))
+        findings.append(Finding("audio", INFO, f"the sounddevice module is missing; {unused}",
+                                "pip install sounddevice"))
         return
     try:
         device = sd.query_devices(kind="output")
     except Exception as err:  # PortAudio raises its own error types
-        findings.append(Finding("audio", INFO, f"no audio output device ({type(err).__name__}: {err}); not needed "
-                                "yet: the assistant plays MIDI only", "connect or enable an output device"))
+        findings.append(Finding("audio", INFO, f"no audio output device ({type(err).__name__}: {err}); {unused}",
+                                "connect or enable an output device (--wav renders to a file without one)"))
         return
-    findings.append(Finding("audio", INFO, f"default output {device['name']!r} "
-                                           f"({device['default_samplerate']:.0f} Hz); not used yet: the assistant "
-                                           "plays MIDI only"))
+    findings.append(Finding("audio", OK, f"default output {device['name']!r} "
+                                         f"({device['default_samplerate']:.0f} Hz), for --audio"))
 
 
 def check_soundfont(findings: list[Finding]) -> None:
-    found = sorted(str(f) for d in SOUNDFONT_DIRS for f in Path(d).expanduser().glob("*.sf2")) \
-        if any(Path(d).expanduser().is_dir() for d in SOUNDFONT_DIRS) else []
-    if found:
-        findings.append(Finding("SoundFont", INFO, ", ".join(found[:3]) + (f" (+{len(found) - 3})" if len(found) > 3 else "")))
+    from ..audio.soundfont import SYSTEM_SOUNDFONTS, WHERE_TO_GET_ONE, find_soundfont
+    from ..audio.voices import AUDIO_EXTRA_HINT
+
+    found = find_soundfont()
+    try:
+        import tinysoundfont  # noqa: F401
+        synth = True
+    except ImportError:
+        synth = False
+    if found is None:
+        findings.append(Finding("SoundFont", INFO, "none at the usual places (" + ", ".join(SYSTEM_SOUNDFONTS[:2])
+                                + "): --audio and --wav play a small built-in voice", WHERE_TO_GET_ONE))
+    elif not synth:
+        findings.append(Finding("SoundFont", INFO, f"{found}, but the SoundFont synth is not installed: --audio "
+                                "and --wav play a small built-in voice", AUDIO_EXTRA_HINT))
     else:
-        findings.append(Finding("SoundFont", INFO, "none at the usual places (" + ", ".join(SOUNDFONT_DIRS[:2])
-                                + "); not needed yet: the assistant plays MIDI only",
-                                "apt-get install timgm6mb-soundfont"))
+        findings.append(Finding("SoundFont", OK, f"{found}, played by tinysoundfont for --audio and --wav"))

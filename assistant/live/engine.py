@@ -45,6 +45,7 @@ log = logging.getLogger(__name__)
 CLOCK_TYPES = {"clock", "start", "stop", "continue", "songpos"}
 POLL_S = 0.005  # while a phrase may end or a bar line may need a ghost refresh
 IDLE_POLL_S = 0.25  # otherwise (nothing held, no phrase in progress): inbox items still wake at once
+PLAYED_TYPES = frozenset({"note_on", "note_off", "pitchwheel", "control_change"})  # what input_monitor hears
 _STOP = (object(), 0)  # the inbox item that ends the engine loop
 
 
@@ -57,11 +58,14 @@ class Engine:
                  clock_follower=None, play_when_stopped: bool = False, seed: int | None = None,
                  accompanist=None, harmony_channel: int = 1, harmony_output: str = "out",
                  accepted_harmony_channel: int = 1, key_tracker: KeyTracker | None = None,
-                 harmony_velocity: int | str = "follow", alignment: DawAlignment | None = None):
+                 harmony_velocity: int | str = "follow", alignment: DawAlignment | None = None,
+                 input_monitor=None):
         self.clock = clock
         # the DAW's constant offset between its notes and its clock (default: none learnt)
         self.alignment = alignment or DawAlignment(learn=False)
         self.follower = clock_follower  # a MidiClockFollower fed from the inbox, or None
+        # ``input_monitor(msg, ns)``: also hears the player's notes (audio); must not block
+        self.input_monitor = input_monitor
         self.ports = ports
         self.scheduler = scheduler
         self.controls = controls
@@ -201,6 +205,8 @@ class Engine:
             return self.perform(action)
         if self.controls is not None and self.controls.consumes(msg):
             return True
+        if self.input_monitor is not None and msg.type in PLAYED_TYPES:
+            self.input_monitor(msg, ns)
         for event in self.capture.feed(msg, ns):
             self.hear(event, ns)
         return True
