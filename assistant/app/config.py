@@ -94,10 +94,11 @@ class PortsConfig:
 
 @dataclass(frozen=True, slots=True)
 class ClockConfig:
-    source: str = _opt("midi", check.choice("midi", "internal"))
+    source: str = _opt("midi", check.choice("midi", "internal", "link"))
     bpm: float = _opt(120.0, check.number(MIN_BPM, MAX_BPM))
     time_signature: str = _opt("4/4", check.time_signature)
     play_when_stopped: bool = _opt(False, check.boolean)
+    link_start_stop: bool = _opt(False, check.boolean)
 
     @property
     def meter(self) -> Meter:

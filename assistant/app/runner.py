@@ -27,7 +27,8 @@ def add_arguments(p) -> None:
     p.add_argument("--attach", action="store_true", help="attach to existing ports by name (loopMIDI, IAC)")
     p.add_argument("--mode", choices=["call", "ghost", "harmony", "call+harmony", "ghost+harmony"],
                    help="call-and-response or ghost suggestions, chord accompaniment, or both")
-    p.add_argument("--clock", choices=["midi", "internal"], help="follow the DAW's MIDI clock or keep our own")
+    p.add_argument("--clock", choices=["midi", "internal", "link"],
+                   help="follow the DAW's MIDI clock, keep our own, or join an Ableton Link session")
     p.add_argument("--bpm", type=float, help="tempo of the internal clock")
     p.add_argument("--model", help="melody model (.onnx)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -160,6 +161,10 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
             clock = follower = MidiClockFollower(meters=meters, tempo_bpm=config.clock.bpm,
                                                  timing_unsure=getattr(ports, "timing_unsure", None),
                                                  base_shift=getattr(ports, "base_shift", None))
+        elif config.clock.source == "link":
+            from ..clock.link_clock import LinkClock
+
+            clock = LinkClock(config.clock.bpm, meters, start_stop=config.clock.link_start_stop).start()
         else:
             clock = InternalClock(config.clock.bpm, meters)
             clock.start()

@@ -1,18 +1,13 @@
 """The terminal UI (rich): reads engine snapshots, sends actions; nothing else.
 
 Runs on the main thread: redraws about ten times a second and reads single keys
-from the terminal in cbreak mode (restored on exit, also after an exception).
+from the terminal (:class:`assistant.app.keyreader.KeyReader`: cbreak mode on POSIX,
+restored on exit, also after an exception; the console on Windows).
 It never touches engine state directly: ``engine.snapshot()`` to read,
 ``engine.post(action)`` to act.
 """
 
 from __future__ import annotations
-
-import os
-import select
-import sys
-import termios
-import tty
 
 from rich.console import Group
 from rich.live import Live
@@ -21,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..music.keys import NAMES
+from .keyreader import KeyReader
 from ..music import TICKS_PER_QUARTER, Note
 
 
@@ -125,21 +121,14 @@ def run_ui(engine, config, ports, stop) -> None:
     bindings = [(a, k) for a in ("accept", "next", "previous", "regenerate", "clear", "mode", "harmony",
                                  "audition", "scale_lock", "end_phrase", "panic", "quit")
                 for k in [getattr(config.keys, a)[0] if getattr(config.keys, a) else None] if k]
-    fd = sys.stdin.fileno()
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setcbreak(fd)
-        with Live(render(engine.snapshot(), config, ports, bindings), refresh_per_second=10,
-                  screen=False, transient=False) as live:
-            while not stop.is_set() and engine.alive:
-                ready, _, _ = select.select([fd], [], [], 0.1)
-                if ready:
-                    key = os.read(fd, 1).decode(errors="ignore")
-                    action = controls.action_for_key(key)
-                    if action == "quit":
-                        break
-                    if action:
-                        engine.post(action)
-                live.update(render(engine.snapshot(), config, ports, bindings))
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    with KeyReader() as keys, Live(render(engine.snapshot(), config, ports, bindings), refresh_per_second=10,
+                                   screen=False, transient=False) as live:
+        while not stop.is_set() and engine.alive:
+            key = keys.read(0.1)
+            if key:
+                action = controls.action_for_key(key)
+                if action == "quit":
+                    break
+                if action:
+                    engine.post(action)
+            live.update(render(engine.snapshot(), config, ports, bindings))

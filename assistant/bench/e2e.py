@@ -41,6 +41,9 @@ def e2e_figures(args) -> dict:
         own = start_dummy_jack()
         server = own.name
     result: dict = {"jack_server": server, "period_frames": 64 if own else None}
+    if getattr(args, "audio", False):  # the assistant under test also renders its audio, with no device
+        Rig.common_settings = {"audio.play": True, "audio.device": "null"}
+        result["audio_rendering"] = True
     # jackd's own xruns before scenario 1, after it and after 1b (a server we started only)
     xrun_marks = [own.xruns() if own is not None else None]
     watch = XrunWatch(own.log if own is not None else None)
@@ -65,6 +68,9 @@ def e2e_figures(args) -> dict:
         result["answers"] = {"phrases": phrases, "suggestions": stats["suggestions"], "notes": len(ons),
                              "exit_code": code, "hanging_notes": len(hanging_notes(rig.peer.log)),
                              **pulse_counts(stats, rig)}
+        if "audio_blocks" in stats:
+            result["audio"] = {k: stats[k] for k in ("audio_blocks", "audio_played", "audio_late",
+                                                      "audio_render_max_us")}
         result["notes_off_time"] = off_time_notes(rig, ons, errors, stats, watch, period_ns,
                                                   phrase_of=lambda tick: (tick - 48) // 144)
 
@@ -122,6 +128,7 @@ def e2e_figures(args) -> dict:
             result["jack_server_xruns"] = {"answers": answers - first, "chords": chords - answers,
                                            "total": own.xruns()}
     finally:
+        Rig.common_settings = {}
         watch.close()
         if own is not None:
             own.stop()

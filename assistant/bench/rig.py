@@ -310,7 +310,12 @@ PHRASE = [Note(o, d, p, 96) for o, d, p in [
 
 
 class Rig:
-    """A JACK server (ours or given), the assistant process and the peer, for one scenario."""
+    """A JACK server (ours or given), the assistant process and the peer, for one scenario.
+
+    ``common_settings``: config overrides every rig of a benchmark run gets (main thread;
+    ``bench --e2e --audio`` renders audio in the assistant under test with them)."""
+
+    common_settings: dict = {}
 
     def __init__(self, server: str, settings: dict | None = None, model: str | None = None,
                  bpm: float = 120.0, workdir: Path | None = None, extra_args: tuple[str, ...] = ()):
@@ -321,6 +326,7 @@ class Rig:
                 "suggest.phrase_end_beats": 1.0, "suggest.bars": 1, "humanise.timing_ms": 0,
                 "humanise.velocity_spread": 0, "ports.input": "MIDI Assistant In",
                 "ports.output": "MIDI Assistant Out", "ports.accepted": "MIDI Assistant Accepted"}
+        base.update(Rig.common_settings)
         base.update(settings or {})
         self.settings = base
         os.environ["JACK_DEFAULT_SERVER"] = server

@@ -1,7 +1,8 @@
 """``midi-assistant bench``: the model and chord-model figures (:mod:`assistant.bench.model_speed`),
 with ``--e2e`` the whole engine through real JACK ports (:mod:`assistant.bench.e2e`), or with
 ``--soak`` only the soak (:mod:`assistant.bench.soak`), with ``--daw ardour`` only what a real
-DAW records of our answers (:mod:`assistant.bench.real_daw`). Prints JSON; runs on the main thread.
+DAW records of our answers (:mod:`assistant.bench.real_daw`), with ``--link`` only Ableton Link
+(:mod:`assistant.bench.link`). Prints JSON; runs on the main thread.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ def add_arguments(p) -> None:
     p.add_argument("--harmony-model", help="chord model (.onnx); default models/harmony.onnx")
     p.add_argument("--repeats", type=int, default=200, help="runs per figure (default 200)")
     p.add_argument("--e2e", action="store_true", help="also measure the engine end to end through JACK")
+    p.add_argument("--audio", action="store_true",
+                   help="with --e2e: the assistant under test also renders its audio (--audio, no device), "
+                        "to see that audio does not disturb MIDI timing")
     p.add_argument("--pieces", type=int, default=20, metavar="N",
                    help="with --e2e: held-out chorales the accompaniment scenario plays, 4 bars each "
                         "(default 20; 0 leaves the scenario out)")
@@ -33,6 +37,9 @@ def add_arguments(p) -> None:
     p.add_argument("--assistant-set", action="append", default=[], metavar="KEY=VALUE",
                    help="with --daw: a config override for the assistant under test, as run's --set "
                         "(e.g. ports.learn_offset=false to see what the DAW records without the learnt alignment)")
+    p.add_argument("--link", type=float, metavar="SECONDS",
+                   help="only Ableton Link: our Link clock beside a second peer for SECONDS, through tempo "
+                        "changes: tempo and beat agreement (the link extra)")
     p.add_argument("--trace-memory", action="store_true",
                    help="with --soak: trace the assistant's Python memory and report the sites that grow")
 
@@ -49,6 +56,15 @@ def run(args) -> int:
                   "soak": soak_figures(args.soak, args.model,
                                        report=lambda fig: print(json.dumps(fig), file=sys.stderr, flush=True),
                                        trace_memory=args.trace_memory)}
+        print(json.dumps(result, indent=None if args.json else 2))
+        return 0
+    if args.link is not None:
+        from ..bench.link import link_figures
+
+        if not 1 <= args.link <= 3600:
+            raise UserError(f"--link {args.link:g}: give the seconds to run, 1..3600")
+        result = {"machine": {"cpus": os.cpu_count(), "loadavg_1m": round(os.getloadavg()[0], 2)},
+                  "link": link_figures(args.link)}
         print(json.dumps(result, indent=None if args.json else 2))
         return 0
     if args.daw is not None:

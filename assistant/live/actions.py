@@ -67,7 +67,7 @@ def _panic(engine) -> None:
 def _tap_tempo(engine) -> None:
     clock = engine.clock
     if engine.follower is not None or not hasattr(clock, "tap"):
-        engine.note("tap tempo: the tempo follows the DAW's MIDI clock")
+        engine.note("tap tempo: the tempo follows the DAW (its MIDI clock or the Link session)")
         return
     bpm = clock.tap(clock.now())
     if bpm is not None:

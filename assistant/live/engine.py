@@ -115,6 +115,9 @@ class Engine:
             self._thread.join(timeout)
         self.generator.close()
         self.scheduler.close()
+        close_clock = getattr(self.clock, "close", None)  # a clock with a thread of its own (Link)
+        if callable(close_clock):
+            close_clock()
         if self.session is not None:
             self.session.close()
         self._stopped.set()

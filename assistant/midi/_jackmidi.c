@@ -29,8 +29,8 @@
  *    panic, never has to wait for what was handed over. The withdrawal is a
  *    request the process callback answers at its next cycle (a lock-free state
  *    machine: nothing on the realtime thread waits).
- *  - Input that jack2 hands a second time after a stall (a cycle with the
- *    first frame of the last one, holding exactly that cycle's events again) is
+ *  - Input that jack2 hands a second time (after a stall of the server, or when
+ *    the sender was not finished in its cycle: the last cycle's events again) is
  *    counted and dropped: see process_input.
  *  - mj_open, mj_add_port, mj_connect, mj_drain and mj_close are for one
  *    control thread (Python's main thread).
@@ -109,6 +109,7 @@ static struct {
     jack_nframes_t (*get_buffer_size)(jack_client_t *);
     /* latency API (weak exports: NULL where a libjack lacks them) */
     int (*set_latency_callback)(jack_client_t *, void (*)(int, void *), void *);
+    int (*set_xrun_callback)(jack_client_t *, int (*)(void *), void *);
     void (*port_set_latency_range)(jack_port_t *, int, jack_latency_range_t *);
     int (*recompute_total_latencies)(jack_client_t *);
 } J;
@@ -157,6 +158,7 @@ static int load_jack(void) {
     SYM(frames_to_time, "jack_frames_to_time");
     SYM(get_sample_rate, "jack_get_sample_rate");
     SYM(get_buffer_size, "jack_get_buffer_size");
+    SYM(set_xrun_callback, "jack_set_xrun_callback");
 #undef SYM
     *(void **)(&J.set_latency_callback) = dlsym(lib, "jack_set_latency_callback");
     *(void **)(&J.port_set_latency_range) = dlsym(lib, "jack_port_set_latency_range");
@@ -235,6 +237,7 @@ static int ring_empty(ring_t *r) {
  * gives up), the process callback ASKED -> TAKEN -> DONE, Python DONE -> IDLE. */
 enum { WD_IDLE = 0, WD_ASKED = 1, WD_TAKEN = 2, WD_DONE = 3 };
 
+#define MIN_PULSE_US 6250.0 /* the shortest MIDI clock pulse: 400 BPM at 24 to a quarter */
 #define PREV_EVENTS 32 /* an input's events of the last cycle, to tell a cycle handed again */
 
 typedef struct {
@@ -277,6 +280,8 @@ typedef struct {
     _Atomic uint64_t repeated;    /* input events of a cycle handed again, dropped */
     _Atomic uint64_t in_high;      /* the most events the input ring held at once */
     _Atomic uint64_t last_jump_us; /* JACK time of the last cycle that did not start where expected */
+    _Atomic uint64_t last_xrun_us; /* JACK time of the server's last xrun notice (any client late) */
+    _Atomic uint64_t xruns;        /* xrun notices from the server */
     _Atomic uint64_t cycles;    /* process callbacks */
     _Atomic uint64_t base_steps; /* times the time base moved, by whole periods (tb_cycle) */
     /* The last BASE_LOG moves of the time base, entry base_steps % BASE_LOG the next to
@@ -398,32 +403,49 @@ static int same_event(const seen_t *a, const jack_midi_event_t *ev) {
     return a->offset == ev->time && a->size == ev->size && memcmp(a->data, ev->buffer, n) == 0;
 }
 
-/* Whether this cycle holds exactly the last cycle's events (count, order, offsets, bytes),
- * not only realtime ones. */
-static int same_cycle(const port_t *p, void *buf, uint32_t n) {
+/* How this cycle's events compare with the last cycle's: 0 if they differ in count, order,
+ * offsets or bytes (or there are none), else SAME | NOT_REALTIME (it holds a message that
+ * is not a realtime byte) | CLOCK_OFF_ZERO (it holds a clock pulse, none at offset 0). */
+#define SAME 1
+#define NOT_REALTIME 2
+#define CLOCK_OFF_ZERO 4
+static int compare_last_cycle(const port_t *p, void *buf, uint32_t n) {
     if (n == 0 || (int)n != p->prev_count) return 0;
-    int all_realtime = 1;
+    int flags = SAME, clock = 0, clock_at_zero = 0;
     for (uint32_t k = 0; k < n; k++) {
         jack_midi_event_t ev;
         if (J.midi_event_get(&ev, buf, k) != 0 || ev.size == 0 || !same_event(&p->prev[k], &ev)) return 0;
-        if (ev.buffer[0] < 0xF8) all_realtime = 0;
+        if (ev.buffer[0] < 0xF8) flags |= NOT_REALTIME;
+        if (ev.buffer[0] == 0xF8) {
+            clock = 1;
+            clock_at_zero |= ev.time == 0;
+        }
     }
-    return !all_realtime;
+    return flags | (clock && !clock_at_zero ? CLOCK_OFF_ZERO : 0);
 }
 
-/* Move one input port's events into the input ring. ``again``: this cycle has the first
- * frame of the last one. After a stall of the server jack2 then sometimes hands the last
- * cycle's buffer a second time (seen: 2-4 of 1,500 notes in 25 stalls of 35-45 ms, same
- * bytes at the same frames); such a cycle, holding exactly what the last one held, is
- * counted and dropped. Only a whole cycle: single events equal to one of the last
- * cycle's are often new ones (a sender writes what fell due during the stall at offset
- * 0: in a dense stream the same note-off, in a clock the same pulse), and dropping a new
- * note-off would leave a note hanging. A cycle of nothing but clock bytes is never
- * taken for a repeat, for the same reason. */
-static int process_input(mj_t *h, port_t *p, int index, void *buf, int again) {
+/* Move one input port's events into the input ring. Two kinds of cycle hold the last
+ * cycle's events a second time, and are counted and dropped:
+ *  - ``again``: this cycle has the first frame of the last one. After a stall of the
+ *    server jack2 then sometimes hands the last cycle's buffer again (seen: 2-4 of 1,500
+ *    notes in 25 stalls of 35-45 ms, same bytes at the same frames). Only a whole cycle
+ *    that holds more than realtime bytes: single events equal to one of the last cycle's
+ *    are often new ones (a sender writes what fell due during the stall at offset 0: in
+ *    a dense stream the same note-off, in a clock the same pulse), and dropping a new
+ *    note-off would leave a note hanging.
+ *  - ``short_next``: this cycle follows the last one and is shorter than the shortest
+ *    clock pulse (6.25 ms, 400 BPM). When a sending client "was not finished" in a cycle
+ *    (an xrun), jack2 hands its port's last buffer again in the next (seen: 1-7 extra
+ *    pulses in 684 over 16 s with hundreds of such xruns on a busy machine, each one put
+ *    the grid half a tick early). A clock pulse at the same offset in the next cycle
+ *    would be a pulse one period after the last, faster than any tempo: a cycle equal to
+ *    the last that holds clock pulses is such a re-read. Not where a pulse sits at
+ *    offset 0: a sender catching up writes overdue pulses there, one per cycle. */
+static int process_input(mj_t *h, port_t *p, int index, void *buf, int again, int short_next) {
     int received = 0;
     uint32_t n = J.midi_get_event_count(buf);
-    int repeat = again && n <= PREV_EVENTS && same_cycle(p, buf, n);
+    int same = (again || short_next) && n <= PREV_EVENTS ? compare_last_cycle(p, buf, n) : 0;
+    int repeat = (again && (same & NOT_REALTIME)) || ((again || short_next) && (same & CLOCK_OFF_ZERO));
     p->prev_count = 0;
     for (uint32_t k = 0; k < n; k++) {
         jack_midi_event_t ev;
@@ -545,6 +567,7 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
     jack_nframes_t start = J.last_frame_time(h->client);
     int received = 0;
     int again = h->have_frame && start == h->last_start;
+    int next = h->have_frame && start == h->next_frame;
     atomic_fetch_add_explicit(&h->cycles, 1, memory_order_relaxed);
     /* A cycle that does not start where the last one ended (jack2, after a stall of the
      * server, may start one a period ahead and give the next the same first frame), or
@@ -553,6 +576,7 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
         atomic_fetch_add_explicit(&h->frame_jumps, 1, memory_order_relaxed);
         atomic_store_explicit(&h->last_jump_us, now_us, memory_order_relaxed);
     }
+    int short_next = next && (double)nframes * h->us_per_frame < MIN_PULSE_US;
     for (int i = 0; i < nports; i++) {
         port_t *p = &h->ports[i];
         void *buf = J.port_get_buffer(p->port, nframes);
@@ -560,7 +584,7 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
         if (p->is_output)
             process_output(h, p, buf, nframes);
         else
-            received |= process_input(h, p, i, buf, again);
+            received |= process_input(h, p, i, buf, again, short_next);
     }
     h->next_frame = start + nframes;
     h->last_start = start;
@@ -570,6 +594,17 @@ static int mj_process(jack_nframes_t nframes, void *arg) {
         ssize_t ignored = write(h->wake[1], &b, 1); /* non-blocking; a full pipe is already awake */
         (void)ignored;
     }
+    return 0;
+}
+
+/* The server's notice of an xrun (its notification thread): a client, ours or another, was
+ * not finished in a cycle. The sender's events of that cycle then come a cycle late, or its
+ * last buffer comes again, or they are lost; so timing read from input around it is not
+ * evidence of lost or repeated events (see mj_last_jump_ns). */
+static int mj_xrun(void *arg) {
+    mj_t *h = arg;
+    atomic_store_explicit(&h->last_xrun_us, J.get_time(), memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->xruns, 1, memory_order_relaxed);
     return 0;
 }
 
@@ -665,6 +700,7 @@ MJ_EXPORT mj_t *mj_open(const char *name) {
         goto fail;
     }
     J.set_process_callback(h->client, mj_process, h);
+    J.set_xrun_callback(h->client, mj_xrun, h);
     J.on_shutdown(h->client, mj_shutdown, h);
     if (J.set_latency_callback) J.set_latency_callback(h->client, mj_latency, h);
     if (J.activate(h->client) != 0) {
@@ -754,7 +790,8 @@ MJ_EXPORT uint32_t mj_buffer_size(mj_t *h) {
 
 /* Counters since the client opened: input dropped (ring full), input too long, output
  * deferred to a later cycle, cycles that did not start where the last one ended, input
- * events of a cycle handed again (dropped), cycles, the input ring's high-water mark. */
+ * events of a cycle handed again (dropped), cycles, the input ring's high-water mark, time
+ * base moves, the server's xrun notices. */
 MJ_EXPORT void mj_counters(mj_t *h, uint64_t *out) {
     out[0] = atomic_load(&h->dropped);
     out[1] = atomic_load(&h->oversize);
@@ -764,6 +801,7 @@ MJ_EXPORT void mj_counters(mj_t *h, uint64_t *out) {
     out[5] = atomic_load(&h->cycles);
     out[6] = atomic_load(&h->in_high);
     out[7] = atomic_load(&h->base_steps);
+    out[8] = atomic_load(&h->xruns);
 }
 
 /* The full names of the ports connected to our ``port``, one per line, into ``out`` (at
@@ -847,11 +885,14 @@ MJ_EXPORT int mj_withdraw(mj_t *h, int port, int64_t from_ns, uint32_t *ids, int
     return count;
 }
 
-/* When (CLOCK_MONOTONIC ns) a cycle last failed to start where the one before ended, 0 if
- * never: after a stall of the server its frame times may be off by a period or more for
- * a while, so timing read from them then is not evidence of lost or repeated events. */
+/* When (CLOCK_MONOTONIC ns) a cycle last failed to start where the one before ended, or the
+ * server last told of an xrun, 0 if never: after a stall of the server its frame times may
+ * be off by a period or more for a while, and around an xrun a sender's events come late,
+ * twice or not at all, so timing read from them then is not evidence of lost or repeated
+ * events. */
 MJ_EXPORT int64_t mj_last_jump_ns(mj_t *h) {
-    uint64_t us = atomic_load(&h->last_jump_us);
+    uint64_t jump = atomic_load(&h->last_jump_us), xrun = atomic_load(&h->last_xrun_us);
+    uint64_t us = jump > xrun ? jump : xrun;
     return us ? (int64_t)us * 1000 + mono_minus_jack_ns() : 0;
 }
 

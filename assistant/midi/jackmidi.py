@@ -224,14 +224,14 @@ class JackClient:
         return self._lib.mj_buffer_size(self._h) / self._lib.mj_sample_rate(self._h) * 1000.0
 
     COUNTERS = ("dropped", "oversize", "deferred", "frame_jumps", "repeated", "cycles", "ring_high",
-                "base_steps")
+                "base_steps", "xruns")
 
     def counters(self) -> dict[str, int]:
         """Since the client opened: input dropped (ring full), input too long (sysex), output
         deferred to a later cycle, cycles that did not start where the previous one ended or
         whose time base moved (frame_jumps), input events the server handed a second time
-        (dropped), cycles, the most events the input ring held at once, and how often the
-        time base moved by a stall's lag (base_steps)."""
+        (dropped), cycles, the most events the input ring held at once, how often the
+        time base moved by a stall's lag (base_steps), and the server's xrun notices."""
         values = (ctypes.c_uint64 * len(self.COUNTERS))()
         self._lib.mj_counters(self._h, values)
         return dict(zip(self.COUNTERS, values))
@@ -241,8 +241,9 @@ class JackClient:
     def timing_unsure(self, ns: int) -> bool:
         """True if input stamped at ``ns`` (now_ns scale) came within 0.5 s after a cycle of
         ours that did not start where the one before ended, or whose time base moved by a
-        stall's lag (see tb_cycle in _jackmidi.c): pulses there are bunched, and jack2 may
-        hand a cycle twice (any thread). The base is right again within tens of ms."""
+        stall's lag (see tb_cycle in _jackmidi.c), or after the server told of an xrun (a
+        client not finished in its cycle): pulses there are bunched, late, lost or handed
+        twice (any thread). The base is right again within tens of ms."""
         last = self._lib.mj_last_jump_ns(self._h)
         # the stalled cycles' events carry frame times from before the jump was seen
         return bool(last) and -self.UNSURE_AFTER_JUMP_NS // 4 <= ns - last < self.UNSURE_AFTER_JUMP_NS
