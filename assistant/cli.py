@@ -26,6 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "continue": ("assistant.commands.continue_melody", "continue the melody of a MIDI file, writing variations to a new file"),
     "learn": ("assistant.commands.learn", "bind an action to the next CC or note from a controller (MIDI learn)"),
     "ports": ("assistant.commands.ports", "list the MIDI input and output ports of a backend (--backend)"),
+    "show": ("assistant.commands.show", "draw a session file as a piano roll picture (plot extra)"),
     "doctor": ("assistant.commands.doctor", "check this machine: MIDI backends, our ports, MIDI clock, models, audio"),
 }
 
