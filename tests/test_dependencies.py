@@ -30,7 +30,7 @@ def _requirement_name(requirement: str) -> str:
 
 # extras that the run-time package uses where a user asks for them (--audio), imported
 # only there, with one line naming the install when missing
-RUN_TIME_EXTRAS = ("audio", "link", "plot")
+RUN_TIME_EXTRAS = ("audio", "link", "plot", "hotkey")
 
 
 def declared_distributions(pyproject: Path) -> tuple[set[str], set[str]]:

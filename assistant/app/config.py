@@ -166,6 +166,14 @@ class SessionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HotkeysConfig:
+    enabled: bool = _opt(False, check.boolean)
+    accept: str = _opt("<ctrl>+<alt>+a", check.hotkey)
+    next: str = _opt("<ctrl>+<alt>+n", check.hotkey)
+    previous: str = _opt("<ctrl>+<alt>+p", check.hotkey)
+
+
+@dataclass(frozen=True, slots=True)
 class AudioConfig:
     play: bool = _opt(False, check.boolean)
     soundfont: str = _opt("", check.text)
@@ -237,6 +245,7 @@ class Config:
     humanise: HumaniseConfig = field(default_factory=HumaniseConfig)
     session: SessionConfig = field(default_factory=SessionConfig)
     audio: AudioConfig = field(default_factory=AudioConfig)
+    hotkeys: HotkeysConfig = field(default_factory=HotkeysConfig)
     controls: ControlsConfig = field(default_factory=ControlsConfig)
     keys: KeysConfig = field(default_factory=KeysConfig)
 

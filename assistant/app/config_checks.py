@@ -141,3 +141,14 @@ def keys(v):
         if name not in out:
             out.append(name)
     return tuple(out)
+
+
+def hotkey(v):
+    from .hotkeys import HOTKEY_HELP, parse_hotkey
+
+    if not isinstance(v, str):
+        raise Invalid(HOTKEY_HELP)
+    try:
+        return parse_hotkey(v)
+    except ValueError as err:
+        raise Invalid(f"{HOTKEY_HELP}; {err}") from None

@@ -279,7 +279,7 @@ def run(args) -> int:
         if audio is not None:
             audio.close(ring_out_s=0)
         raise
-    engine = watch = memory = None
+    engine = watch = memory = hotkeys = None
     stop = threading.Event()
 
     def on_signal(signum, _frame):
@@ -298,6 +298,9 @@ def run(args) -> int:
             handler.setFormatter(logging.Formatter(log_format))
             logging.basicConfig(level=args.log_level.upper(), handlers=[handler])
         engine.start()
+        from .hotkeys import start_hotkeys
+
+        hotkeys = start_hotkeys(config.hotkeys, engine.post, say=lambda text: engine.note(text, logging.WARNING))
         watch = PortWatch(ports, on_lost=lambda text: (engine.note(text, logging.ERROR), engine.scheduler.panic()),
                           on_back=lambda text: engine.note(text, logging.WARNING)).start()
         log.info("ports %s on %s; clock %s; mode %s; session file %s", ports.names(), ports.backend,
@@ -325,6 +328,8 @@ def run(args) -> int:
             raise UserError(f"the engine stopped on an error: {type(engine.error).__name__}: {engine.error}")
         return 0
     finally:
+        if hotkeys is not None:
+            hotkeys.stop()
         if watch is not None:
             watch.stop()
         if engine is not None:
