@@ -556,3 +556,30 @@ def test_withdraw_at_once_leaves_only_the_cycle_the_server_is_in(jack_server):
         daw.close()
     assert sorted(ids) == list(range(1, 11)) and daw_inbox.empty()
     assert now_ns() > cutoff > t0 - 20 * MS - 5 * jack_server.period_ns
+
+
+def test_the_servers_xrun_notices_make_input_timing_unsure(own_jack_server):
+    """When any client is not finished in a cycle (or the server stalls) the server tells
+    every client of an xrun. Around it a sender's events come a cycle late, twice or not
+    at all, so our client counts the notice and flags stamps after it as unsure, which
+    keeps the MIDI clock follower from judging pulses there one by one."""
+    import signal
+
+    if jackmidi.available() is not None:
+        pytest.skip(jackmidi.available())
+    client = jackmidi.JackClient(own_jack_server.client_name("xruns"))
+    try:
+        time.sleep(0.3)
+        before = client.counters()["xruns"]
+        os.kill(own_jack_server.pid, signal.SIGSTOP)
+        try:
+            time.sleep(0.04)
+        finally:
+            os.kill(own_jack_server.pid, signal.SIGCONT)
+        deadline = time.monotonic() + 2
+        while client.counters()["xruns"] == before and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert client.counters()["xruns"] > before
+        assert client.timing_unsure(now_ns())
+    finally:
+        client.close()
