@@ -52,6 +52,7 @@ def run(args) -> int:
         check_our_ports(config, args.backend, args.listen, findings)
     check_audio(findings)
     check_soundfont(findings)
+    check_link(config, findings)
     ready = not any(f.status == FAIL for f in findings)
     if args.json:
         print(json.dumps({"ready_to_play": ready, "findings": [asdict(f) for f in findings]}))
@@ -222,3 +223,18 @@ def check_soundfont(findings: list[Finding]) -> None:
                                 "and --wav play a small built-in voice", AUDIO_EXTRA_HINT))
     else:
         findings.append(Finding("SoundFont", OK, f"{found}, played by tinysoundfont for --audio and --wav"))
+
+
+def check_link(config, findings: list[Finding]) -> None:
+    """Whether Ableton Link can be the clock: a failure only when the config asks for it."""
+    from ..clock.link_clock import LINK_EXTRA_HINT
+
+    wanted = config is not None and config.clock.source == "link"
+    try:
+        import link  # noqa: F401
+    except ImportError:
+        findings.append(Finding("Ableton Link", FAIL if wanted else INFO,
+                                "the link extra is not installed" + ("" if wanted else "; needed only for --clock link"),
+                                LINK_EXTRA_HINT))
+        return
+    findings.append(Finding("Ableton Link", OK, "LinkPython-extern is installed, for --clock link"))
