@@ -9,6 +9,7 @@ import pytest
 
 from assistant.userfiles import CONFIG_DIR_ENV
 from assistant.app import config as cfg
+from assistant.app import config_sections as sections
 from assistant.app.config import Config, load_config, parse_overrides
 from assistant.app.controls import ACTIONS
 from assistant.userfiles import dump_toml, write_atomically
@@ -57,8 +58,8 @@ def test_defaults_are_immutable_and_not_shared():
     with pytest.raises(dataclasses.FrozenInstanceError):
         a.suggest.temperature = 2.0
     assert isinstance(a.ports.input_channels, tuple) and isinstance(a.controls.accept, tuple)
-    assert [f.name for f in dataclasses.fields(cfg.ControlsConfig)] == list(ACTIONS)
-    assert [f.name for f in dataclasses.fields(cfg.KeysConfig)] == list(ACTIONS)
+    assert [f.name for f in dataclasses.fields(sections.ControlsConfig)] == list(ACTIONS)
+    assert [f.name for f in dataclasses.fields(sections.KeysConfig)] == list(ACTIONS)
 
 
 @pytest.mark.parametrize("name", ["ableton", "reaper"])
