@@ -41,6 +41,7 @@ class AudioMonitor:
         self.rate = voices.rate
         self.now = now
         self._pending: list[tuple[int, int, mido.Message, object]] = []  # (at_ns, seq, msg, key)
+        self._latest = 0  # the latest time posted and not taken back (what played is past): keeps post O(log n)
         self._seq = itertools.count()
         self._lock = threading.Lock()
         self.played = 0  # messages played (audio thread)
@@ -59,7 +60,8 @@ class AudioMonitor:
         its note-on). ``key``: what :meth:`forget` takes it back by."""
         with self._lock:
             if at_ns <= 0:
-                at_ns = max([self.now() + self.delay_ns] + [e[0] for e in self._pending])
+                at_ns = max(self.now() + self.delay_ns, self._latest)
+            self._latest = max(self._latest, at_ns)
             heapq.heappush(self._pending, (at_ns, next(self._seq), msg, key))
 
     def post_player(self, msg: mido.Message, _stamped_ns: int = 0) -> None:
@@ -78,11 +80,13 @@ class AudioMonitor:
             if len(kept) != len(self._pending):
                 heapq.heapify(kept)
                 self._pending = kept
+                self._latest = max((e[0] for e in kept), default=0)
 
     def silence(self) -> None:
         """Drop what is pending and stop every sound at once (panic, shut-down)."""
         with self._lock:
             self._pending.clear()
+            self._latest = 0
             for channel in range(16):
                 heapq.heappush(self._pending, (0, next(self._seq),
                                                mido.Message("control_change", channel=channel, control=120), None))

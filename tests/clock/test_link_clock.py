@@ -9,6 +9,7 @@ by a measurement of the test's own, not by the clock under test.
 import time
 
 import pytest
+from blocked_import import block_import
 
 from assistant.clock.link_clock import LinkClock
 from assistant.clock import now_ns
@@ -103,17 +104,8 @@ def test_the_transport_follows_start_stop_sync(peer):
 
 
 def test_without_the_link_extra_one_line_names_the_install(monkeypatch):
-    import builtins
-
     from assistant.errors import UserError
 
-    real_import = builtins.__import__
-
-    def no_link(name, *args, **kwargs):
-        if name == "link":
-            raise ImportError("No module named 'link'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_link)
+    block_import(monkeypatch, "link")
     with pytest.raises(UserError, match=r"pip install 'midi-assistant\[link\]'"):
         LinkClock(120.0)

@@ -8,6 +8,7 @@ import threading
 import time
 
 import pytest
+from blocked_import import block_import
 
 from assistant.bench.rig import Peer, clock_schedule, now, wait_for_ports
 from assistant.commands.doctor import clock_finding
@@ -72,19 +73,10 @@ def test_a_broken_model_makes_doctor_say_so_and_exit_2(tmp_path):
 
 @pytest.mark.parametrize("source", ["midi", "link"])
 def test_link_is_reported_and_fails_only_where_the_config_asks_for_it(monkeypatch, source):
-    import builtins
-
     from assistant.app.config import load_config
     from assistant.commands.doctor import FAIL, INFO, check_link
 
-    real_import = builtins.__import__
-
-    def no_link(name, *args, **kwargs):
-        if name == "link":
-            raise ImportError("No module named 'link'")
-        return real_import(name, *args, **kwargs)
-
-    monkeypatch.setattr(builtins, "__import__", no_link)
+    block_import(monkeypatch, "link")
     findings = []
     check_link(load_config(None, {"clock.source": source}), findings)
     assert len(findings) == 1 and findings[0].topic == "Ableton Link"
