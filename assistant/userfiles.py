@@ -150,3 +150,11 @@ def fsync_folder(folder: str | os.PathLike) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_writable_folder(*paths: str | os.PathLike | None) -> None:
+    """UserError naming the first of ``paths`` (None: skipped) whose folder does not exist,
+    before a command spends its time on what it would write there."""
+    for path in paths:
+        if path and not Path(path).resolve().parent.is_dir():
+            raise UserError(f"cannot write {path}: folder {Path(path).resolve().parent} does not exist")

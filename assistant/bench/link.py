@@ -15,21 +15,10 @@ import time
 import numpy as np
 
 from ..clock import now_ns
-from ..clock.link_clock import LinkClock, import_link
+from ..clock.link_clock import LinkClock, import_link, paired_offset_ns
 from ..music import TICKS_PER_QUARTER, Meter
 
 TEMPOS = (120.0, 133.3, 96.5, 174.0)
-
-
-def _micros_to_ns(peer) -> int:
-    clock, best = peer.clock(), None
-    for _ in range(5):
-        before = now_ns()
-        micros = clock.micros()
-        after = now_ns()
-        if best is None or after - before < best[0]:
-            best = (after - before, (before + after) // 2 - micros * 1000)
-    return best[1]
 
 
 def link_figures(seconds: float) -> dict:
@@ -54,7 +43,7 @@ def link_figures(seconds: float) -> dict:
             stop = time.monotonic() + per_tempo
             while time.monotonic() < stop:
                 state = peer.captureAppSessionState()
-                offset = _micros_to_ns(peer)
+                offset = paired_offset_ns(peer.clock(), reads=5)[1]
                 beat = float(int(state.beatAtTime(peer.clock().micros(), 4.0)) + 1)
                 theirs = state.timeAtBeat(beat, 4.0) * 1000 + offset
                 wait = (theirs - now_ns()) / 1e9 - 0.002  # wake just before it, as a sender does

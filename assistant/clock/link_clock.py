@@ -44,6 +44,19 @@ def import_link():
     return link
 
 
+def paired_offset_ns(link_clock, now=now_ns, reads: int = 3) -> tuple[int, int]:
+    """(width, ``now`` - Link's clock in ns) of the narrowest of ``reads`` paired reads of the
+    two clocks: a read is bracketed by two of ours, and its width bounds its error."""
+    best = None
+    for _ in range(reads):
+        before = now()
+        micros = link_clock.micros()
+        after = now()
+        if best is None or after - before < best[0]:
+            best = (after - before, (before + after) // 2 - micros * 1000)
+    return best
+
+
 class LinkClock(_TickMap):
     def __init__(self, tempo_bpm: float = 120.0, meters: list[Meter] | None = None, *,
                  start_stop: bool = False, now=now_ns):
@@ -91,15 +104,10 @@ class LinkClock(_TickMap):
         holds still: a paired read is taken only when it is about as narrow as the best
         so far (a read that was preempted on a busy machine is hundreds of us wide), and
         the best width slowly widens so that a lasting change is followed."""
-        clock = self._link.clock()
-        for _ in range(3):
-            before = self._now()
-            micros = clock.micros()
-            after = self._now()
-            width = after - before
-            if width <= self._best_width * 1.5 + 2_000:
-                self._best_width = min(width, self._best_width)
-                self._offset_ns = (before + after) // 2 - micros * 1000
+        width, offset = paired_offset_ns(self._link.clock(), self._now)
+        if width <= self._best_width * 1.5 + 2_000:
+            self._best_width = min(width, self._best_width)
+            self._offset_ns = offset
         self._best_width = min(self._best_width * 1.01 + 10, 1e9)
         return self._offset_ns
 

@@ -21,6 +21,7 @@ import mido
 
 from ..music import tokens as T
 from ..errors import UserError
+from ..userfiles import check_writable_folder
 from ..midi.midifile import choose_track, notes_to_track, read_midi
 from ..music import Note
 from ..music.stm_blend import STM_BIAS
@@ -57,9 +58,7 @@ def check_arguments(args) -> None:
         raise UserError(f"--temperature {args.temperature} is out of range; use 0.05..5")
     if not 0 < args.top_p <= 1:
         raise UserError(f"--top-p {args.top_p} is out of range; use a value in (0, 1]")
-    for path in (args.output, getattr(args, "wav", None)):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise UserError(f"cannot write {path}: folder {Path(path).resolve().parent} does not exist")
+    check_writable_folder(args.output, getattr(args, "wav", None))
 
 
 def continue_melody(melody: list[Note], meters, model, args):

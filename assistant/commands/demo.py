@@ -17,7 +17,7 @@ from pathlib import Path
 
 import mido
 
-from ..errors import UserError
+from ..userfiles import check_writable_folder
 from ..music import Note
 
 # "Ah vous dirai-je, maman" opening, 4/4, eighth-note grid (ticks: 12 to a quarter)
@@ -84,9 +84,7 @@ def run(args) -> int:
 
     out_dir = Path(tempfile.mkdtemp(prefix="midi-assistant-demo-"))
     output = Path(args.output) if args.output else out_dir / "demo.mid"
-    for path in (output, args.wav):
-        if path and not Path(path).resolve().parent.is_dir():
-            raise UserError(f"cannot write {path}: folder {Path(path).resolve().parent} does not exist")
+    check_writable_folder(output, args.wav)
     config = load_config(None, {"clock.source": "internal", "clock.bpm": args.bpm,
                                 "suggest.mode": "call+harmony" if args.harmony else "call",
                                 "suggest.bars": args.bars, "suggest.answer_on": "bar",

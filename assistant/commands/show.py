@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UserError
+from ..userfiles import check_writable_folder
 
 PLOT_EXTRA_HINT = "pip install 'midi-assistant[plot]'"
 # a track's colour by its name (session capture, demo), RGB 0..1; other tracks cycle through OTHERS
@@ -106,8 +107,7 @@ def run(args) -> int:
         raise UserError(f"--width {args.width:g} is out of range; use 1..100 inches")
     content = read_midi(args.input)
     output = Path(args.output) if args.output else Path(args.input).with_suffix(".png")
-    if not output.resolve().parent.is_dir():
-        raise UserError(f"cannot write {output}: folder {output.resolve().parent} does not exist")
+    check_writable_folder(output)
     shown = draw(content, output, args.width)
     parts = ", ".join(f"{name} {count}" for name, count in shown["tracks"].items())
     print(f"wrote {output} ({parts} notes)", file=sys.stderr)
