@@ -75,8 +75,12 @@ class MidiClockFollower(_TickMap):
         self._held_pulse: int | None = None  # a pulse that may be a repeat, until the next one tells
         # (pulses taken as lost at the last gap, the period then, whether they were counted)
         self._suspect: tuple[int, float, bool] = (0, 0.0, False)
-        # the last steady line: (its time for a pulse, that pulse's song position, ns per pulse)
-        self._anchor: tuple[float, int, float] | None = None
+        # the last steady line: (its time for a pulse, that pulse's song position, ns per pulse);
+        # from the first pulse after Start or Continue until the first steady line, that pulse
+        # with no period yet (an origin: see _origin_check)
+        self._anchor: tuple[float, int, float | None] | None = None
+        # (stamp, our time base's move for it) of every pulse since the origin, while it lasts
+        self._since_origin: list[tuple[int, int]] = []
         self._watching = False  # since a pulse the input could not vouch for: see _phase_check
         self._since: deque[int] = deque(maxlen=self.PHASE_PULSES)  # regular pulses since the unsure ones
 
@@ -114,6 +118,8 @@ class MidiClockFollower(_TickMap):
         self._last_ns = ns
         self.pulse_count += 1
         with self._lock:
+            if self._anchor is not None and self._anchor[2] is None and self._running:
+                self._note_since_origin(ns)
             if self._held_pulse is not None and self._settle_repeat(ns):
                 self.repeated_pulses += 1
             elif self._repeat_suspect(ns):
@@ -146,10 +152,12 @@ class MidiClockFollower(_TickMap):
             self._next_pulse += 1
             if self._await_first:
                 self._await_first = False
+                self._anchor, self._anchor_moved = (ns, self._next_pulse - 1, None), self._base_shift(ns)
+                self._since_origin = [(ns, self._anchor_moved)]
                 self._push(ns, target_tick, self._npt)
                 return None
             here = self._current_tick(ns)
-            if self._watching:
+            if self._watching and self._anchor[2] is not None:
                 # the count is in doubt until the phase check judges it: coast on the last
                 # steady line, which repeats, losses and bunches in the stall do not move,
                 # moved with our time base as a DAW's grid on the frames is (a JACK DAW's
@@ -211,6 +219,8 @@ class MidiClockFollower(_TickMap):
         t_anchor, anchor_pos, period = self._anchor
         if unsure:
             return 0, False
+        if period is None:
+            return self._origin_check(pos)
         if (ns - t_anchor) / period > self.PHASE_MAX_AGE_PULSES:
             self._watching, self._anchor = False, None
             return 0, False
@@ -248,6 +258,50 @@ class MidiClockFollower(_TickMap):
                             for k in range(self.WINDOW - 1, 0, -1))
         self._pulses.append(ns)
         return d, bool(shift)
+
+    def _note_since_origin(self, ns: int) -> None:
+        """Keep a pulse's stamp for the recount from the origin (lock held); past
+        ``PHASE_MAX_AGE_PULSES`` the origin is given up."""
+        if len(self._since_origin) > self.PHASE_MAX_AGE_PULSES:
+            self._anchor, self._watching, self._since_origin = None, False, []
+        else:
+            self._since_origin.append((ns, self._base_shift(ns)))
+
+    RECOUNT_CLEAR = 0.35  # a gap is this close to a whole number of the pulses' period, or the recount is not clear
+    RECOUNT_MAX_DRIFT = 0.05  # a count found off by more than this share of its pulses is not believed
+
+    def _origin_check(self, pos: int) -> tuple[int, bool]:
+        """The count judged from the first pulse after Start or Continue (the origin), when
+        the input could not vouch for its stamps before any steady line (lock held,
+        watching, the current pulse ``pos`` the last in the window).
+
+        A busy server can make the stamps unsure from the first pulse on (a storm of xruns),
+        and what is counted as it comes there drifts by whole pulses; a steady line formed
+        afterwards would keep that error until the next Start. So at the first steady window
+        after the storm, every gap between the pulses that came since the origin is taken as
+        a whole number of periods (a repeat 0, a lost pulse 2, each of a bunch 0 but the
+        gap before it as many as it holds), the period being the median gap of its beat,
+        so a tempo change on the way is followed. The sum is the count the DAW sent. It
+        is believed only where every gap is clearly whole (``RECOUNT_CLEAR``), in our
+        stamps or with our time base's moves taken off (a DAW's grid on the frames); where
+        both are clear they must agree; and a drift beyond ``RECOUNT_MAX_DRIFT`` of the
+        pulses is not believed. Otherwise nothing is corrected, as before any check."""
+        steady = self._steady_line()
+        if steady is None:
+            return 0, False  # not yet: the next pulse tells
+        origin_pos = self._anchor[1]
+        self._watching, self._anchor = False, None  # judged now, or not at all
+        arrivals, self._since_origin = self._since_origin, []
+        counted = pos - origin_pos
+        recounts = [_recount(stamps, self.RECOUNT_CLEAR) for stamps in
+                    ([ns for ns, _ in arrivals], [ns - moved for ns, moved in arrivals])]
+        clear = {r for r in recounts if r is not None}
+        if len(clear) != 1:
+            return 0, False
+        d = clear.pop() - counted
+        if d == 0 or abs(d) > max(2, self.RECOUNT_MAX_DRIFT * counted):
+            return 0, False
+        return d, False
 
     def _steady_line(self) -> tuple[float, float] | None:
         """The fitted line (as _fit_line) if the window is full and every pulse in it lies
@@ -469,3 +523,25 @@ def _fit_line(points: list[int]) -> tuple[float, float]:
         sxy += dx * (points[i] - ref - ym)
     slope = sxy / sxx
     return ym + slope * (n - 1 - xm), slope
+
+
+def _recount(stamps: list[int], clear: float) -> int | None:
+    """Pulse periods from the first stamp to the last, each gap rounded to a whole number
+    of its beat's median gap; None if a gap is not within ``clear`` of a whole number
+    (see MidiClockFollower._origin_check)."""
+    gaps = [b - a for a, b in zip(stamps, stamps[1:])]
+    beat = MidiClockFollower.WINDOW
+    total = 0
+    for start in range(0, len(gaps), beat):
+        chunk = gaps[start:start + beat] if len(gaps) - start >= 2 * beat else gaps[start:]
+        period = sorted(chunk)[len(chunk) // 2]
+        if period <= 0:
+            return None
+        for gap in chunk:
+            whole = round(gap / period)
+            if abs(gap / period - whole) > clear:
+                return None
+            total += whole
+        if len(chunk) > beat:
+            break
+    return total
