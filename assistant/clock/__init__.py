@@ -17,7 +17,8 @@ Three sources:
 * :class:`InternalClock` - tempo from config, start/stop/continue, tap tempo.
 * :class:`~assistant.clock.midi_follower.MidiClockFollower` - follows a DAW's MIDI clock
   (0xF8 at 24 ppqn, Start, Stop, Continue, Song Position Pointer) fed by the engine
-  thread; its own module, as it is most of the work.
+  thread; its own module, as it is most of the work, with the judgement of which pulses
+  are real (repeats, losses, the count after a storm) in :mod:`~assistant.clock.pulse_checks`.
 * :class:`FakeClock` - time set explicitly by a test; fully deterministic.
 
 Threading contract: one thread *drives* a clock (the engine thread feeds the
