@@ -190,7 +190,7 @@ class PulseChecks:
         self._watching, self._anchor = False, None  # judged now, or not at all
         arrivals, self._since_origin = self._since_origin, []
         counted = pos - origin_pos
-        recounts = [_recount(stamps, self.RECOUNT_CLEAR) for stamps in
+        recounts = [recount(stamps, self.RECOUNT_CLEAR) for stamps in
                     ([ns for ns, _ in arrivals], [ns - moved for ns, moved in arrivals])]
         clear = {r for r in recounts if r is not None}
         if len(clear) != 1:
@@ -332,7 +332,7 @@ def fit_line(points: list[int]) -> tuple[float, float]:
     return ym + slope * (n - 1 - xm), slope
 
 
-def _recount(stamps: list[int], clear: float) -> int | None:
+def recount(stamps: list[int], clear: float) -> int | None:
     """Pulse periods from the first stamp to the last, each gap rounded to a whole number
     of its beat's median gap; None if a gap is not within ``clear`` of a whole number
     (see PulseChecks._origin_check)."""

@@ -25,7 +25,8 @@ A timed sink that is also ``withdrawable`` takes ``send(msg, at_ns, event_id)`` 
 not): its events are handed over ``hold_ahead_ns`` early (tens of ms), so a late
 scheduler thread on a busy machine is not heard; a plan change (``replace``,
 ``panic``, transport) first takes back what was handed over and not yet
-committed, and puts it back in the heap. Messages without a time (panic, orphan
+committed, and puts it back in the heap (the record of what was handed over is
+:mod:`assistant.live.handover`'s). Messages without a time (panic, orphan
 note-offs) go to a timed sink with ``at_ns=0``: at once, but never before what it
 already holds, so a note-off never overtakes its note-on.
 
@@ -56,7 +57,7 @@ import os
 import statistics
 import sys
 import threading
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping
 
@@ -64,6 +65,7 @@ import mido
 
 from ..clock import NS_PER_S, TransportListener, now_ns
 from ..music import Note
+from .handover import Handed, HandOver
 
 log = logging.getLogger(__name__)
 
@@ -122,18 +124,6 @@ def _order(msg: mido.Message) -> int:
     return _ON if msg.type == "note_on" else _OTHER
 
 
-@dataclass(slots=True)
-class _Handed:
-    """An event handed over to a withdrawable output: enough to plan it again."""
-
-    tick: float
-    order: int
-    seq: int
-    item: _Item
-    at_ns: int
-    delta: int  # what handing it over added to its note's sounding count
-
-
 def _sink_send(sink: Sink) -> Callable[[mido.Message, int, int], None]:
     """``send(msg, at_ns, event_id)`` for ``sink``: its own for a withdrawable sink, its
     ``send(msg, at_ns)`` for a timed one, else one that drops the time and id."""
@@ -183,9 +173,8 @@ class Scheduler:
                               if getattr(s, "timed", False) and getattr(s, "withdrawable", False)}
         self._ahead = {name_: max(self._commit[name_], hold_ahead_ns) if name_ in self._withdrawable
                        else self._commit[name_] for name_ in outputs}
-        # per withdrawable output, what was handed over and may not have played yet, by event id
-        self._handed: dict[str, OrderedDict[int, _Handed]] = {name_: OrderedDict() for name_ in self._withdrawable}
-        self._ids = itertools.count(1)
+        # each note's last placed time on a timed output, and what a withdrawable one holds
+        self._handover = HandOver([name_ for name_, ahead in self._commit.items() if ahead], self._withdrawable)
         self.late_events = 0  # events that reached their output after its commit time (may sound late)
         self.withdrawn = 0  # events taken back from outputs (and planned again or dropped)
         self.send_errors = 0  # events an output refused (its port gone): dropped, never fatal
@@ -212,10 +201,6 @@ class Scheduler:
         self._seq = itertools.count()
         self._sounding: Counter[tuple[str, str, int, int]] = Counter()  # (lane, output, ch, pitch)
         self._channels: set[tuple[str, int]] = set()  # (output, channel) ever sent on
-        # per timed output, (channel, pitch) -> the time of the last note message of that note
-        # handed over: the next one is never placed before it (see _in_note_order)
-        self._note_tail_ns: dict[str, dict[tuple[int, int], int]] = {
-            name_: {} for name_, ahead in self._commit.items() if ahead}
         self._thread: threading.Thread | None = None
         self._closed = False
         self.lateness_ns: deque[int] = deque(maxlen=2048)  # hand-over time minus commit time (< 0: in time)
@@ -393,7 +378,7 @@ class Scheduler:
             if deadline > now:
                 break
             tick, order, seq, item = heapq.heappop(heap)
-            at_ns = self._in_note_order(item, deadline + self._ahead[item.output])
+            at_ns = self._handover.in_note_order(item.output, item.msg, deadline + self._ahead[item.output])
             if self._send_locked(tick, order, seq, item, at_ns):
                 sent += 1
                 msg = item.msg
@@ -420,17 +405,11 @@ class Scheduler:
             self._count_sounding(key, delta)
         if hasattr(msg, "channel"):
             self._channels.add((item.output, msg.channel))
-        event_id = 0
-        handed = self._handed.get(item.output)
-        if handed is not None:
-            event_id = next(self._ids) & 0xFFFFFFFF
-            handed[event_id] = _Handed(tick, order, seq, item, at_ns, delta)
-            self._forget_played_locked(handed, at_ns)
+        event_id = self._handover.record(item.output, tick, order, seq, item, at_ns, delta)
         try:
             self._send[item.output](msg, at_ns, event_id)
         except OSError as err:  # the port is gone (a JACK server that stopped): the event is lost
-            if handed is not None:
-                handed.pop(event_id, None)
+            self._handover.refused(item.output, event_id)
             if delta:
                 self._count_sounding((item.lane, item.output, msg.channel, msg.note), -delta)
             self.send_errors += 1
@@ -441,23 +420,6 @@ class Scheduler:
             return False
         self._failing.discard(item.output)
         return True
-
-    def _in_note_order(self, item: _Item, at_ns: int) -> int:
-        """``at_ns``, or later where a timed output holds a message of the same note for later
-        (lock held). The heap hands one note's messages over in order, but each gets the time
-        the clock gives its tick when it is handed over: a note-on planned late (a chord decided
-        a tick before its beat) may get a time a little before the note-off handed over earlier
-        for the same tick, and the output would play it first, the note-off cutting it at once.
-        It goes at the note-off's time instead (after it: the output keeps the order of equal
-        times)."""
-        tails = self._note_tail_ns.get(item.output)
-        msg = item.msg
-        if tails is None or msg.type not in ("note_on", "note_off"):
-            return at_ns
-        key = (msg.channel, msg.note)
-        at_ns = max(at_ns, tails.get(key, at_ns))
-        tails[key] = at_ns
-        return at_ns
 
     def _count_sounding(self, key: tuple[str, str, int, int], delta: int) -> None:
         """Add ``delta`` to a note's sounding count (lock held); a count that reaches 0 goes."""
@@ -470,65 +432,34 @@ class Scheduler:
             self._sounding.pop(key, None)
 
     # -- taking back what was handed over (withdrawable outputs; lock held) -------------
-    FORGET_NS = NS_PER_S  # a handed-over event this long past its time has played
-
-    def _forget_played_locked(self, handed: OrderedDict, newest_ns: int) -> None:
-        while len(handed) > 64:
-            first = next(iter(handed.values()))
-            if first.at_ns > newest_ns - self.FORGET_NS:
-                break
-            handed.popitem(last=False)
-
-    def _withdraw_matching_locked(self, wanted: Callable[[_Handed], bool]) -> None:
+    def _withdraw_matching_locked(self, wanted: Callable[[Handed], bool]) -> None:
         """Take back, from each output, everything handed over from the earliest event
         that ``wanted`` picks: those not committed go back to the heap. Where every such
         event is due within the output's commit time, none can come back and the output
         is not asked (its answer waits for its next cycle: a period, on JACK)."""
         now = self.clock.now()
-        for output, handed in self._handed.items():
-            times = [h.at_ns for h in handed.values() if wanted(h)]
-            if times and max(times) >= now + self._commit[output]:
-                self._withdraw_locked(output, min(times))
+        for output, earliest, latest in list(self._handover.earliest_matching(wanted)):
+            if latest >= now + self._commit[output]:
+                self._withdraw_locked(output, earliest)
 
     def _withdraw_all_locked(self) -> None:
-        for output, handed in self._handed.items():
-            if handed:
-                self._withdraw_locked(output, 0)
+        for output in self._handover.holding():
+            self._withdraw_locked(output, 0)
 
     def _withdraw_locked(self, output: str, from_ns: int) -> None:
         """Take back ``output``'s uncommitted events at or after ``from_ns`` into the heap,
         undoing what handing them over did to the sounding notes."""
-        handed = self._handed[output]
-        try:
-            answer = self._withdrawable[output].withdraw(from_ns)
-        except Exception:  # a dead port: nothing comes back, nothing more plays
-            log.debug("scheduler: withdraw on %s failed", output, exc_info=True)
-            answer = None
-        if answer is None:
-            return
-        ids, _cutoff = answer
-        taken = set(ids)
-        for event_id in [i for i in reversed(handed) if i in taken]:  # undo the latest first
-            h = handed.pop(event_id)
+        for h in self._handover.withdraw(output, from_ns):
             self.withdrawn += 1
             msg = h.item.msg
             if h.delta:
                 self._count_sounding((h.item.lane, h.item.output, msg.channel, msg.note), -h.delta)
             heapq.heappush(self._heap, (h.tick, h.order, h.seq, h.item))
-        if taken:  # what was taken back no longer holds its note's place
-            tails = self._note_tail_ns[output]
-            tails.clear()
-            for h in handed.values():
-                m = h.item.msg
-                if m.type in ("note_on", "note_off"):
-                    key = (m.channel, m.note)
-                    tails[key] = max(tails.get(key, 0), h.at_ns)
 
-    def _last_committed_on(self, lane: str, output: str, channel: int, pitch: int) -> _Handed | None:
+    def _last_committed_on(self, lane: str, output: str, channel: int, pitch: int) -> Handed | None:
         """The latest note-on of that note that the output holds and will play, or None."""
-        handed = self._handed.get(output)
-        ons = [h for h in handed.values() if h.order == _ON and h.item.lane == lane
-               and h.item.msg.channel == channel and h.item.msg.note == pitch] if handed else []
+        ons = [h for h in self._handover.handed(output) if h.order == _ON and h.item.lane == lane
+               and h.item.msg.channel == channel and h.item.msg.note == pitch]
         return max(ons, key=lambda h: h.at_ns, default=None)
 
     def _silence_locked(self) -> None:
