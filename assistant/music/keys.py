@@ -5,7 +5,7 @@ The Krumhansl-Kessler probe-tone profiles, the classic choice, found the annotat
 key of only 61% of the kinder tunes and music21's analysis of 70% of the chorales
 from their melodies; the Kostka-Payne profiles (Temperley, *Music and
 Probability*, 2007), counted from a harmony textbook's excerpts, find 97% and
-84% (whole melodies; `tests/test_key_tracking_corpus.py` checks the tracker).
+84% (whole melodies; `tests/train/test_key_tracking_corpus.py` checks the tracker).
 They were compared on those evaluation sets, with no other tuning.
 
 Pure functions; any thread. ``harmony.KeyTracker`` builds a stable, confidence-rated
