@@ -195,7 +195,7 @@ def build_engine(config, ports, *, seed: int | None = None, model=None, clock=No
                           port_offsets_ns={"out": round(config.ports.output_offset_ms * 1e6),
                                            "accepted": round(config.ports.accepted_offset_ms * 1e6),
                                            "harmony": round(config.ports.harmony_offset_ms * 1e6)},
-                          **_timed_ahead(ports))
+                          time_base_shift=getattr(ports, "base_shift", None), **_timed_ahead(ports))
     session = SessionCapture(config.session.folder, clock.tempo_bpm, meters,
                              capture_player=config.session.capture_player,
                              accepted_channel=s.accepted_channel - 1,
@@ -227,11 +227,12 @@ def write_stats(path: str, engine, memory: dict | None = None, audio=None) -> No
                  withdrawn=engine.scheduler.withdrawn, send_errors=engine.scheduler.send_errors,
                  inbox_high=engine.inbox_high, heap_high=engine.scheduler.heap_high, engine_errors=engine.errors,
                  handed_notes=list(engine.scheduler.handed_notes),
+                 frame_zero_ns=native.frame_zero_ns() if (native := getattr(engine.ports, "native", None)) else None,
                  placement_us=engine.scheduler.placement_ns // 1000)
     follower = engine.follower
     if follower is not None:
         stats.update(clock_pulses=follower.pulse_count, missed_pulses=follower.missed_pulses,
-                     repeated_pulses=follower.repeated_pulses)
+                     repeated_pulses=follower.repeated_pulses, clock_count_changes=list(follower.count_changes))
     if memory is not None:
         stats["memory_traced"] = memory
     if audio is not None:

@@ -46,16 +46,28 @@ def timing_errors_ms(rig: Rig, ons) -> list[float]:
     return out
 
 
+COUNT_CHANGES_BEFORE_NS = 4_000_000_000  # the follower's count changes this long before a note explain it
+
+
 def off_time_notes(rig: Rig, ons, errors: list[float], stats: dict, xruns: "XrunWatch | None",
                    period_ns: int | None, phrase_of=None, planned_tick=None, limit_ms: float = 2.0) -> list[dict]:
     """Every note-on more than ``limit_ms`` off, explained: which phrase and note, the tick
     it was planned for, when the assistant handed it to its port and for what time, where
     it sounded (ms off, JACK period), the server's xruns near it, and how late this side
-    sent the clock pulses just before it. ``phrase_of(tick)``: the phrase a tick answers;
+    sent the clock pulses just before it, and how the assistant's clock follower changed its
+    count of them in the seconds before (ms before the note, why, pulses). The assistant's
+    times are taken to the peer's with both clients' frame 0 and the assistant's time-base
+    moves (``frame_zero_ns``, each record's shift), so that "planned" means where its plan
+    put the note on the server's frames. ``phrase_of(tick)``: the phrase a tick answers;
     ``planned_tick(ns)``: the tick a note arriving at ``ns`` was meant for (default: the
     nearest tick)."""
     planned_tick = planned_tick or (lambda ns: round(rig.tick_of(ns)))
     handed = [h for h in stats.get("handed_notes", [])]
+    # the assistant's times, with its time base's moves taken off, as the peer's times: both
+    # then count the server's frames from their own frame 0
+    ours, theirs = stats.get("frame_zero_ns"), getattr(rig.peer, "frame_zero_ns", None)
+    to_peer = ours - theirs if ours and theirs else 0
+    changes = [(ns - shift - to_peer, why, n) for ns, shift, why, n in stats.get("clock_count_changes", [])]
     pulses = [(t, late) for (t, data), late in zip(rig.peer.sender.sent, rig.peer.sender.lateness_ns)
               if data == [0xF8]]
     out = []
@@ -69,14 +81,17 @@ def off_time_notes(rig: Rig, ons, errors: list[float], stats: dict, xruns: "Xrun
         same = [h for h in handed if h[5] == msg.note and h[4] == msg.channel]
         record = min(same, key=lambda h: abs(h[1] - ns), default=None)
         before = [late for t, late in pulses if ns - 100 * MS <= t <= ns]
+        planned_ns = record[1] - (record[6] if len(record) > 6 else 0) - to_peer if record else None
         out.append({"phrase": phrase, "note": index, "pitch": msg.note, "error_ms": round(error, 3),
                     "intended_tick": tick,
                     "planned_tick": record[0] if record else None,
-                    "planned_off_ms": round((record[1] - rig.time_of(record[0])) / MS, 3) if record else None,
+                    "planned_off_ms": round((planned_ns - rig.time_of(record[0])) / MS, 3) if record else None,
                     "handed_over_ms_before": round((record[1] - record[2]) / MS, 3) if record else None,
                     "sounded_period": round((ns - rig.t0) / period_ns) if period_ns else None,
                     "server_xruns_near_ms": xruns.near(ns) if xruns is not None else None,
-                    "clock_sent_late_ms_before": round(max(before, default=0) / MS, 3)})
+                    "clock_sent_late_ms_before": round(max(before, default=0) / MS, 3),
+                    "clock_count_changes_before": [[round((at - ns) / MS, 1), why, n] for at, why, n in changes
+                                                   if ns - COUNT_CHANGES_BEFORE_NS <= at <= ns]})
     return out
 
 

@@ -148,6 +148,7 @@ class Peer:
             probe_out.delete()
         self.frame_accurate = frame_accurate and jackmidi.available() is None
         self._native = None
+        self._frame_zero = 0
         self.tx = None
         if self.frame_accurate:
             self._native = jackmidi.JackClient(client_prefix, frames_only=True)
@@ -201,7 +202,16 @@ class Peer:
         self.log.extend(sorted(fresh, key=lambda item: item[2]))
         return self.log
 
+    @property
+    def frame_zero_ns(self) -> int | None:
+        """When this client's time base put the server's frame 0 (its base never moves), to
+        compare its stamps with the assistant's in frames; None without the native client."""
+        if self._native is not None and not self._frame_zero:
+            self._frame_zero = self._native.frame_zero_ns()
+        return self._frame_zero or None
+
     def close(self) -> None:
+        self.frame_zero_ns  # read while the client is open
         self.sender.close()
         for port in self._ins:
             port.close()

@@ -10,6 +10,7 @@ count check after stamps the input could not vouch for. Fed by the engine thread
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import Callable
 
 from . import MAX_BPM, MIDI_PPQN, MIN_BPM, NS_PER_S, PULSES_PER_SIXTEENTH, PULSES_PER_TICK, _TickMap, now_ns
@@ -65,6 +66,10 @@ class MidiClockFollower(_TickMap):
         self.pulse_count = 0
         self.missed_pulses = 0  # pulses inferred lost on the way (see PulseChecks)
         self.repeated_pulses = 0  # pulses taken for repeats and dropped (see PulseChecks)
+        # each change of the count on judgement, for the benchmarks to explain a note off its
+        # time: (stamp, the input's time base move for it, why, pulses added)
+        self.count_changes: deque[tuple[int, int, str, int]] = deque(maxlen=256)
+        self._base_shift = base_shift or (lambda _ns: 0)
 
     @property
     def song_position_pulses(self) -> int:
@@ -106,6 +111,7 @@ class MidiClockFollower(_TickMap):
             was_held = checks.held is not None
             if was_held and checks.settle_repeat(ns):
                 self.repeated_pulses += 1
+                self._count_changed(ns, "repeat", -1)
             else:
                 if was_held and self._counting():
                     self._next_pulse += 1
@@ -120,12 +126,15 @@ class MidiClockFollower(_TickMap):
             if missed and self._counting():
                 self._next_pulse += missed
                 self.missed_pulses += missed
+                self._count_changed(ns, "lost" if missed > 0 else "not lost after all", missed)
             fit = self._estimate()
             if fit is not None:
                 self._npt = fit[1] * PULSES_PER_TICK
             if not self._running:
                 return None
             corrected, grid_moved = (0, False) if self._await_first else checks.phase_check(ns, gap, self._next_pulse)
+            if corrected or grid_moved:
+                self._count_changed(ns, checks.last_judgement, corrected)
             if corrected:
                 self._next_pulse += corrected
                 if corrected < 0:
@@ -196,6 +205,9 @@ class MidiClockFollower(_TickMap):
         if not (lo <= slope <= hi):
             return None
         return intercept, slope
+
+    def _count_changed(self, ns: int, why: str, pulses: int) -> None:
+        self.count_changes.append((ns, self._base_shift(ns), why, pulses))
 
     def _counting(self) -> bool:
         """Whether a pulse now moves the position (lock held)."""

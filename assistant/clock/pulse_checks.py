@@ -46,6 +46,7 @@ class PulseChecks:
         self._since_origin: list[tuple[int, int]] = []
         self._watching = False  # since a pulse the input could not vouch for: see phase_check
         self._since: deque[int] = deque(maxlen=self.PHASE_PULSES)  # regular pulses since the unsure ones
+        self.last_judgement = ""  # what the last correction of phase_check came from, in words
 
     # -- the anchor: the follower's reference for the count -----------------------------
     def forget(self) -> None:
@@ -154,6 +155,7 @@ class PulseChecks:
         self.pulses.extend(int(t_anchor + shift + (right - anchor_pos - k) * period)
                             for k in range(WINDOW - 1, 0, -1))
         self.pulses.append(ns)
+        self.last_judgement = "checked against the steady line" + (" moved with our time base" if shift else "")
         return d, bool(shift)
 
     def note_arrival(self, ns: int) -> None:
@@ -198,6 +200,7 @@ class PulseChecks:
         d = clear.pop() - counted
         if d == 0 or abs(d) > max(2, self.RECOUNT_MAX_DRIFT * counted):
             return 0, False
+        self.last_judgement = "recounted from the first pulse"
         return d, False
 
     def steady_line(self) -> tuple[float, float] | None:

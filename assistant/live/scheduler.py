@@ -161,6 +161,7 @@ class Scheduler:
         timed_ahead_ns: int = 2_000_000,
         hold_ahead_ns: int = 40_000_000,
         port_offsets_ns: Mapping[str, int] | None = None,
+        time_base_shift: Callable[[int], int] | None = None,
     ):
         self.clock = clock
         if not isinstance(outputs, Mapping):
@@ -179,9 +180,11 @@ class Scheduler:
         self.withdrawn = 0  # events taken back from outputs (and planned again or dropped)
         self.send_errors = 0  # events an output refused (its port gone): dropped, never fatal
         self.heap_high = 0  # the most events planned at once
-        # the last note-ons handed over: (tick, time, handed at, output, channel, pitch), for
-        # the benchmarks to explain any note off its time
-        self.handed_notes: deque[tuple[float, int, int, str, int, int]] = deque(maxlen=1024)
+        # the last note-ons handed over: (tick, time, handed at, output, channel, pitch, how far
+        # the outputs' time base had moved for that time), for the benchmarks to explain any
+        # note off its time (``time_base_shift``: our JACK client's base_shift_ns)
+        self.handed_notes: deque[tuple[float, int, int, str, int, int, int]] = deque(maxlen=1024)
+        self._time_base_shift = time_base_shift or (lambda _ns: 0)
         self._failing: set[str] = set()  # outputs whose last send failed (logged once)
         self.spin_ns = spin_ns
         self.lead_ns = lead_ns  # send this much before each event's time (the output's latency)
@@ -383,7 +386,8 @@ class Scheduler:
                 sent += 1
                 msg = item.msg
                 if msg.type == "note_on" and msg.velocity > 0:
-                    self.handed_notes.append((tick, at_ns, now, item.output, msg.channel, msg.note))
+                    self.handed_notes.append((tick, at_ns, now, item.output, msg.channel, msg.note,
+                                              self._time_base_shift(at_ns)))
                 late = now - (at_ns - self._commit[item.output])
                 self.lateness_ns.append(late)
                 if late > 0 and self._commit[item.output]:

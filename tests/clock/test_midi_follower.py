@@ -561,3 +561,19 @@ def test_a_recount_that_is_not_clear_corrects_nothing():
     assert f.pulse_count == len(stamps)
     assert f.missed_pulses == 0 and f.repeated_pulses == 0
     assert f.song_position_pulses == len(stamps)
+
+
+def test_each_change_of_the_count_is_kept_with_its_stamp_and_why():
+    """For the benchmarks' account of a note off its time: a pulse lost in a steady clock
+    shows as one change, with the stamp of the pulse after the gap."""
+    import mido
+
+    from assistant.clock.midi_follower import MidiClockFollower
+
+    period = 60e9 / (120 * 24)
+    f = MidiClockFollower(tempo_bpm=120)
+    f.feed(mido.Message("start"), 0)
+    stamps = [int(1e9 + k * period) for k in range(60) if k != 40]
+    for ns in stamps:
+        f.feed(mido.Message("clock"), ns)
+    assert list(f.count_changes) == [(stamps[40], 0, "lost", 1)]
