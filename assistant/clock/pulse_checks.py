@@ -115,10 +115,10 @@ class PulseChecks:
                 self._anchor_moved = self._base_shift(self.pulses[-1])
             return 0, False
         t_anchor, anchor_pos, period = self._anchor
+        if period is None:
+            return self._origin_check(pos, unsure)
         if unsure:
             return 0, False
-        if period is None:
-            return self._origin_check(pos)
         if (ns - t_anchor) / period > self.PHASE_MAX_AGE_PULSES:
             self._watching, self._anchor = False, None
             return 0, False
@@ -169,7 +169,7 @@ class PulseChecks:
     RECOUNT_CLEAR = 0.35  # a gap is this close to a whole number of the pulses' period, or the recount is not clear
     RECOUNT_MAX_DRIFT = 0.05  # a count found off by more than this share of its pulses is not believed
 
-    def _origin_check(self, pos: int) -> tuple[int, bool]:
+    def _origin_check(self, pos: int, unsure: bool) -> tuple[int, bool]:
         """The count judged from the first pulse after Start or Continue (the origin), when
         the input could not vouch for its stamps before any steady line (lock held,
         watching, the current pulse ``pos`` the last in the window).
@@ -177,31 +177,42 @@ class PulseChecks:
         A busy server can make the stamps unsure from the first pulse on (a storm of xruns),
         and what is counted as it comes there drifts by whole pulses; a steady line formed
         afterwards would keep that error until the next Start. So at the first steady window
-        after the storm, every gap between the pulses that came since the origin is taken as
-        a whole number of periods (a repeat 0, a lost pulse 2, each of a bunch 0 but the
-        gap before it as many as it holds), the period being the median gap of its beat,
-        so a tempo change on the way is followed. The sum is the count the DAW sent. It
-        is believed only where every gap is clearly whole (``RECOUNT_CLEAR``), in our
-        stamps or with our time base's moves taken off (a DAW's grid on the frames); where
-        both are clear they must agree; and a drift beyond ``RECOUNT_MAX_DRIFT`` of the
-        pulses is not believed. Otherwise nothing is corrected, as before any check."""
+        (unsure stamps or not: every pulse of it within ``STEADY_NS`` of its line), every
+        gap between the pulses that came since the origin is taken as a whole number of
+        periods (a repeat 0, a lost pulse 2, each of a bunch 0 but the gap before it as many
+        as it holds), the period being the median gap of its beat, so a tempo change on the
+        way is followed. The sum is the count the DAW sent (see _recounted_drift). That
+        window's line is then the anchor, at the count as judged: while the stamps stay
+        unsure the position coasts on it, moved with our time base, as after any steady
+        line (see phase_check)."""
         steady = self.steady_line()
         if steady is None:
             return 0, False  # not yet: the next pulse tells
+        d = self._recounted_drift(pos)
+        self._anchor = (self.pulses[-1] + steady[0], pos + d, steady[1])
+        self._anchor_moved = self._base_shift(self.pulses[-1])
+        self._watching = unsure
+        self._since.clear()
+        if d:
+            self.last_judgement = "recounted from the first pulse"
+        return d, False
+
+    def _recounted_drift(self, pos: int) -> int:
+        """Whole pulses the count is off by since the origin, by the gaps between the pulses
+        that came since (see _origin_check); 0 where that is not clear: every gap clearly
+        whole (``RECOUNT_CLEAR``), in our stamps or with our time base's moves taken off (a
+        DAW's grid on the frames), the two agreeing where both are clear, and a drift within
+        ``RECOUNT_MAX_DRIFT`` of the pulses."""
         origin_pos = self._anchor[1]
-        self._watching, self._anchor = False, None  # judged now, or not at all
         arrivals, self._since_origin = self._since_origin, []
         counted = pos - origin_pos
         recounts = [recount(stamps, self.RECOUNT_CLEAR) for stamps in
                     ([ns for ns, _ in arrivals], [ns - moved for ns, moved in arrivals])]
         clear = {r for r in recounts if r is not None}
         if len(clear) != 1:
-            return 0, False
+            return 0
         d = clear.pop() - counted
-        if d == 0 or abs(d) > max(2, self.RECOUNT_MAX_DRIFT * counted):
-            return 0, False
-        self.last_judgement = "recounted from the first pulse"
-        return d, False
+        return d if abs(d) <= max(2, self.RECOUNT_MAX_DRIFT * counted) else 0
 
     def steady_line(self) -> tuple[float, float] | None:
         """The fitted line (as fit_line) if the window is full and every pulse in it lies
