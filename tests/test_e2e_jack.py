@@ -83,7 +83,14 @@ def timing_context(rig, jack_server) -> str:
             f"taken for repeats {pulses['clock_pulses_repeated']}, inferred lost {pulses['clock_pulses_inferred_lost']}; "
             f"events handed over late {stats.get('late_events')}; JACK cycles that jumped "
             f"{stats.get('jack_frame_jumps')} (time base moved by a stall's lag {stats.get('jack_base_steps')}); "
+            f"the follower's count changes (s after the first pulse, why, pulses): {_count_changes(rig, stats)}; "
             f"jackd's log ends: {log}")
+
+
+def _count_changes(rig, stats) -> list:
+    """The clock follower's changes of its count, timed from the DAW's first pulse (roughly:
+    the two clients' time bases may differ by a few ms)."""
+    return [(round((ns - rig.t0) / 1e9, 3), why, n) for ns, _shift, why, n in stats.get("clock_count_changes", [])]
 
 
 def test_answer_on_the_bar_accept_to_accepted_port_and_capture_file(jack_server, tmp_path, model_path):

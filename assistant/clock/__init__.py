@@ -201,24 +201,30 @@ class _TickMap:
     def tick_at(self, ns: int) -> float:
         """Fractional tick position at monotonic time ``ns`` (past or future)."""
         with self._lock:
-            hist = self._history
-            seg = hist[-1]
-            if ns < seg.ns0 and len(hist) > 1:
-                i = bisect_right([s.ns0 for s in hist], ns) - 1
-                seg = hist[max(i, 0)]
-            return seg.tick_at(ns)
+            return self._tick_at_locked(ns)
 
     def ns_at(self, tick: float) -> int:
         """Monotonic ns at which ``tick`` is (or was, or will be if the tempo holds)."""
         with self._lock:
-            hist = self._history
-            seg = hist[-1]
-            if tick < seg.tick0 and len(hist) > 1:
-                for s in reversed(hist):
-                    if s.tick0 <= tick and not math.isinf(s.npt):
-                        seg = s
-                        break
-            return seg.ns_at(tick, self._npt)
+            return self._ns_at_locked(tick)
+
+    def _tick_at_locked(self, ns: int) -> float:
+        hist = self._history
+        seg = hist[-1]
+        if ns < seg.ns0 and len(hist) > 1:
+            i = bisect_right([s.ns0 for s in hist], ns) - 1
+            seg = hist[max(i, 0)]
+        return seg.tick_at(ns)
+
+    def _ns_at_locked(self, tick: float) -> int:
+        hist = self._history
+        seg = hist[-1]
+        if tick < seg.tick0 and len(hist) > 1:
+            for s in reversed(hist):
+                if s.tick0 <= tick and not math.isinf(s.npt):
+                    seg = s
+                    break
+        return seg.ns_at(tick, self._npt)
 
     def now_tick(self) -> int:
         """The whole tick we are in now (floor of ``tick_at(now())``)."""

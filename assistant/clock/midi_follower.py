@@ -70,6 +70,30 @@ class MidiClockFollower(_TickMap):
         # time: (stamp, the input's time base move for it, why, pulses added)
         self.count_changes: deque[tuple[int, int, str, int]] = deque(maxlen=256)
         self._base_shift = base_shift or (lambda _ns: 0)
+        self._follows_base = base_shift is not None
+        self._pulse_ns = self._pulse_shift = 0  # the last pulse's stamp, and the input's time-base move for it
+
+    def ns_at(self, tick: float) -> int:
+        """As :meth:`_TickMap.ns_at`, in the input's time base as it is now: where it moved
+        since the last pulse (a stall's aftermath: see JackClient.base_shift_ns), a time
+        after that pulse moves with it, as the DAW's next pulses' stamps will (any thread).
+        What the ports already hold moves with the base on their side."""
+        with self._lock:
+            ns = self._ns_at_locked(tick)
+            return ns + self._unseen_move(ns)
+
+    def tick_at(self, ns: int) -> float:
+        """As :meth:`_TickMap.tick_at`, for a stamp or time in the input's time base as it
+        was at ``ns`` (see :meth:`ns_at`; any thread)."""
+        with self._lock:
+            return self._tick_at_locked(ns - self._unseen_move(ns))
+
+    def _unseen_move(self, ns: int) -> int:
+        """How far the input's time base had moved at ``ns`` since the last pulse's stamp,
+        for a time after that pulse; 0 before it, or for an input without a base (lock held)."""
+        if not self._follows_base or ns <= self._pulse_ns:
+            return 0
+        return self._base_shift(ns) - self._pulse_shift
 
     @property
     def song_position_pulses(self) -> int:
@@ -105,6 +129,8 @@ class MidiClockFollower(_TickMap):
         self._last_ns = ns
         self.pulse_count += 1
         with self._lock:
+            if self._follows_base:  # the mapping pushed below is in this stamp's base
+                self._pulse_ns, self._pulse_shift = ns, self._base_shift(ns)
             checks = self._checks
             if self._running:
                 checks.note_running_pulse(ns)

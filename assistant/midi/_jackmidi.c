@@ -292,6 +292,7 @@ typedef struct {
         _Atomic int64_t after_us;
     } base_log[BASE_LOG];
     double base_moved_us; /* the total move so far (process callback only) */
+    int64_t cycle_move_us; /* this cycle's move of the base, 0 if none (process callback only) */
     /* JACK us the first time base gave the server's frame 0 (of the frame counter's
      * current wrap): set on the first cycle and on a rate change, never by a move
      * (see mj_frame_zero_ns). */
@@ -367,19 +368,36 @@ static void pend_withdraw(mj_t *h, port_t *p, jack_nframes_t nframes) {
     atomic_store_explicit(&p->wd_state, WD_DONE, memory_order_release);
 }
 
+/* An event keeps the frame it was handed over for: when the time base moves, everything
+ * the port holds and everything already in its ring (sent before this cycle, on the old
+ * base) moves with it. Without this, a move right after a chord was handed over put it
+ * the move's length (7 periods: 9.3 ms) off the DAW's beat on the frames. */
+static inline uint64_t moved_time(uint64_t t, int64_t move) {
+    int64_t moved = (int64_t)t + move;
+    return moved > 0 ? (uint64_t)moved : 1;
+}
+
 static void process_output(mj_t *h, port_t *p, void *buf, jack_nframes_t nframes) {
     J.midi_clear_buffer(buf);
     uint64_t now_us = tb_time(h, h->ext);
+    int64_t move = h->cycle_move_us;
+    uint32_t mask = PEND_SLOTS - 1;
+    if (move)
+        for (uint32_t k = 0; k < p->pend_count; k++) {
+            slot_t *held = &p->pend[(p->pend_head + k) & mask];
+            held->time = moved_time(held->time, move);
+        }
     slot_t *s;
     while ((s = ring_front(&p->out)) != NULL) {
-        if (pend_insert(p, s, now_us) != 0) {
+        slot_t sent = *s;
+        if (move && !sent.asap) sent.time = moved_time(sent.time, move);
+        if (pend_insert(p, &sent, now_us) != 0) {
             atomic_fetch_add_explicit(&h->deferred, 1, memory_order_relaxed);
             break; /* full: the rest wait in the ring */
         }
         ring_pop(&p->out);
     }
     pend_withdraw(h, p, nframes);
-    uint32_t mask = PEND_SLOTS - 1;
     jack_nframes_t last = 0;
     while (p->pend_count) {
         s = &p->pend[p->pend_head & mask];
@@ -536,6 +554,7 @@ static int tb_cycle(mj_t *h, jack_nframes_t start, jack_nframes_t nframes, jack_
                               memory_order_release);
     }
     double late = (double)now_us - (h->tb_off + (double)h->ext * h->us_per_frame);
+    h->cycle_move_us = 0;
     if (atomic_load_explicit(&h->frames_only, memory_order_relaxed)) return jumped;
     if (fabs_(late) > step_us && (h->lag_run == 0 || (late > 0) == (h->lag_min > 0))) {
         if (h->lag_run == 0 || fabs_(late) < fabs_((double)h->lag_min)) h->lag_min = (int64_t)late;
@@ -548,6 +567,7 @@ static int tb_cycle(mj_t *h, jack_nframes_t start, jack_nframes_t nframes, jack_
             atomic_store_explicit(&h->base_log[slot].before_us, round_half_away(h->base_moved_us),
                                   memory_order_relaxed);
             h->base_moved_us += whole * period_us;
+            h->cycle_move_us = round_half_away(whole * period_us);
             atomic_store_explicit(&h->base_log[slot].after_us, round_half_away(h->base_moved_us),
                                   memory_order_relaxed);
             atomic_fetch_add_explicit(&h->base_steps, 1, memory_order_release);

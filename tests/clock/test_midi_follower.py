@@ -577,3 +577,35 @@ def test_each_change_of_the_count_is_kept_with_its_stamp_and_why():
     for ns in stamps:
         f.feed(mido.Message("clock"), ns)
     assert list(f.count_changes) == [(stamps[40], 0, "lost", 1)]
+
+
+def test_a_time_base_move_after_the_last_pulse_moves_what_is_asked_after_it():
+    """Our JACK input's time base can move by whole periods between two pulses (a stall's
+    aftermath). The DAW's next pulses will be stamped that much later, and what our ports
+    hold moves with the base (see _jackmidi.c), so a beat asked for in between is the
+    grid's time moved too; a stamp from before the move keeps its tick."""
+    import mido
+
+    from assistant.clock.midi_follower import MidiClockFollower
+
+    period = 60e9 / (120 * 24)
+    t0, move = 1_000_000_000, 8 * 1_333_333
+    now = [0]
+    moved_at = [None]
+    after_move = lambda ns: moved_at[0] is not None and ns >= moved_at[0]  # noqa: E731
+    f = MidiClockFollower(tempo_bpm=120, now=lambda: now[0], timing_unsure=after_move,  # a move is unsure
+                          base_shift=lambda ns: move if after_move(ns) else 0)
+    f.feed(mido.Message("start"), t0 - 1_000_000)
+    stamps = [int(t0 + k * period) for k in range(48)]
+    for ns in stamps:
+        f.feed(mido.Message("clock"), ns)
+    beat_3 = f.ns_at(36)  # 1.5 s
+    before_tick = f.tick_at(stamps[-1])
+    moved_at[0] = stamps[-1] + 5_000_000  # the base moves 5 ms after the last pulse
+    now[0] = stamps[-1] + 6_000_000
+    assert f.ns_at(36) == beat_3 + move
+    assert f.tick_at(stamps[-1]) == before_tick  # the stamps before the move keep their ticks
+    assert f.tick_at(beat_3 + move) == pytest.approx(36, abs=1e-6)
+    for k in range(48, 52):  # the next pulses, on the moved base: the grid coasts on its line, moved
+        f.feed(mido.Message("clock"), int(t0 + k * period) + move)
+        assert abs(f.ns_at(36) - (beat_3 + move)) < 100_000
