@@ -68,7 +68,7 @@ def _wait_for(box, timeout=5.0):
     return box.get(timeout=timeout)
 
 
-def test_each_event_reaches_its_ports_inbox_with_its_stamp_and_a_failure_restarts_the_loop(caplog):
+def test_each_event_reaches_its_ports_inbox_and_neither_a_decoder_nor_the_loop_failing_stops_it(caplog):
     client = StandInClient()
     reader = JackReader(client)
     inbox = queue.SimpleQueue()
@@ -79,14 +79,21 @@ def test_each_event_reaches_its_ports_inbox_with_its_stamp_and_a_failure_restart
         msg, ns = _wait_for(inbox)
         assert (msg.type, msg.note, ns) == ("note_on", 60, 111)
         with caplog.at_level(logging.ERROR, logger="assistant.midi.jackmidi"):
-            client._lib.events.put((3, b"\xff\xff", 333))
-            deadline = time.monotonic() + 5
-            while reader.restarts < 1 and time.monotonic() < deadline:
-                time.sleep(0.005)
-        assert reader.restarts == 1 and "restarted" in caplog.text
-        client._lib.events.put((3, b"\x80\x3c\x00", 444))
+            client._lib.events.put((3, b"\xff\xff", 333))  # its decoder raises
+            client._lib.events.put((3, b"\x80\x3c\x00", 444))  # read in the same batch
+            msg, ns = _wait_for(inbox)
+        assert (msg.type, msg.note, ns) == ("note_off", 60, 444)  # the rest of the batch is not lost
+        assert reader.decode_failures == 1 and "cannot decode ff ff" in caplog.text
+        client.counters = None  # now the loop itself fails (at its next quiet report)...
+        reader.WAIT_MS = 10
+        deadline = time.monotonic() + 5
+        while reader.restarts < 1 and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert reader.restarts >= 1
+        client.counters = lambda: dict(client.lost)
+        client._lib.events.put((3, b"\x90\x40\x40", 555))
         msg, ns = _wait_for(inbox)
-        assert (msg.type, msg.note, ns) == ("note_off", 60, 444)  # the loop reads on after the failure
+        assert (msg.note, ns) == (64, 555)  # ...and reads on once restarted
     finally:
         reader.stop()
     assert not reader._thread.is_alive() and inbox.empty()
