@@ -1,17 +1,23 @@
-"""Live accompaniment: each beat's chord decided a tick ahead, voiced, and rendered
-as a pattern, so that it sounds *on* the beat with no reaction delay.
+"""Live accompaniment: each beat's chord decided a tick ahead, changed by the player's note
+on the beat or by the chord the player holds, voiced, and rendered as a pattern.
 
 The accompanist keeps the melody it has heard (the player's melody line and the
-assistant's own audible suggestion notes), the note held right now, and the chord
-model's recurrent state. ``decide`` is called by the engine thread every few
-milliseconds; when the clock has reached a beat's decision tick (one tick before
-the beat, ``chord_model.DECISION_TICKS``) it steps the model with the features of
-what is known at that tick, takes the most likely chord and returns it with the
-notes to play. A beat whose moment has already passed is not played (never
-late), though the model still takes it, so that the chord history stays true.
+assistant's own audible suggestion notes), the note held right now, the chord the player
+holds, and the chord model's recurrent state. ``decide`` is called by the engine thread
+every few milliseconds; when the clock has reached a beat's decision tick (one tick before
+the beat, ``chord_model.DECISION_TICKS``) it steps the model with the features of what is
+known at that tick, takes the chord by the choice rule and returns it with the notes to
+play. The same step is taken once for each of the 12 pitch classes the player might strike
+on the beat (one batched run), so that ``react`` turns a note struck within ``react_ms`` of
+the beat into that beat's chord by a lookup; ``follow`` plays the player's own held chord
+(three notes or more) in the pattern instead, until the player goes back to single notes.
+A beat whose moment has already passed is not played (never late), though the model still
+takes it, so that the chord history stays true.
 
 The notes come from the pattern (:mod:`.chord_patterns`: ``bar``, ``beat``,
-``arpeggio``); voicings from ``harmony.Voicer`` (fewest semitones moved).
+``arpeggio``); voicings from ``harmony.Voicer`` (fewest semitones moved). One concern over
+about 400 lines: the beat's decision and its two ways of being changed share the model
+state, the forecast and the current chord, so they stay together.
 
 Threading: engine thread only (state is not shared); nothing blocks. ``midi-assistant
 bench`` measures a model step, a beat's decision, a reaction and the forecast.

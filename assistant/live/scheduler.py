@@ -30,6 +30,11 @@ committed, and puts it back in the heap (the record of what was handed over is
 note-offs) go to a timed sink with ``at_ns=0``: at once, but never before what it
 already holds, so a note-off never overtakes its note-on.
 
+One module of about 600 lines, on purpose: the heap, the dispatch, the count of
+sounding notes and the silencing share one lock and one order of events, and each of
+the guarantees above (in time, never hanging, taken back before a plan changes) spans
+all four; the record of what was handed over is :mod:`assistant.live.handover`.
+
 Threading contract:
 
 * ``schedule``/``replace``/``clear``/``panic``/``all_notes_off``/``close`` may be

@@ -32,6 +32,7 @@ class JackReader:
         self._stop = threading.Event()
         self._lost = {"dropped": 0, "oversize": 0}
         self.restarts = 0  # times the read loop failed and was restarted
+        self.decode_failures = 0  # events whose decoder raised (a bug: WireDecoder never does)
         self.dead = False  # the server shut the client down
         self._thread = threading.Thread(target=self._run, name="midi-in", daemon=True)
         self._thread.start()
@@ -65,7 +66,11 @@ class JackReader:
                     target = inboxes.get(ports[k])
                     if target is None:
                         continue
-                    msg = target[1](raw[k * width:k * width + sizes[k]])
+                    try:
+                        msg = target[1](raw[k * width:k * width + sizes[k]])
+                    except Exception:  # the decoder's bug must not cost the rest of the batch
+                        self._decode_failed(raw[k * width:k * width + sizes[k]])
+                        continue
                     if msg is not None:
                         target[0].put((msg, times[k]))
             if not lib.mj_alive(h):
@@ -74,6 +79,12 @@ class JackReader:
                 return True
         self._report_losses(lost)
         return False
+
+    def _decode_failed(self, raw: bytes) -> None:
+        """An event its decoder raised on: counted, the first few logged, the batch read on."""
+        self.decode_failures += 1
+        if self.decode_failures <= 5:
+            log.exception("JACK MIDI input: cannot decode %s; dropped, the rest is read on", raw.hex(" "))
 
     def _report_losses(self, lost: dict[str, int]) -> None:
         """Log input the C side had to drop since the last report (reader thread)."""
