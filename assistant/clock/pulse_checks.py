@@ -134,11 +134,14 @@ class PulseChecks:
             self._watching, self._anchor = False, None  # a new tempo: the window follows it
             return 0, False
         n = len(points)
-        # the grid where it was in our stamps (a DAW or device that keeps the wall's time), or
-        # moved with our time base (a DAW whose transport runs on the frames, which a stall
-        # holds back): whichever the pulses are a whole number off; the first if both are
+        # the grid moved with our time base (a DAW whose transport runs on the frames, which a
+        # stall holds back), or where it was in our stamps (a DAW or device that keeps the
+        # wall's time): whichever the pulses are a whole number off. Where the move is near a
+        # whole number of pulses both fit, and the pulses cannot tell: the frames win, as our
+        # ports keep what they hold on its frames (taking the wall there once put the grid a
+        # pulse early through JACK, every pulse counted)
         moved = self._base_shift(ns) - self._anchor_moved
-        for shift in (0, moved) if moved else (0,):
+        for shift in (moved, 0) if moved else (0,):
             offs = [anchor_pos + (p - t_anchor - shift) / period - (pos - (n - 1 - i)) for i, p in enumerate(points)]
             d = round(offs[-1])
             if all(abs(o - d) < self.PHASE_TOLERANCE for o in offs):

@@ -609,3 +609,29 @@ def test_a_time_base_move_after_the_last_pulse_moves_what_is_asked_after_it():
     for k in range(48, 52):  # the next pulses, on the moved base: the grid coasts on its line, moved
         f.feed(mido.Message("clock"), int(t0 + k * period) + move)
         assert abs(f.ns_at(36) - (beat_3 + move)) < 100_000
+
+
+def test_a_base_move_of_about_one_pulse_is_taken_for_the_move_not_for_a_lost_pulse():
+    """Our time base moved by 16 periods (21.3 ms, within a fifth of a pulse of one pulse at
+    120 BPM) while the stamps were unsure. A DAW on the frames sent every pulse; its stamps
+    after the move are that much later. The count check then fits both "the grid moved with
+    the base" and "a pulse was lost": the pulses cannot tell, and the frames win, as our
+    ports keep what they hold on its frames. Taking the other put the grid a pulse early
+    in the suite, with every pulse counted."""
+    import mido
+
+    from assistant.clock.midi_follower import MidiClockFollower
+
+    period = 60e9 / (120 * 24)
+    t0, move = 1_000_000_000, 16 * 1_333_333
+    move_at = t0 + 48 * period + 3_000_000
+    unsure_until = move_at + 300_000_000
+    f = MidiClockFollower(tempo_bpm=120, timing_unsure=lambda ns: move_at - 1 <= ns < unsure_until,
+                          base_shift=lambda ns: move if ns >= move_at else 0)
+    f.feed(mido.Message("start"), t0 - 1_000_000)
+    for k in range(120):
+        stamp = t0 + k * period + (move if t0 + k * period >= move_at else 0)
+        f.feed(mido.Message("clock"), int(stamp))
+    assert f.missed_pulses == 0 and f.repeated_pulses == 0
+    assert f.song_position_pulses == 120
+    assert abs(f.ns_at(60) - (t0 + 120 * period + move)) < 300_000
