@@ -160,7 +160,14 @@ def accompaniment_figures(server: str, model: str | None, melodies: list[list[No
                                        "replaced": sum(r["replaced"] for r in reacted)} if after else None),
             "onset_vs_beat_ms": {**p50_p99(ahead), "n": len(ahead)} if ahead else None,
             "beats_with_player_note": len(on_beats), "hanging_notes": len(hanging_notes(rig.peer.log)),
-            "unclosed_after_stop": len(unclosed_notes(log)), "exit_code": code,
+            "unclosed_after_stop": len(unclosed := unclosed_notes(log)), "exit_code": code,
+            # the notes (port, channel, pitch) with no note-off of their own, and the last
+            # messages of each, (tick, type) as the DAW stand-in received them
+            "unclosed": {f"{port} {channel} {pitch}": [(round(rig.tick_of(ns), 2), m.type if m.type != "note_on"
+                                                        or m.velocity else "note_on 0")
+                                                       for lab, m, ns in log if lab == port and
+                                                       getattr(m, "note", None) == pitch and m.channel == channel][-4:]
+                         for port, channel, pitch in list(unclosed)[:4]},
             # decided chords more than 2 ms off their beat: (beat tick, ms), the first 10
             "off_beat": off_beat[:10], "trailing": [(r["beat"], r["after_player_ms"]) for r in reacted
                                                     if r["after_player_ms"] > 4][:10],

@@ -26,7 +26,7 @@ def test_a_short_accompaniment_run_through_jack(jack_server):
     chords fit the melody most of the time, and nothing is left sounding."""
     phrase = [n for n in C_MAJOR_PHRASE if n.onset < 2 * BAR]
     figures = accompaniment_figures(jack_server.name, None, melodies=[phrase, phrase], bars=2)
-    assert figures["exit_code"] == 0 and figures["hanging_notes"] == 0 and figures["unclosed_after_stop"] == 0, figures
+    assert figures["exit_code"] == 0 and figures["hanging_notes"] == 0 and figures["unclosed_after_stop"] == 0, str(figures)
     reacted = figures["onset_after_player_ms"]
     # the first beat of each phrase has no chord yet (nothing heard before it)
     assert reacted is not None and reacted["n"] >= figures["beats_with_player_note"] - 3, figures
