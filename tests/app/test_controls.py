@@ -6,25 +6,14 @@ import tomllib
 import mido
 import pytest
 
-from assistant.userfiles import CONFIG_DIR_ENV
 from assistant.app.config import Config, load_config
 from assistant.app.controls import ACTIONS, Binding, ControlMap, learn_binding, save_learned
 from assistant.errors import UserError
 
-
-@pytest.fixture(autouse=True)
-def user_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "user"
-    monkeypatch.setenv(CONFIG_DIR_ENV, str(folder))
-    return folder
+from control_messages import cc, note_on, user_dir  # noqa: F401 (user_dir: a fixture)
 
 
-def cc(control, value=127, channel=0):
-    return mido.Message("control_change", control=control, value=value, channel=channel)
-
-
-def note_on(note, velocity=100, channel=0):
-    return mido.Message("note_on", note=note, velocity=velocity, channel=channel)
+pytestmark = pytest.mark.usefixtures("user_dir")
 
 
 def test_binding_parse_and_format():

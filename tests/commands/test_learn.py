@@ -11,22 +11,11 @@ from assistant.app.config import load_config
 from assistant.commands import learn
 from assistant.errors import UserError
 from assistant.midi.fakeports import fake_ports
-from assistant.userfiles import CONFIG_DIR_ENV
+
+from control_messages import cc, note_on, user_dir  # noqa: F401 (user_dir: a fixture)
 
 
-@pytest.fixture(autouse=True)
-def user_dir(tmp_path, monkeypatch):
-    folder = tmp_path / "user"
-    monkeypatch.setenv(CONFIG_DIR_ENV, str(folder))
-    return folder
-
-
-def cc(control, value=127, channel=0):
-    return mido.Message("control_change", control=control, value=value, channel=channel)
-
-
-def note_on(note, velocity=100, channel=0):
-    return mido.Message("note_on", note=note, velocity=velocity, channel=channel)
+pytestmark = pytest.mark.usefixtures("user_dir")
 
 
 def parse_learn(argv):
